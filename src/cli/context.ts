@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { FerryError } from '../util/errors.js';
+import { renderTable, toJson, toYamlText, type OutputFormat } from '../util/output.js';
+
+/** Options every command understands; commander puts them on the root program. */
+export interface GlobalOptions {
+  kubeconfig?: string;
+  debug?: boolean;
+  color?: boolean;
+}
+
+export function globalOptions(command: Command): GlobalOptions {
+  return command.optsWithGlobals() as GlobalOptions;
+}
+
+export function parseOutputFormat<T extends string>(value: string, allowed: readonly T[], flag = '-o'): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new FerryError('usage', `unknown output format "${value}"`, {
+    location: { field: flag },
+    fix: `use one of: ${allowed.join(', ')}`,
+  });
+}
+
+/** Writes a result in the chosen format; `table` uses the caller's renderer. */
+export function printResult(
+  format: OutputFormat,
+  value: unknown,
+  table: () => { headers: string[]; rows: Array<Array<string | number>> } | string,
+): void {
+  if (format === 'json') process.stdout.write(toJson(value));
+  else if (format === 'yaml') process.stdout.write(toYamlText(value));
+  else {
+    const rendered = table();
+    process.stdout.write(typeof rendered === 'string' ? rendered : renderTable(rendered.headers, rendered.rows));
+  }
+}
