@@ -10,3 +10,15 @@ export function sortBy<T>(items: Iterable<T>, key: (item: T) => string): T[] {
 export function uniqueSorted(items: Iterable<string>): string[] {
   return [...new Set(items)].sort(compareStrings);
 }
+
+/** Groups items by key, keeping input order within each group. */
+export function groupBy<T>(items: Iterable<T>, key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = groups.get(k);
+    if (list) list.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}

@@ -1,0 +1,149 @@
+import { compareStrings, groupBy, uniqueSorted } from '../util/stable.js';
+import type { DependencyGraph, GraphEdge, NodeId } from './model.js';
+import { stronglyConnectedComponents } from './scc.js';
+
+/**
+ * The workload-level view of the graph: a unit is a set of workloads that must move
+ * together (they share a Service, or call each other in a cycle). Unit edges say
+ * "A calls B at run time".
+ */
+export interface WorkloadUnit {
+  /** Readable, unique name: the workload's name (namespace-qualified when names collide). */
+  name: string;
+  namespace: string;
+  workloads: NodeId[];
+}
+
+export interface UnitEdge {
+  from: string;
+  to: string;
+  /** The object-level runtime edges behind it, e.g. Deployment/default/frontend → Service/default/cartservice. */
+  via: Array<Pick<GraphEdge, 'from' | 'to' | 'detail'>>;
+}
+
+export interface UnitGraph {
+  units: WorkloadUnit[];
+  edges: UnitEdge[];
+  /** The unit each workload belongs to. */
+  unitOfWorkload: Map<NodeId, string>;
+}
+
+export function buildUnitGraph(graph: DependencyGraph, workloads: readonly NodeId[]): UnitGraph {
+  const workloadSet = new Set(workloads);
+  const outgoing = groupBy(graph.edges.filter((edge) => edge.runtime), (edge) => edge.from);
+
+  // Which workloads a runtime target stands for: a Service stands for the workloads it selects.
+  const selected = new Map<NodeId, NodeId[]>();
+  for (const edge of graph.edges) {
+    if (edge.reason !== 'selector' || !workloadSet.has(edge.to)) continue;
+    const list = selected.get(edge.from);
+    if (list) list.push(edge.to);
+    else selected.set(edge.from, [edge.to]);
+  }
+  const standsFor = (node: NodeId): NodeId[] => (workloadSet.has(node) ? [node] : selected.get(node) ?? []);
+
+  const calls = new Map<NodeId, Map<NodeId, UnitEdge['via']>>();
+  for (const workload of workloads) {
+    const targets = new Map<NodeId, UnitEdge['via']>();
+    for (const edge of outgoing.get(workload) ?? []) {
+      for (const target of standsFor(edge.to)) {
+        if (target === workload) continue;
+        targets.set(target, [...(targets.get(target) ?? []), { from: edge.from, to: edge.to, detail: edge.detail }]);
+      }
+    }
+    calls.set(workload, targets);
+  }
+
+  // Workloads behind one Service move together; then calls in a cycle (also through such
+  // groups) merge into one unit, so the unit graph is acyclic.
+  const union = new UnionFind(workloads);
+  for (const members of selected.values()) for (const member of members.slice(1)) union.join(members[0]!, member);
+  const classCalls = new Map<string, Set<string>>();
+  for (const [workload, targets] of calls) {
+    const from = union.find(workload);
+    const set = classCalls.get(from) ?? new Set<string>();
+    for (const target of targets.keys()) if (union.find(target) !== from) set.add(union.find(target));
+    classCalls.set(from, set);
+  }
+  const classes = uniqueSorted(workloads.map((workload) => union.find(workload)));
+  const components = stronglyConnectedComponents(classes, (node) => [...(classCalls.get(node) ?? [])].sort(compareStrings));
+  for (const component of components) for (const member of component.slice(1)) union.join(component[0]!, member);
+
+  const groups = groupBy(workloads, (workload) => union.find(workload));
+  const baseNames = new Map<string, number>();
+  for (const members of groups.values()) {
+    const base = unitBaseName(members);
+    baseNames.set(base, (baseNames.get(base) ?? 0) + 1);
+  }
+  const units: WorkloadUnit[] = [];
+  const unitOfWorkload = new Map<NodeId, string>();
+  for (const members of groups.values()) {
+    const sorted = uniqueSorted(members);
+    const namespace = namespaceOf(sorted[0]!);
+    const base = unitBaseName(sorted);
+    const name = (baseNames.get(base) ?? 0) > 1 ? `${namespace}.${base}` : base;
+    units.push({ name, namespace, workloads: sorted });
+    for (const member of sorted) unitOfWorkload.set(member, name);
+  }
+  units.sort((a, b) => compareStrings(a.name, b.name));
+
+  const unitEdges = new Map<string, UnitEdge>();
+  for (const [workload, targets] of calls) {
+    const from = unitOfWorkload.get(workload)!;
+    for (const [target, via] of targets) {
+      const to = unitOfWorkload.get(target)!;
+      if (from === to) continue;
+      const key = `${from}\u0000${to}`;
+      const existing = unitEdges.get(key) ?? { from, to, via: [] };
+      existing.via.push(...via);
+      unitEdges.set(key, existing);
+    }
+  }
+  const edges = [...unitEdges.values()]
+    .map((edge) => ({ ...edge, via: edge.via.sort((a, b) => compareStrings(`${a.from}${a.to}`, `${b.from}${b.to}`)) }))
+    .sort((a, b) => compareStrings(a.from, b.from) || compareStrings(a.to, b.to));
+  return { units, edges, unitOfWorkload };
+}
+
+function unitBaseName(members: readonly NodeId[]): string {
+  return uniqueSorted(members.map(nameOf)).join('+');
+}
+
+export function nameOf(id: NodeId): string {
+  return id.slice(id.lastIndexOf('/') + 1);
+}
+
+export function namespaceOf(id: NodeId): string {
+  const parts = id.split('/');
+  return parts.length === 3 ? parts[1]! : '';
+}
+
+export function kindOf(id: NodeId): string {
+  return id.slice(0, id.indexOf('/'));
+}
+
+class UnionFind {
+  private readonly parent = new Map<string, string>();
+  constructor(items: Iterable<string>) {
+    for (const item of items) this.parent.set(item, item);
+  }
+  find(item: string): string {
+    let root = item;
+    while (this.parent.get(root) !== root) root = this.parent.get(root)!;
+    let current = item;
+    while (current !== root) {
+      const next = this.parent.get(current)!;
+      this.parent.set(current, root);
+      current = next;
+    }
+    return root;
+  }
+  join(a: string, b: string): void {
+    const rootA = this.find(a);
+    const rootB = this.find(b);
+    if (rootA === rootB) return;
+    // The smaller id wins so the result does not depend on join order.
+    if (compareStrings(rootA, rootB) < 0) this.parent.set(rootB, rootA);
+    else this.parent.set(rootA, rootB);
+  }
+}

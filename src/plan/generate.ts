@@ -1,0 +1,130 @@
+import type { KubeObject } from '../kube/object.js';
+import { buildDependencyGraph } from '../graph/build.js';
+import { idOf, type DependencyGraph, type NodeId } from '../graph/model.js';
+import { isWorkload } from '../graph/pod-spec.js';
+import { buildUnitGraph, type UnitGraph } from '../graph/units.js';
+import { compareStrings, groupBy } from '../util/stable.js';
+import { assignObjectsToSlices } from './assign.js';
+import { defaultSliceDefaults } from './defaults.js';
+import { PLAN_API_VERSION, PLAN_KIND, type MigrationPlan, type ResourceRef, type Slice, type SliceDefaults, type Wave } from './schema.js';
+import { assignWaves, type PlanOrder } from './waves.js';
+
+export interface GeneratePlanOptions {
+  name?: string;
+  source: MigrationPlan['spec']['source'];
+  target: MigrationPlan['spec']['target'];
+  order?: PlanOrder;
+  steps?: number[];
+  stepWindow?: string;
+  provider?: SliceDefaults['traffic']['provider'];
+}
+
+/**
+ * Turns an inventory into a MigrationPlan: one slice per workload unit, ordered into waves,
+ * with the cross-cluster calls each wave leaves behind. Pure and deterministic: the same
+ * objects and options give the same plan, key for key.
+ */
+export function generatePlan(objects: readonly KubeObject[], options: GeneratePlanOptions): MigrationPlan {
+  const order = options.order ?? 'consumers-first';
+  const graph = buildDependencyGraph(objects);
+  const byId = new Map(objects.map((object) => [idOf(object), object]));
+  const workloads = objects.filter(isWorkload).map(idOf).sort(compareStrings);
+  const units = buildUnitGraph(graph, workloads);
+  const waveOfUnit = assignWaves(units.units.map((unit) => unit.name), units.edges, order);
+
+  const planOrder = [...units.units].sort((a, b) => waveOfUnit.get(a.name)! - waveOfUnit.get(b.name)! || compareStrings(a.name, b.name));
+  const rank = new Map(planOrder.map((unit, i) => [unit.name, i]));
+  const assigned = assignObjectsToSlices(graph, units.unitOfWorkload, rank);
+
+  // Whatever no workload needs still has to move: per namespace, in a last-wave slice.
+  const lastWave = Math.max(1, ...waveOfUnit.values());
+  const prerequisites: ResourceRef[] = [];
+  const leftovers = new Map<string, NodeId[]>();
+  for (const id of graph.nodes) {
+    if (assigned.has(id)) continue;
+    const object = byId.get(id)!;
+    const namespace = object.metadata.namespace;
+    if (!namespace || object.kind === 'Namespace' || object.kind === 'CustomResourceDefinition') prerequisites.push(refOf(object));
+    else leftovers.set(namespace, [...(leftovers.get(namespace) ?? []), id]);
+  }
+
+  const membersBySlice = groupBy(assigned.entries(), ([, slice]) => slice);
+  const dependsOn = groupBy(units.edges, (edge) => edge.from);
+  const slices: Array<{ wave: number; slice: Slice }> = units.units.map((unit) => {
+    const members = (membersBySlice.get(unit.name) ?? []).map(([id]) => byId.get(id)!);
+    const servesTraffic = members.some((object) => object.kind === 'Service');
+    return {
+      wave: waveOfUnit.get(unit.name)!,
+      slice: {
+        name: sliceName(unit.name),
+        namespace: unit.namespace,
+        workloads: unit.workloads.map((id) => refOf(byId.get(id)!)),
+        resources: sortRefs(members.map(refOf)),
+        dependsOn: (dependsOn.get(unit.name) ?? []).map((edge) => sliceName(edge.to)).sort(compareStrings),
+        ...(servesTraffic ? {} : { traffic: { provider: 'none' as const } }),
+      },
+    };
+  });
+  const taken = new Set(slices.map((entry) => entry.slice.name));
+  for (const [namespace, ids] of [...leftovers].sort(([a], [b]) => compareStrings(a, b))) {
+    let name = sliceName(`${namespace}-unattached`);
+    while (taken.has(name)) name = `${name}-x`;
+    taken.add(name);
+    slices.push({
+      wave: lastWave,
+      slice: { name, namespace, workloads: [], resources: sortRefs(ids.map((id) => refOf(byId.get(id)!))), dependsOn: [], traffic: { provider: 'none' } },
+    });
+  }
+
+  const waves: Wave[] = [];
+  for (let number = 1; number <= lastWave; number++) {
+    const inWave = slices.filter((entry) => entry.wave === number).map((entry) => entry.slice).sort((a, b) => compareStrings(a.name, b.name));
+    if (inWave.length === 0) continue;
+    waves.push({ name: `wave-${number}`, slices: inWave, crossClusterCalls: crossClusterCalls(units, waveOfUnit, number) });
+  }
+
+  return {
+    apiVersion: PLAN_API_VERSION,
+    kind: PLAN_KIND,
+    metadata: { name: options.name ?? 'migration' },
+    spec: {
+      source: options.source,
+      target: options.target,
+      order,
+      transforms: [{ name: 'strip-server-fields' }],
+      defaults: defaultSliceDefaults(options),
+      prerequisites: sortRefs(prerequisites),
+      waves,
+    },
+  };
+}
+
+/** The calls that cross clusters once waves 1..`wave` have moved. */
+function crossClusterCalls(units: UnitGraph, waveOfUnit: ReadonlyMap<string, number>, wave: number): Wave['crossClusterCalls'] {
+  const moved = (unit: string) => waveOfUnit.get(unit)! <= wave;
+  return units.edges
+    .filter((edge) => moved(edge.from) !== moved(edge.to))
+    .map((edge) => ({
+      from: sliceName(edge.from),
+      to: sliceName(edge.to),
+      direction: moved(edge.from) ? ('target→source' as const) : ('source→target' as const),
+      via: edge.via.map((via) => `${via.from} → ${via.to}`),
+    }));
+}
+
+/** Slice names are DNS-like: the unit name lower-cased, with anything else turned into "-". */
+function sliceName(unit: string): string {
+  return unit.toLowerCase().replace(/[^a-z0-9.+-]/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '') || 'slice';
+}
+
+function refOf(object: KubeObject): ResourceRef {
+  return object.metadata.namespace
+    ? { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name }
+    : { apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name };
+}
+
+function sortRefs(refs: ResourceRef[]): ResourceRef[] {
+  return refs.sort((a, b) => compareStrings(a.kind, b.kind) || compareStrings(a.namespace ?? '', b.namespace ?? '') || compareStrings(a.name, b.name));
+}
+
+export type { DependencyGraph };

@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import { analysisSchema, durationSchema, gatesSchema } from '../analysis/gates-schema.js';
+
+/**
+ * The MigrationPlan, written once: TypeScript types, validation messages and the JSON Schema
+ * (`ferry schema`) all come from here.
+ */
+export const PLAN_API_VERSION = 'ferry.dev/v1alpha1';
+export const PLAN_KIND = 'MigrationPlan';
+
+const dnsName = z.string().regex(/^[a-z0-9]([-a-z0-9.+]*[a-z0-9])?$/, 'lowercase letters, digits, "-", "." and "+"');
+
+export const clusterRefSchema = z
+  .object({
+    context: z.string().min(1).optional().describe('kubeconfig context of the cluster.'),
+    kubeconfig: z.string().optional().describe('kubeconfig file; default as kubectl ($KUBECONFIG, ~/.kube/config).'),
+    manifests: z.string().optional().describe('Exported YAML used instead of a live source cluster.'),
+  })
+  .strict()
+  .refine((ref) => ref.context !== undefined || ref.manifests !== undefined, { message: 'set context (a live cluster) or manifests (exported YAML)' });
+
+export const resourceRefSchema = z
+  .object({
+    apiVersion: z.string().min(1),
+    kind: z.string().min(1),
+    namespace: z.string().optional(),
+    name: z.string().min(1),
+  })
+  .strict();
+
+export const trafficProviderSchema = z.enum(['router', 'haproxy', 'istio', 'gateway-api', 'ingress-nginx', 'powerdns', 'route53', 'none']);
+
+export const trafficSchema = z
+  .object({
+    provider: trafficProviderSchema.default('router').describe('What moves the traffic: the embedded router or a mesh, ingress or DNS.'),
+    host: z.string().optional().describe('Host name users reach the slice by.'),
+    service: z.string().optional().describe('Service (namespace/name) the traffic is for.'),
+    steps: z.array(z.number().min(0).max(100)).min(1).describe('Target weights in percent, in order, ending at 100.'),
+    stepWindow: durationSchema.describe('How long each step is held and judged.'),
+    mirror: z
+      .object({
+        percent: z.number().min(0).max(100).default(0),
+        duration: durationSchema.optional().describe('How long to shadow before the ramp.'),
+        allowNonIdempotent: z.boolean().default(false).describe('Also mirror POST/PUT/PATCH/DELETE (the target must not write for real).'),
+        ignoreJsonPaths: z.array(z.string()).default([]).describe('JSON paths left out of the response comparison, e.g. $.timestamp.'),
+      })
+      .strict()
+      .optional(),
+    stickiness: z
+      .object({ cookie: z.string().optional(), header: z.string().optional() })
+      .strict()
+      .optional()
+      .describe('Keep each user on one side: hash a cookie or header to a bucket.'),
+  })
+  .strict();
+
+export const dataSyncSchema = z
+  .object({
+    provider: z.enum(['postgres']).default('postgres'),
+    source: z.string().min(1).describe('Connection string, or env:NAME / secret:namespace/name/key to read it without writing it in the plan.'),
+    target: z.string().min(1),
+    tables: z.array(z.string()).optional().describe('Tables to move (schema.table); default all with a primary key.'),
+    copySchema: z.boolean().default(true),
+    maxWritePause: durationSchema.default('1s').describe('Longest acceptable write freeze at cutover.'),
+    maxLag: durationSchema.default('1s').describe('Replication lag below which cutover may start.'),
+  })
+  .strict();
+
+export const smokeCheckSchema = z
+  .object({
+    name: z.string().min(1),
+    service: z.string().optional().describe('Service (namespace/name:port) on the target to send the request to.'),
+    url: z.string().optional(),
+    method: z.string().default('GET'),
+    path: z.string().default('/'),
+    expectStatus: z.number().int().default(200),
+    expectBody: z.string().optional().describe('Substring the response body must contain.'),
+  })
+  .strict();
+
+export const rollbackSchema = z
+  .object({
+    onFailure: z.enum(['automatic', 'manual']).default('automatic'),
+    keepSourceFor: durationSchema.default('24h').describe('How long the source stays ready to take traffic back after 100 %.'),
+  })
+  .strict();
+
+export const decommissionSchema = z
+  .object({
+    after: durationSchema.default('1h').describe('Soak time at 100 % before the old side is retired.'),
+    scaleSourceToZero: z.boolean().default(true),
+    deleteSource: z.boolean().default(false),
+  })
+  .strict();
+
+export const sliceDefaultsSchema = z
+  .object({
+    traffic: trafficSchema,
+    gates: gatesSchema,
+    analysis: analysisSchema,
+    rollback: rollbackSchema,
+    decommission: decommissionSchema,
+    readyTimeout: durationSchema.default('5m'),
+  })
+  .strict();
+
+export const transformSchema = z
+  .object({
+    name: z.string().min(1).describe('A named transform, e.g. strip-server-fields, map-storage-class, set-replicas, json-patch.'),
+    with: z.record(z.string(), z.unknown()).optional().describe("The transform's settings."),
+  })
+  .strict();
+
+export const sliceSchema = z
+  .object({
+    name: dnsName.describe('Unique slice name.'),
+    namespace: z.string().min(1),
+    workloads: z.array(resourceRefSchema).describe('The workloads that move together in this slice.'),
+    resources: z.array(resourceRefSchema).describe('Every object the slice applies to the target.'),
+    dependsOn: z.array(z.string()).default([]).describe('Slices this one calls at run time.'),
+    owner: z.string().optional(),
+    approvers: z.array(z.string()).optional(),
+    transforms: z.array(transformSchema).optional(),
+    smoke: z.array(smokeCheckSchema).optional(),
+    traffic: trafficSchema.partial().optional().describe('Overrides of spec.defaults.traffic.'),
+    gates: gatesSchema.partial().optional(),
+    data: dataSyncSchema.optional(),
+    rollback: rollbackSchema.partial().optional(),
+    decommission: decommissionSchema.partial().optional(),
+  })
+  .strict();
+
+export const crossClusterCallSchema = z
+  .object({
+    from: z.string().describe('Calling slice.'),
+    to: z.string().describe('Called slice.'),
+    direction: z.enum(['target→source', 'source→target']),
+    via: z.array(z.string()).describe('Object-level references behind the call.'),
+  })
+  .strict();
+
+export const waveSchema = z
+  .object({
+    name: z.string().min(1),
+    slices: z.array(sliceSchema).min(1),
+    crossClusterCalls: z.array(crossClusterCallSchema).default([]).describe('Calls that cross clusters once this wave has moved.'),
+  })
+  .strict();
+
+export const migrationPlanSchema = z
+  .object({
+    apiVersion: z.literal(PLAN_API_VERSION),
+    kind: z.literal(PLAN_KIND),
+    metadata: z.object({ name: dnsName, annotations: z.record(z.string(), z.string()).optional() }).strict(),
+    spec: z
+      .object({
+        source: clusterRefSchema,
+        target: clusterRefSchema,
+        order: z.enum(['consumers-first', 'providers-first']).default('consumers-first'),
+        transforms: z.array(transformSchema).default([]).describe('Transforms applied to every slice, before slice transforms.'),
+        defaults: sliceDefaultsSchema,
+        prerequisites: z.array(resourceRefSchema).default([]).describe('Namespaces and cluster-scoped objects applied before the first wave.'),
+        waves: z.array(waveSchema).min(1),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type MigrationPlan = z.infer<typeof migrationPlanSchema>;
+export type Slice = z.infer<typeof sliceSchema>;
+export type Wave = z.infer<typeof waveSchema>;
+export type ResourceRef = z.infer<typeof resourceRefSchema>;
+export type TrafficSettings = z.infer<typeof trafficSchema>;
+export type SliceDefaults = z.infer<typeof sliceDefaultsSchema>;
+
+/** The plan's JSON Schema, for editors (yaml-language-server) and the controller's CRD. */
+export function planJsonSchema(): Record<string, unknown> {
+  return {
+    $id: 'https://ferry.dev/schemas/v1alpha1/migrationplan.json',
+    title: 'Ferry MigrationPlan',
+    ...z.toJSONSchema(migrationPlanSchema, { io: 'input', unrepresentable: 'any' }),
+  };
+}
