@@ -3,7 +3,7 @@ import { KubeClient, type ApiResource } from '../kube/client.js';
 import { loadKubeConfig, type KubeConfigOptions } from '../kube/config.js';
 import { FerryError } from '../util/errors.js';
 import { idOf } from '../graph/model.js';
-import { readManifests } from './manifests.js';
+import { readManifests, type ObjectSource } from './manifests.js';
 import { customScopesFrom, normalizeObject, skipReason, sortObjects, type SkippedObject } from './normalize.js';
 
 export type InventorySource =
@@ -28,7 +28,7 @@ export interface ManifestOptions {
 export function inventoryFromManifests(options: ManifestOptions): Inventory {
   const sourced = readManifests(options.manifests);
   const customScopes = customScopesFrom(sourced.map((entry) => entry.object));
-  const seen = new Map<string, { file: string; line: number }>();
+  const seen = new Map<string, ObjectSource>();
   const normalized = sourced.map(({ object, source }) => {
     const result = normalizeObject(object, { defaultNamespace: options.namespace ?? 'default', customScopes, where: source });
     const key = `${result.apiVersion.split('/').length > 1 ? result.apiVersion.split('/')[0] : ''}/${idOf(result)}`;

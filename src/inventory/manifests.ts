@@ -6,8 +6,13 @@ import { isKubeObject, type KubeObject } from '../kube/object.js';
 
 export interface SourcedObject {
   object: KubeObject;
-  /** Where the object was read from, for error messages. */
-  source: { file: string; line: number };
+  /** Where the object was read from, for error messages; the line is found only when asked. */
+  source: ObjectSource;
+}
+
+export interface ObjectSource {
+  file: string;
+  readonly line: number;
 }
 
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
@@ -47,14 +52,14 @@ function readManifestFile(file: string): SourcedObject[] {
     if (value === null || value === undefined) continue;
     const items = isList(value) ? value.items.map((item, i) => ({ item, path: ['items', i] })) : [{ item: value, path: [] }];
     for (const { item, path } of items) {
-      const where = document.positionOf(path);
       if (!isKubeObject(item)) {
+        const where = document.positionOf(path);
         throw new FerryError('manifests', 'not a Kubernetes object: apiVersion, kind and metadata.name are required', {
           location: { file, line: where.line, column: where.column, field: missingField(item) },
           fix: 'remove the document or give it apiVersion, kind and metadata.name',
         });
       }
-      objects.push({ object: item, source: { file, line: where.line } });
+      objects.push({ object: item, source: { file, get line() { return document.positionOf(path).line; } } });
     }
   }
   return objects;

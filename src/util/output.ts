@@ -1,4 +1,4 @@
-import { stringify as toYaml } from 'yaml';
+import * as jsYaml from 'js-yaml';
 import { color } from './color.js';
 
 export type OutputFormat = 'table' | 'json' | 'yaml';
@@ -7,8 +7,9 @@ export function toJson(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`;
 }
 
+/** YAML for people and git: keys in insertion order, no line folding, no anchors. */
 export function toYamlText(value: unknown): string {
-  return toYaml(value, { lineWidth: 0, sortMapEntries: false });
+  return jsYaml.dump(value, { schema: jsYaml.CORE_SCHEMA, lineWidth: -1, noRefs: true, sortKeys: false });
 }
 
 /** Renders rows as an aligned plain-text table; the header is bold when colour is on. */

@@ -1,0 +1,38 @@
+/**
+ * Planning speed: a generated inventory of 10,000 objects (1,000 services), from objects in
+ * memory and from a YAML file on disk, with peak memory. Targets: under 2 s and 300 MB.
+ */
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { syntheticInventory } from '../src/inventory/synthetic.js';
+import { inventoryFromManifests } from '../src/inventory/load.js';
+import { generatePlan } from '../src/plan/generate.js';
+import { toYamlText } from '../src/util/output.js';
+import { peakRssMb, report, section } from './report.js';
+
+const objects = syntheticInventory({ services: 1000 });
+const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-plan-'));
+const file = join(dir, 'inventory.yaml');
+writeFileSync(file, objects.map((object) => toYamlText(object)).join('---\n'));
+
+section(`plan: ${objects.length} objects, 1,000 services`);
+const options = { source: { manifests: file }, target: { context: 'target' } };
+generatePlan(objects, options); // warm-up: JIT and module loading are not what we measure
+
+let started = performance.now();
+const plan = generatePlan(objects, options);
+const yaml = toYamlText(plan);
+const inMemory = performance.now() - started;
+report({ name: 'plan from objects in memory (graph, waves, YAML)', value: inMemory, unit: 'ms', compare: { kind: 'target', label: '2 s', value: 2000, lowerIsBetter: true } });
+
+started = performance.now();
+const inventory = inventoryFromManifests({ manifests: file });
+const fromFile = generatePlan(inventory.objects, options);
+toYamlText(fromFile);
+const endToEnd = performance.now() - started;
+report({ name: 'plan from a 10,000-object YAML file (parse included)', value: endToEnd, unit: 'ms', compare: { kind: 'target', label: '2 s', value: 2000, lowerIsBetter: true } });
+report({ name: 'peak memory (RSS high-water mark)', value: await peakRssMb(), unit: 'MB', compare: { kind: 'target', label: '300 MB', value: 300, lowerIsBetter: true } });
+report({ name: 'waves / slices / plan size', value: plan.spec.waves.length, unit: `waves, ${plan.spec.waves.reduce((n, w) => n + w.slices.length, 0)} slices, ${(yaml.length / 1024 / 1024).toFixed(1)} MB YAML` });
+rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,69 @@
+import type { DependencyGraph } from './model.js';
+import type { UnitGraph } from './units.js';
+
+export type GraphLevel = 'workloads' | 'objects';
+
+/** A graph flattened for rendering: labelled nodes, labelled edges, groups of nodes (namespaces). */
+export interface RenderableGraph {
+  nodes: Array<{ id: string; label: string; group: string }>;
+  edges: Array<{ from: string; to: string; label: string }>;
+}
+
+export function renderableUnits(units: UnitGraph): RenderableGraph {
+  return {
+    nodes: units.units.map((unit) => ({ id: unit.name, label: unit.name, group: unit.namespace })),
+    edges: units.edges.map((edge) => ({ from: edge.from, to: edge.to, label: '' })),
+  };
+}
+
+export function renderableObjects(graph: DependencyGraph): RenderableGraph {
+  return {
+    nodes: graph.nodes.map((id) => {
+      const parts = id.split('/');
+      return { id, label: parts.length === 3 ? `${parts[0]}/${parts[2]}` : id, group: parts.length === 3 ? parts[1]! : '(cluster)' };
+    }),
+    edges: graph.edges.map((edge) => ({ from: edge.from, to: edge.to, label: edge.reason })),
+  };
+}
+
+/** Mermaid flowchart, namespaces as subgraphs; ids are sanitised because Mermaid ids cannot hold "/". */
+export function toMermaid(graph: RenderableGraph): string {
+  const ids = new Map(graph.nodes.map((node, i) => [node.id, `n${i}`]));
+  const lines = ['flowchart LR'];
+  const groups = new Map<string, RenderableGraph['nodes']>();
+  for (const node of graph.nodes) groups.set(node.group, [...(groups.get(node.group) ?? []), node]);
+  for (const [group, nodes] of groups) {
+    lines.push(`  subgraph ${quoteMermaid(group)}`);
+    for (const node of nodes) lines.push(`    ${ids.get(node.id)}[${quoteMermaid(node.label)}]`);
+    lines.push('  end');
+  }
+  for (const edge of graph.edges) {
+    const label = edge.label ? `|${quoteMermaid(edge.label)}|` : '';
+    lines.push(`  ${ids.get(edge.from)} -->${label} ${ids.get(edge.to)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Graphviz DOT, namespaces as clusters. */
+export function toDot(graph: RenderableGraph): string {
+  const lines = ['digraph ferry {', '  rankdir=LR;', '  node [shape=box, fontname="Helvetica"];'];
+  const groups = new Map<string, RenderableGraph['nodes']>();
+  for (const node of graph.nodes) groups.set(node.group, [...(groups.get(node.group) ?? []), node]);
+  let index = 0;
+  for (const [group, nodes] of groups) {
+    lines.push(`  subgraph cluster_${index++} {`, `    label=${quoteDot(group)};`);
+    for (const node of nodes) lines.push(`    ${quoteDot(node.id)} [label=${quoteDot(node.label)}];`);
+    lines.push('  }');
+  }
+  for (const edge of graph.edges) lines.push(`  ${quoteDot(edge.from)} -> ${quoteDot(edge.to)}${edge.label ? ` [label=${quoteDot(edge.label)}]` : ''};`);
+  lines.push('}');
+  return `${lines.join('\n')}\n`;
+}
+
+function quoteMermaid(text: string): string {
+  return `"${text.replace(/"/g, '#quot;')}"`;
+}
+
+function quoteDot(text: string): string {
+  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
