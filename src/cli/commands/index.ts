@@ -8,6 +8,14 @@ type Register = (program: Command) => void;
 
 const registrations: Array<() => Promise<{ register: Register }>> = [
   () => import('./version.js'),
+  () => import('./lab.js'),
+  () => import('./data.js'),
+  () => import('./inventory.js'),
+  () => import('./graph.js'),
+  () => import('./plan.js'),
+  () => import('./validate.js'),
+  () => import('./schema.js'),
+  () => import('./router.js'),
 ];
 
 export async function registerCommands(program: Command): Promise<void> {

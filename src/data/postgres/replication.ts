@@ -1,0 +1,247 @@
+/**
+ * Replication objects Ferry owns, each ensured idempotently (observe, then create only what
+ * is missing): the `ferry` helper schema (heartbeat table, write guard), publications,
+ * subscriptions and their slots. Names carry the sync name and the direction, e.g.
+ * `ferry_shop_s2t` (source → target) and `ferry_shop_t2s` (the reverse after cutover).
+ */
+import { FerryError } from '../../util/errors.js';
+import type { LagReport, Side, TableProgress } from '../provider.js';
+import { HELPER_SCHEMA } from './catalog.js';
+import type { PgConn, PgSide } from './connection.js';
+import { literal, qualified } from './sql.js';
+
+export interface Direction {
+  /** Subscription, publication and slot name. */
+  id: string;
+  from: Side;
+  to: Side;
+}
+
+export function directions(name: string): { forward: Direction; reverse: Direction } {
+  if (!/^[a-z0-9_]{1,40}$/.test(name)) {
+    throw new FerryError('usage', `sync name "${name}" must be 1–40 characters of a-z, 0-9 and _`, { fix: 'choose another --name' });
+  }
+  return { forward: { id: `ferry_${name}_s2t`, from: 'source', to: 'target' }, reverse: { id: `ferry_${name}_t2s`, from: 'target', to: 'source' } };
+}
+
+export const HEARTBEAT_TABLE = `${HELPER_SCHEMA}.heartbeat`;
+const GUARD = 'ferry_write_guard';
+
+/**
+ * The heartbeat's stamp trigger runs in the apply worker, which uses `search_path = ''`
+ * (field notes): every name in it is schema-qualified, and it is `ENABLE ALWAYS` because
+ * ordinary triggers do not fire during apply (session_replication_role = replica).
+ * The write guard is an ordinary (ORIGIN) trigger for the same reason the other way round:
+ * it stops applications, never the apply worker.
+ */
+export async function ensureHelpers(db: PgSide | PgConn): Promise<void> {
+  await db.q(`
+    create schema if not exists ${HELPER_SCHEMA};
+    create table if not exists ${HEARTBEAT_TABLE} (direction text primary key, seq bigint not null, sent_at timestamptz not null, applied_at timestamptz);
+    create or replace function ${HELPER_SCHEMA}.stamp_heartbeat() returns trigger language plpgsql set search_path = '' as $$
+      begin new.applied_at := pg_catalog.clock_timestamp(); return new; end $$;
+    create or replace trigger ferry_stamp before insert or update on ${HEARTBEAT_TABLE} for each row execute function ${HELPER_SCHEMA}.stamp_heartbeat();
+    alter table ${HEARTBEAT_TABLE} enable always trigger ferry_stamp;
+    create or replace function ${HELPER_SCHEMA}.write_guard() returns trigger language plpgsql set search_path = '' as $$
+      begin
+        raise exception using errcode = '25006',
+          message = pg_catalog.format('ferry: writes to %I.%I are closed on this database (%s)', tg_table_schema, tg_table_name, coalesce(tg_argv[0], 'not the primary')),
+          hint = 'write to the database that ferry made primary';
+      end $$;`);
+}
+
+export async function ensureHeartbeatRow(db: PgSide | PgConn, direction: Direction): Promise<void> {
+  await db.q(`insert into ${HEARTBEAT_TABLE} (direction, seq, sent_at) values ($1, 0, clock_timestamp()) on conflict (direction) do nothing`, [direction.id]);
+}
+
+/**
+ * Writes a heartbeat on the sender and waits until the receiver has applied it. Apply is in
+ * commit order, so once it is there, every transaction committed on the sender before the
+ * heartbeat is there too: "the receiver replayed past the sender's LSN".
+ */
+export async function heartbeat(
+  from: PgSide | PgConn,
+  to: PgSide | PgConn,
+  direction: Direction,
+  timeoutMs: number,
+): Promise<{ seconds: number | null; lsn: string }> {
+  const sent = await from.one<{ seq: string; lsn: string }>(
+    `update ${HEARTBEAT_TABLE} set seq = seq + 1, sent_at = clock_timestamp() where direction = $1 returning seq::text, pg_current_wal_lsn()::text as lsn`,
+    [direction.id],
+  );
+  if (!sent) throw new FerryError('data.heartbeat', `no heartbeat row for ${direction.id} on the ${direction.from}`, { fix: 'run `ferry data sync` again' });
+  const deadline = Date.now() + timeoutMs;
+  let wait = 1;
+  while (true) {
+    const row = await to.q<{ seq: string; lag: number | null }>(
+      `select seq::text, extract(epoch from applied_at - sent_at)::float8 as lag from ${HEARTBEAT_TABLE} where direction = $1`,
+      [direction.id],
+    );
+    const got = row[0];
+    if (got && BigInt(got.seq) >= BigInt(sent.seq)) return { seconds: got.lag === null ? null : Math.max(0, Number(got.lag)), lsn: sent.lsn };
+    if (Date.now() > deadline) return { seconds: null, lsn: sent.lsn };
+    await sleep(wait);
+    wait = Math.min(wait * 2, 20);
+  }
+}
+
+export async function writesClosed(db: PgSide | PgConn, tables: string[]): Promise<boolean> {
+  if (tables.length === 0) return false;
+  const row = await db.one<{ n: number }>(
+    `select count(*)::int as n from pg_trigger where tgname = $1 and tgrelid = any($2::text[]::regclass[])`,
+    [GUARD, tables.map(qualified)],
+  );
+  return row.n === tables.length;
+}
+
+/** Statement-level guard on every table: application writes fail with SQLSTATE 25006. */
+export function closeWritesSql(tables: string[], reason: string): string {
+  return tables
+    .map((table) => `create or replace trigger ${GUARD} before insert or update or delete or truncate on ${qualified(table)} for each statement execute function ${HELPER_SCHEMA}.write_guard(${literal(reason)});`)
+    .join('\n');
+}
+
+export function openWritesSql(tables: string[]): string {
+  return tables.map((table) => `drop trigger if exists ${GUARD} on ${qualified(table)};`).join('\n');
+}
+
+export async function ensurePublication(db: PgSide | PgConn, direction: Direction, tables: string[]): Promise<void> {
+  const wanted = [...tables, HEARTBEAT_TABLE].map(qualified);
+  const existing = await db.q<{ t: string }>(
+    `select format('%I.%I', schemaname, tablename) as t from pg_publication_tables where pubname = $1`,
+    [direction.id],
+  );
+  const exists = (await db.q(`select 1 from pg_publication where pubname = $1`, [direction.id])).length > 0;
+  if (!exists) {
+    await db.q(`create publication ${direction.id} for table ${wanted.join(', ')}`);
+    return;
+  }
+  const have = new Set(existing.map((row) => row.t));
+  if (wanted.length !== have.size || wanted.some((table) => !have.has(table))) await db.q(`alter publication ${direction.id} set table ${wanted.join(', ')}`);
+}
+
+export async function subscriptionExists(db: PgSide | PgConn, direction: Direction): Promise<{ exists: boolean; enabled: boolean }> {
+  const rows = await db.q<{ enabled: boolean }>(`select subenabled as enabled from pg_subscription where subname = $1`, [direction.id]);
+  return { exists: rows.length > 0, enabled: rows[0]?.enabled ?? false };
+}
+
+export async function slotExists(db: PgSide | PgConn, slot: string): Promise<boolean> {
+  return (await db.q(`select 1 from pg_replication_slots where slot_name = $1`, [slot])).length > 0;
+}
+
+export async function ensureSubscription(
+  db: PgSide | PgConn,
+  direction: Direction,
+  publisherConninfo: string,
+  options: { copyData: boolean; createSlot: boolean },
+): Promise<void> {
+  const { exists, enabled } = await subscriptionExists(db, direction);
+  if (exists) {
+    if (!enabled) await db.q(`alter subscription ${direction.id} enable`);
+    return;
+  }
+  await db.q(
+    `create subscription ${direction.id} connection ${literal(publisherConninfo)} publication ${direction.id}
+       with (copy_data = ${options.copyData}, create_slot = ${options.createSlot}, slot_name = ${literal(direction.id)}, enabled = true)`,
+  );
+}
+
+/** Drops a subscription but keeps its slot on the publisher, so a crash right after loses nothing. */
+export async function detachSubscription(db: PgSide | PgConn, direction: Direction): Promise<void> {
+  if (!(await subscriptionExists(db, direction)).exists) return;
+  await db.q(`alter subscription ${direction.id} disable`);
+  await db.q(`alter subscription ${direction.id} set (slot_name = none)`);
+  await db.q(`drop subscription ${direction.id}`);
+}
+
+/** Drops a subscription and (through its connection) its slot on the publisher. */
+export async function dropSubscription(db: PgSide | PgConn, direction: Direction): Promise<boolean> {
+  if (!(await subscriptionExists(db, direction)).exists) return false;
+  await db.q(`drop subscription ${direction.id}`);
+  return true;
+}
+
+/** Drops a slot once its walsender has gone (a just-disabled subscription lets go within moments). */
+export async function dropSlot(db: PgSide | PgConn, slot: string, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const rows = await db.q<{ active_pid: number | null }>(`select active_pid from pg_replication_slots where slot_name = $1`, [slot]);
+    if (rows.length === 0) return false;
+    const pid = rows[0]!.active_pid;
+    if (pid === null) {
+      await db.q(`select pg_drop_replication_slot($1)`, [slot]);
+      return true;
+    }
+    if (Date.now() > deadline) await db.q(`select pg_terminate_backend($1)`, [pid]);
+    await sleep(50);
+  }
+}
+
+export async function dropPublication(db: PgSide | PgConn, name: string): Promise<boolean> {
+  const rows = await db.q(`select 1 from pg_publication where pubname = $1`, [name]);
+  if (rows.length === 0) return false;
+  await db.q(`drop publication ${name}`);
+  return true;
+}
+
+const STATES: Record<string, TableProgress['state']> = { i: 'init', d: 'copying', f: 'copied', s: 'syncing', r: 'ready' };
+
+export async function tableProgress(from: PgSide, to: PgSide, direction: Direction): Promise<TableProgress[]> {
+  const rows = await to.q<{ t: string; state: string; bytes: string }>(
+    `select format('%s.%s', n.nspname, c.relname) as t, r.srsubstate as state, pg_total_relation_size(c.oid)::text as bytes
+       from pg_subscription s join pg_subscription_rel r on r.srsubid = s.oid
+       join pg_class c on c.oid = r.srrelid join pg_namespace n on n.oid = c.relnamespace
+      where s.subname = $1 and n.nspname <> $2 order by 1`,
+    [direction.id, HELPER_SCHEMA],
+  );
+  if (rows.length === 0) return [];
+  const sizes = await from.q<{ t: string; bytes: string }>(
+    `select t, pg_total_relation_size(t::regclass)::text as bytes from unnest($1::text[]) as t`,
+    [rows.map((row) => row.t)],
+  );
+  const sourceBytes = new Map(sizes.map((row) => [row.t, Number(row.bytes)]));
+  return rows.map((row) => ({
+    table: row.t,
+    state: STATES[row.state] ?? 'unknown',
+    sourceBytes: sourceBytes.get(row.t) ?? 0,
+    targetBytes: Number(row.bytes),
+  }));
+}
+
+export async function lagReport(from: PgSide, to: PgSide, direction: Direction, timeoutMs = 5_000): Promise<LagReport> {
+  const [beat, bytes, replay, errors] = await Promise.all([
+    heartbeat(from, to, direction, timeoutMs),
+    from.q<{ b: string | null }>(`select pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text as b from pg_replication_slots where slot_name = $1`, [direction.id]),
+    from.q<{ s: number | null }>(`select extract(epoch from replay_lag)::float8 as s from pg_stat_replication where application_name = $1`, [direction.id]),
+    to.q<{ a: string; s: string }>(`select apply_error_count::text as a, sync_error_count::text as s from pg_stat_subscription_stats where subname = $1`, [direction.id]),
+  ]);
+  return {
+    seconds: beat.seconds,
+    bytes: bytes[0]?.b == null ? null : Number(bytes[0].b),
+    replayLagSeconds: replay[0]?.s == null ? null : Number(replay[0].s),
+    applyErrors: Number(errors[0]?.a ?? 0),
+    syncErrors: Number(errors[0]?.s ?? 0),
+  };
+}
+
+/**
+ * Logical replication does not carry sequence values: read them all on the sender in one
+ * query and set them on the receiver in one query.
+ */
+export async function copySequences(from: PgSide | PgConn, to: PgSide | PgConn, schemas?: string[]): Promise<number> {
+  const names = await from.q<{ s: string }>(
+    `select format('%I.%I', schemaname, sequencename) as s from pg_sequences
+      where schemaname not in ('pg_catalog', 'information_schema', $1) and ($2::text[] is null or schemaname = any($2::text[])) order by 1`,
+    [HELPER_SCHEMA, schemas && schemas.length > 0 ? schemas : null],
+  );
+  if (names.length === 0) return 0;
+  const values = await from.q<{ s: string; v: string; c: boolean }>(
+    names.map((row, i) => `select ${literal(row.s)} as s, last_value::text as v, is_called as c from ${row.s}${i < names.length - 1 ? ' union all' : ''}`).join('\n'),
+  );
+  await to.q(`select ${values.map((row) => `setval(${literal(row.s)}, ${BigInt(row.v).toString()}, ${row.c})`).join(', ')}`);
+  return values.length;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,167 @@
+/**
+ * DataProvider: one small interface per kind of data store that Ferry moves (PostgreSQL
+ * logical replication today; volumes and object storage later). Every method is
+ * observe-then-ensure: it reads the world first and only changes what is missing, so a run
+ * that crashed half-way can call it again. Results are plain data (they go to the journal).
+ */
+
+export type Side = 'source' | 'target';
+
+export interface CheckItem {
+  /** Stable id, e.g. `source.wal_level`. */
+  id: string;
+  side: Side | 'both';
+  ok: boolean;
+  /** Warnings do not block (e.g. a table without a primary key that can still replicate). */
+  severity: 'error' | 'warning';
+  message: string;
+  fix?: string;
+}
+
+export interface CheckReport {
+  ok: boolean;
+  items: CheckItem[];
+}
+
+export interface SchemaDifference {
+  kind: 'table' | 'column' | 'constraint' | 'index' | 'sequence';
+  /** schema.table[.column|.constraint] */
+  object: string;
+  change: 'missing-on-target' | 'extra-on-target' | 'different';
+  source?: string;
+  target?: string;
+}
+
+export interface PrepareReport {
+  schemaCopied: boolean;
+  differences: SchemaDifference[];
+  tables: string[];
+}
+
+export interface TableProgress {
+  table: string;
+  /** i=initialize, d=data copy, f=finished copy, s=synchronized, r=ready (pg_subscription_rel.srsubstate). */
+  state: 'init' | 'copying' | 'copied' | 'syncing' | 'ready' | 'unknown';
+  sourceBytes: number;
+  targetBytes: number;
+}
+
+export interface LagReport {
+  /** Seconds between a heartbeat's commit on the sending side and its apply on the receiver; null if it did not arrive in time. */
+  seconds: number | null;
+  /** WAL bytes between the sender's current position and what the receiver confirmed. */
+  bytes: number | null;
+  /** pg_stat_replication.replay_lag, when the sender reports it. */
+  replayLagSeconds: number | null;
+  applyErrors: number;
+  syncErrors: number;
+}
+
+export interface SyncStatus {
+  direction: string;
+  exists: boolean;
+  enabled: boolean;
+  tables: TableProgress[];
+  allReady: boolean;
+  lag: LagReport | null;
+}
+
+export interface RowDifference {
+  table: string;
+  /** Primary key values as text, in key column order. */
+  key: string[];
+  kind: 'missing' | 'extra' | 'changed';
+}
+
+export interface TableParity {
+  table: string;
+  sourceRows: number;
+  targetRows: number;
+  chunks: number;
+  mismatchedChunks: number;
+}
+
+export interface ParityReport {
+  ok: boolean;
+  tables: TableParity[];
+  differences: RowDifference[];
+  /** Differences seen once while replication was live but gone on re-check. */
+  transientDifferences: number;
+  rows: number;
+  seconds: number;
+  rowsPerSecond: number;
+  queries: number;
+  /** Queries spent after the chunk scan to narrow mismatched chunks down to keys. */
+  locateQueries: number;
+  consistency: 'frozen' | 'replayed-past-source-lsn' | 'snapshot';
+  sourceLsn: string | null;
+  hash: 'text' | 'record';
+}
+
+export interface SwitchoverReport {
+  /** sync direction that carried writes before (e.g. s2t) and after. */
+  from: Side;
+  to: Side;
+  alreadyDone: boolean;
+  /** Time writes could not be acknowledged anywhere: lock requested on `from` → `to` open. */
+  writePauseMs: number;
+  steps: Array<{ step: string; ms: number }>;
+  sequencesCopied: number;
+  lockAttempts: number;
+  parity: ParityReport | null;
+  reverseDirection: string;
+}
+
+export interface TeardownReport {
+  dropped: string[];
+  /** Replication objects still present afterwards (must be empty). */
+  leftovers: string[];
+}
+
+export interface ParityOptions {
+  tables?: string[];
+  chunkRows?: number;
+  leafRows?: number;
+  fanout?: number;
+  concurrency?: number;
+  /**
+   * Row hash: `record` (default) hashes typed values where that is as strict as the text form
+   * and falls back to `text` per table otherwise; `text` always hashes the row's text.
+   */
+  hash?: 'text' | 'record';
+  /** Re-check rounds for differences seen while replication is live. */
+  confirmRounds?: number;
+}
+
+export interface DataProvider {
+  readonly kind: string;
+  /** Preconditions on both sides; never changes anything. */
+  check(): Promise<CheckReport>;
+  /** Optionally copies the schema, then diffs source and target schemas. */
+  prepare(options?: { copySchema?: boolean }): Promise<PrepareReport>;
+  /** Ensures replication source→target with an initial copy; returns at once (see `status`). */
+  startSync(): Promise<SyncStatus>;
+  /** Initial copy progress and lag of the active direction. */
+  status(): Promise<SyncStatus>;
+  lag(): Promise<LagReport>;
+  parity(options?: ParityOptions): Promise<ParityReport>;
+  /** Freeze source, drain, copy sequences, reverse replication, open target. */
+  cutover(options?: SwitchoverOptions): Promise<SwitchoverReport>;
+  /** The same in the other direction: target → source. */
+  reverse(options?: SwitchoverOptions): Promise<SwitchoverReport>;
+  teardown(): Promise<TeardownReport>;
+  close(): Promise<void>;
+}
+
+export interface SwitchoverOptions {
+  /** Longest a single lock attempt may queue writers before it gives up and retries. */
+  lockTimeoutMs?: number;
+  lockAttempts?: number;
+  /** Longest the pause may wait for replication to drain before it aborts and unfreezes. */
+  drainTimeoutMs?: number;
+  /** Refuse to freeze while the lag is above this. */
+  maxLagBeforeFreezeMs?: number;
+  /** Run final parity on the frozen snapshots (after the target opened, outside the pause). */
+  finalParity?: boolean;
+  parity?: ParityOptions;
+}

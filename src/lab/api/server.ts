@@ -1,0 +1,173 @@
+/**
+ * The HTTPS front of one lab cluster: bearer-token authentication, API faults, discovery
+ * and OpenAPI documents, the admin endpoint for faults, and dispatch to the verb handlers.
+ */
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { ObjectService } from './objects.js';
+import { parseRoute } from './routes.js';
+import { handleResource } from './handlers.js';
+import { ApiError } from './status.js';
+import { KUBERNETES_VERSION, aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, openApiGroupVersion, openApiRoot } from './discovery.js';
+import { decideFault, validateFaults, type ApiFaults } from './faults.js';
+import { log } from '../../util/log.js';
+
+export interface ApiServerOptions {
+  service: ObjectService;
+  token: string;
+  certPem: string;
+  keyPem: string;
+  port?: number;
+  host?: string;
+  random?: () => number;
+}
+
+export interface ApiServer {
+  url: string;
+  port: number;
+  faults: ApiFaults;
+  setFaults(faults: ApiFaults): void;
+  close(): Promise<void>;
+}
+
+export const ADMIN_FAULTS_PATH = '/lab.ferry.dev/v1/faults';
+
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const { service } = options;
+  const random = options.random ?? Math.random;
+  let faults: ApiFaults = {};
+  let openApiHash = 0;
+  service.store.subscribe((event) => {
+    if (event.resource === 'apiextensions.k8s.io/customresourcedefinitions') openApiHash++;
+  });
+  const expected = Buffer.from(`Bearer ${options.token}`);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'https://lab');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    if (path === '/healthz' || path === '/livez' || path === '/readyz') return sendText(res, 200, 'ok');
+    const given = Buffer.from(req.headers.authorization ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return sendJson(res, 401, new ApiError(401, 'Unauthorized', 'Unauthorized').toStatus());
+    }
+    const body = await readBody(req);
+    if (path === ADMIN_FAULTS_PATH) {
+      if (req.method === 'PUT' || req.method === 'POST') {
+        try {
+          faults = validateFaults(JSON.parse(body || '{}'));
+        } catch (error) {
+          return sendJson(res, 400, new ApiError(400, 'BadRequest', (error as Error).message).toStatus());
+        }
+      } else if (req.method === 'DELETE') faults = {};
+      return sendJson(res, 200, faults);
+    }
+    const route = parseRoute(req.method ?? 'GET', path, url.searchParams, service.registry);
+    if (route.kind === 'resource') {
+      const decision = decideFault(faults, { verb: route.route.verb, resource: route.route.type.plural }, random);
+      if (decision.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.delayMs));
+      if (decision.fail) return sendJson(res, decision.fail.code, new ApiError(decision.fail.code, decision.fail.reason, decision.fail.message, { retryAfterSeconds: 1 }).toStatus());
+      const reply = await handleResource(service, {
+        route: route.route, query: url.searchParams, accept: String(req.headers.accept ?? ''), contentType: String(req.headers['content-type'] ?? 'application/json'),
+        body, userAgent: String(req.headers['user-agent'] ?? ''), req, res,
+      });
+      if (reply) sendJson(res, reply.status, reply.body, reply.warnings);
+      return;
+    }
+    const decision = decideFault(faults, { verb: 'get', resource: undefined }, random);
+    if (decision.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.delayMs));
+    if (decision.fail) return sendJson(res, decision.fail.code, new ApiError(decision.fail.code, decision.fail.reason, decision.fail.message).toStatus());
+    if (req.method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', `${req.method} is not allowed on ${path}`);
+    if (route.kind === 'discovery') return serveDiscovery(res, route, String(req.headers.accept ?? ''));
+    if (route.kind === 'unknown-resource') throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    if (path === '/version') return sendJson(res, 200, KUBERNETES_VERSION);
+    if (path === '/openapi/v3') return sendJson(res, 200, openApiRoot(service.registry, String(openApiHash)));
+    const openapi = /^\/openapi\/v3\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(path);
+    if (openapi) {
+      const document = openApiGroupVersion(service.registry, openapi[2] ?? '', openapi[1] ?? openapi[3]!);
+      if (document) return sendJson(res, 200, document);
+    }
+    throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+  };
+
+  const serveDiscovery = (res: ServerResponse, route: { group: string | undefined; version: string | undefined; core: boolean }, accept: string) => {
+    const registry = service.registry;
+    if (route.group === undefined) {
+      const aggregated = aggregatedVersion(accept);
+      if (aggregated) {
+        return sendJson(res, 200, aggregatedDiscovery(registry, route.core, `apidiscovery.k8s.io/${aggregated}`), undefined,
+          `application/json;g=apidiscovery.k8s.io;v=${aggregated};as=APIGroupDiscoveryList`);
+      }
+      return sendJson(res, 200, route.core ? apiVersions() : apiGroupList(registry));
+    }
+    const document = route.version === undefined ? apiGroup(registry, route.group) : apiResourceList(registry, route.group, route.version);
+    if (!document) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    return sendJson(res, 200, document);
+  };
+
+  const server: Server = createServer({ cert: options.certPem, key: options.keyPem }, (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (res.headersSent) {
+        res.end();
+        return;
+      }
+      if (error instanceof ApiError) return sendJson(res, error.code, error.toStatus());
+      log.error({ err: error, url: req.url }, 'lab api server: internal error');
+      sendJson(res, 500, new ApiError(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`).toStatus());
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `https://127.0.0.1:${port}`,
+    port,
+    get faults() {
+      return faults;
+    },
+    setFaults(next: ApiFaults) {
+      faults = validateFaults(next);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function aggregatedVersion(accept: string): string | undefined {
+  for (const entry of accept.split(',')) {
+    const params = entry.split(';').map((part) => part.trim());
+    if (!params.includes('as=APIGroupDiscoveryList') || !params.includes('g=apidiscovery.k8s.io')) continue;
+    if (params.includes('v=v2')) return 'v2';
+    if (params.includes('v=v2beta1')) return 'v2beta1';
+  }
+  return undefined;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, warnings?: string[], contentType = 'application/json'): void {
+  const text = JSON.stringify(body);
+  const headers: Record<string, string | string[]> = { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(text)), 'Cache-Control': 'no-cache, private' };
+  if (warnings && warnings.length > 0) headers.Warning = warnings.map((warning) => `299 - ${JSON.stringify(warning)}`);
+  res.writeHead(status, headers);
+  res.end(text);
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain' });
+  res.end(text);
+}

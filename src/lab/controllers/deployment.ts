@@ -1,0 +1,136 @@
+/**
+ * Deployment → ReplicaSets: one ReplicaSet per pod template (named by its hash), the new
+ * one scaled to the desired count and old ones scaled down as new pods become available;
+ * status with observedGeneration and the Available/Progressing conditions `kubectl
+ * rollout status` and `kubectl wait` read.
+ * https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status
+ */
+import type { KubeObject } from '../../kube/object.js';
+import type { StoreEvent } from '../api/store.js';
+import { ControllerClient, controllerOf, ownerReference, setCondition, shortHash, type Condition } from './client.js';
+import { splitKey, type Controller } from './manager.js';
+
+type Obj = Record<string, any>;
+
+export function deploymentController(client: ControllerClient): Controller {
+  return {
+    name: 'deployment',
+    keysFor(event: StoreEvent) {
+      const { object } = event;
+      if (event.resource === 'apps/deployments') return [`${object.metadata.namespace}/${object.metadata.name}`];
+      if (event.resource === 'apps/replicasets') {
+        const owner = controllerOf(object);
+        return owner?.kind === 'Deployment' ? [`${object.metadata.namespace}/${owner.name}`] : [];
+      }
+      return [];
+    },
+    initialKeys: () => client.list('apps/v1', 'Deployment').map((d) => `${d.metadata.namespace}/${d.metadata.name}`),
+    reconcile(key) {
+      const { namespace, name } = splitKey(key);
+      const deployment = client.get('apps/v1', 'Deployment', namespace, name);
+      if (!deployment || deployment.metadata.deletionTimestamp) return;
+      reconcileDeployment(client, deployment);
+    },
+  };
+}
+
+function reconcileDeployment(client: ControllerClient, deployment: KubeObject): void {
+  const spec = deployment.spec as Obj;
+  const desired: number = spec.replicas ?? 1;
+  const template = structuredClone(spec.template ?? {}) as Obj;
+  const hash = shortHash(template);
+  const owned = client.list('apps/v1', 'ReplicaSet', deployment.metadata.namespace).filter((rs) => controllerOf(rs)?.uid === deployment.metadata.uid);
+  let current = owned.find((rs) => rs.metadata.labels?.['pod-template-hash'] === hash);
+  const olds = owned.filter((rs) => rs !== current);
+  const revision = Math.max(0, ...owned.map((rs) => Number(rs.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? 0)));
+  const recreate = spec.strategy?.type === 'Recreate';
+  const oldPods = olds.reduce((sum, rs) => sum + ((rs.status as Obj | undefined)?.replicas ?? 0), 0);
+
+  if (!current) {
+    const labels = { ...(template.metadata?.labels ?? {}), 'pod-template-hash': hash };
+    current = client.create({
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: {
+        name: `${deployment.metadata.name}-${hash}`,
+        namespace: deployment.metadata.namespace,
+        labels,
+        annotations: { 'deployment.kubernetes.io/desired-replicas': String(desired), 'deployment.kubernetes.io/max-replicas': String(desired), 'deployment.kubernetes.io/revision': String(revision + 1) },
+        ownerReferences: [ownerReference(deployment)],
+      },
+      spec: {
+        replicas: recreate && oldPods > 0 ? 0 : desired,
+        minReadySeconds: spec.minReadySeconds ?? 0,
+        selector: { ...spec.selector, matchLabels: { ...(spec.selector?.matchLabels ?? {}), 'pod-template-hash': hash } },
+        template: { ...template, metadata: { ...(template.metadata ?? {}), labels } },
+      },
+    });
+  } else {
+    const wanted = recreate && oldPods > 0 ? 0 : desired;
+    if ((current.spec as Obj).replicas !== wanted) {
+      const copy = structuredClone(current);
+      (copy.spec as Obj).replicas = wanted;
+      copy.metadata.annotations = { ...(copy.metadata.annotations ?? {}), 'deployment.kubernetes.io/desired-replicas': String(desired) };
+      current = client.update(copy);
+    }
+  }
+
+  // Old ReplicaSets keep only as many pods as the new one is still short of available ones.
+  const newAvailable: number = (current.status as Obj | undefined)?.availableReplicas ?? 0;
+  let budget = recreate ? 0 : Math.max(0, desired - newAvailable);
+  for (const rs of olds) {
+    const replicas: number = (rs.spec as Obj).replicas ?? 0;
+    const keep = Math.min(replicas, budget);
+    budget -= keep;
+    if (keep !== replicas) {
+      const copy = structuredClone(rs);
+      (copy.spec as Obj).replicas = keep;
+      client.update(copy);
+    }
+  }
+  if (deployment.metadata.annotations?.['deployment.kubernetes.io/revision'] !== current.metadata.annotations?.['deployment.kubernetes.io/revision']) {
+    const copy = structuredClone(deployment);
+    copy.metadata.annotations = { ...(copy.metadata.annotations ?? {}), 'deployment.kubernetes.io/revision': current.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? '1' };
+    deployment = client.update(copy);
+  }
+  writeStatus(client, deployment, current, olds, desired);
+}
+
+function writeStatus(client: ControllerClient, deployment: KubeObject, current: KubeObject, olds: KubeObject[], desired: number): void {
+  const all = [current, ...olds];
+  const sum = (field: string) => all.reduce((total, rs) => total + (((rs.status as Obj | undefined)?.[field] as number | undefined) ?? 0), 0);
+  const replicas = sum('replicas');
+  const updated = ((current.status as Obj | undefined)?.replicas as number | undefined) ?? 0;
+  const available = sum('availableReplicas');
+  const ready = sum('readyReplicas');
+  const maxUnavailable = resolveMaxUnavailable((deployment.spec as Obj).strategy, desired);
+  const now = client.now();
+  const previous = (deployment.status as Obj | undefined)?.conditions as Condition[] | undefined;
+  const complete = updated === desired && replicas === desired && available === desired && ((current.status as Obj | undefined)?.observedGeneration ?? 0) >= (current.metadata.generation ?? 0);
+  let conditions = setCondition(previous, available >= desired - maxUnavailable
+    ? { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' }
+    : { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' }, now, true);
+  conditions = setCondition(conditions, complete
+    ? { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${current.metadata.name}" has successfully progressed.` }
+    : { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: `ReplicaSet "${current.metadata.name}" is progressing.` }, now, true);
+  const status: Obj = {
+    observedGeneration: deployment.metadata.generation,
+    replicas,
+    updatedReplicas: updated,
+    readyReplicas: ready,
+    availableReplicas: available,
+    ...(desired - available > 0 ? { unavailableReplicas: desired - available } : {}),
+    conditions,
+  };
+  for (const key of ['readyReplicas', 'availableReplicas', 'updatedReplicas', 'replicas']) if (status[key] === 0) delete status[key];
+  client.setStatus(deployment, status);
+}
+
+/** maxUnavailable as a count: percentages round down (maxSurge rounds up), at least one of them non-zero. */
+export function resolveMaxUnavailable(strategy: Obj | undefined, desired: number): number {
+  if (strategy?.type === 'Recreate') return 0;
+  const value = strategy?.rollingUpdate?.maxUnavailable ?? '25%';
+  if (typeof value === 'number') return value;
+  const match = /^(\d+)%$/.exec(String(value));
+  return match ? Math.floor((desired * Number(match[1])) / 100) : Number(value) || 0;
+}

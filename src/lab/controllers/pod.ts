@@ -1,0 +1,108 @@
+/**
+ * The lab's kubelet: binds new pods to the node, runs them through the PodRuntime (real
+ * local processes, readiness probes executed for real) and mirrors the runtime's status
+ * into Pod.status. Without a runtime, pods are reported Running and Ready at once (Job
+ * pods Succeeded), which is honest only about the API, not about the workload.
+ */
+import type { KubeObject } from '../../kube/object.js';
+import type { PodRuntime, RunningPod, PodRunStatus } from '../runtime.js';
+import type { StoreEvent } from '../api/store.js';
+import { ControllerClient, controllerOf } from './client.js';
+import { splitKey, type Controller } from './manager.js';
+
+type Obj = Record<string, any>;
+
+export interface PodControllerOptions {
+  nodeName: string;
+  runtime?: PodRuntime;
+  toPodStatus?: (run: PodRunStatus, now?: string) => Record<string, unknown>;
+}
+
+export function podController(client: ControllerClient, options: PodControllerOptions): Controller {
+  const running = new Map<string, { uid: string | undefined; pod: RunningPod; unsubscribe: () => void }>();
+  const starting = new Set<string>();
+  const controller: Controller = {
+    name: 'kubelet',
+    keysFor(event: StoreEvent) {
+      return event.resource === '/pods' ? [`${event.object.metadata.namespace}/${event.object.metadata.name}`] : [];
+    },
+    initialKeys: () => client.list('v1', 'Pod').map((pod) => `${pod.metadata.namespace}/${pod.metadata.name}`),
+    async reconcile(key) {
+      const { namespace, name } = splitKey(key);
+      const pod = client.get('v1', 'Pod', namespace, name);
+      const entry = running.get(key);
+      if (!pod || pod.metadata.deletionTimestamp || (entry && entry.uid !== pod.metadata.uid)) {
+        if (entry) {
+          running.delete(key);
+          entry.unsubscribe();
+          await entry.pod.stop(0);
+        }
+        if (!pod || pod.metadata.deletionTimestamp) return;
+      }
+      let current = pod;
+      if (!(current.spec as Obj).nodeName) {
+        const copy = structuredClone(current);
+        (copy.spec as Obj).nodeName = options.nodeName;
+        current = client.update(copy);
+      }
+      if (!options.runtime || !options.toPodStatus) {
+        client.setStatus(current, simulatedStatus(current, client.now()));
+        return;
+      }
+      if (running.has(key) || starting.has(key)) return;
+      const runtime = options.runtime;
+      const toPodStatus = options.toPodStatus;
+      if (!runtime.canRun(current)) {
+        client.setStatus(current, { ...((current.status as Obj) ?? {}), phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: client.now() }] });
+        return;
+      }
+      starting.add(key);
+      try {
+        const handle = await runtime.start(current);
+        const uid = current.metadata.uid;
+        const mirror = (status: PodRunStatus) => {
+          const live = client.get('v1', 'Pod', namespace, name);
+          if (!live || live.metadata.uid !== uid || live.metadata.deletionTimestamp) return;
+          client.setStatus(live, { ...toPodStatus(status, client.now()), hostIP: '127.0.0.1', hostIPs: [{ ip: '127.0.0.1' }], podIPs: [{ ip: status.podIP }], qosClass: 'BestEffort' });
+        };
+        const unsubscribe = handle.onChange(mirror);
+        running.set(key, { uid, pod: handle, unsubscribe });
+        mirror(handle.status());
+      } finally {
+        starting.delete(key);
+      }
+    },
+  };
+  return controller;
+}
+
+/** Running and Ready (or Succeeded for run-to-completion pods), for clusters without a runtime. */
+function simulatedStatus(pod: KubeObject, now: string): Record<string, unknown> {
+  const existing = pod.status as Obj | undefined;
+  if (existing?.phase === 'Running' || existing?.phase === 'Succeeded') return existing;
+  const owner = controllerOf(pod);
+  const completes = owner?.kind === 'Job' || (pod.spec as Obj).restartPolicy === 'Never';
+  const containers = ((pod.spec as Obj).containers ?? []) as Obj[];
+  const condition = (type: string, status: boolean) => ({ type, status: status ? 'True' : 'False', lastProbeTime: null, lastTransitionTime: now, ...(completes && type !== 'PodScheduled' && type !== 'Initialized' ? { reason: 'PodCompleted' } : {}) });
+  return {
+    phase: completes ? 'Succeeded' : 'Running',
+    conditions: ['Initialized', 'Ready', 'ContainersReady', 'PodScheduled'].map((type) => condition(type, completes ? type === 'Initialized' || type === 'PodScheduled' : true)),
+    hostIP: '127.0.0.1',
+    podIP: '127.0.0.1',
+    podIPs: [{ ip: '127.0.0.1' }],
+    startTime: now,
+    qosClass: 'BestEffort',
+    containerStatuses: containers.map((container) => ({
+      name: container.name,
+      image: container.image,
+      imageID: '',
+      ready: !completes,
+      started: !completes,
+      restartCount: 0,
+      state: completes ? { terminated: { exitCode: 0, reason: 'Completed', startedAt: now, finishedAt: now } } : { running: { startedAt: now } },
+    })),
+  };
+}
+
+/** The runtime's handle for a pod, for Endpoints (host ports). */
+export type RunningPodLookup = (namespace: string, name: string) => RunningPod | undefined;

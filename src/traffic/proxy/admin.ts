@@ -1,0 +1,131 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { FerryError, isFerryError } from '../../util/errors.js';
+import { splitListen } from './config.js';
+import { closeServer, listen, type Router } from './server.js';
+
+/**
+ * The router's admin API. Reads are open (metrics, routes, mirror statistics); changes need
+ * `Authorization: Bearer <token>`. Without a configured token the API is read-only.
+ *
+ *   GET  /healthz                     ok
+ *   GET  /metrics                     Prometheus text (prom-client)
+ *   GET  /metrics.json                per-backend counters and latency histograms
+ *   GET  /routes, /routes/NAME        weights, stickiness, mirror setting
+ *   GET  /routes/NAME/mirror          mismatch counts and the sample of differing pairs
+ *   PUT  /routes/NAME/weight          {"target": 10}            (token)
+ *   PUT  /routes/NAME/mirror          {"enabled": true, "percent": 5}   (token)
+ */
+export async function startAdmin(listenAddress: string, router: Router, token: string | undefined): Promise<{ url: string; close(): Promise<void> }> {
+  const expected = token ? digest(token) : undefined;
+  const server = createServer((req, res) => {
+    handle(req, res, router, expected).catch((error: unknown) => sendError(res, error));
+  });
+  const { host, port } = splitListen(listenAddress);
+  await listen(server, host, port, 'admin.listen');
+  const address = server.address() as AddressInfo;
+  const printable = address.address.includes(':') ? `[${address.address}]` : address.address;
+  return { url: `http://${printable}:${address.port}`, close: () => closeServer(server) };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, router: Router, expected: Buffer | undefined): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://admin');
+  const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const method = req.method ?? 'GET';
+  if (method === 'GET' || method === 'HEAD') {
+    if (url.pathname === '/healthz') return sendText(res, 200, 'ok\n');
+    if (url.pathname === '/metrics') {
+      const registry = router.metrics.registry;
+      return sendText(res, 200, await registry.metrics(), registry.contentType);
+    }
+    if (url.pathname === '/metrics.json') return sendJson(res, 200, { backends: router.metrics.snapshot() });
+    if (parts[0] === 'routes' && parts.length === 1) return sendJson(res, 200, { routes: router.routes() });
+    if (parts[0] === 'routes' && parts.length === 2) return sendJson(res, 200, findRoute(router, parts[1]!));
+    if (parts[0] === 'routes' && parts.length === 3 && parts[2] === 'mirror') return sendJson(res, 200, router.mirrorStats(parts[1]!));
+    return sendJson(res, 404, { code: 'not-found', message: `no admin endpoint ${url.pathname}` });
+  }
+  if (method !== 'PUT' && method !== 'POST') return sendJson(res, 405, { code: 'method', message: `${method} is not supported` });
+  authorise(req, expected);
+  const body = await readJson(req);
+  if (parts[0] === 'routes' && parts.length === 3 && parts[2] === 'weight') {
+    const target = (body as { target?: unknown }).target;
+    if (typeof target !== 'number') throw new FerryError('usage', 'body must be {"target": PERCENT}', { location: { field: 'target' }, fix: 'send a number from 0 to 100' });
+    return sendJson(res, 200, router.setWeight(parts[1]!, target));
+  }
+  if (parts[0] === 'routes' && parts.length === 3 && parts[2] === 'mirror') {
+    const { enabled, percent } = body as { enabled?: unknown; percent?: unknown };
+    const current = findRoute(router, parts[1]!).mirror;
+    if (enabled !== undefined && typeof enabled !== 'boolean') throw new FerryError('usage', '"enabled" must be true or false', { location: { field: 'enabled' } });
+    if (percent !== undefined && typeof percent !== 'number') throw new FerryError('usage', '"percent" must be a number from 0 to 100', { location: { field: 'percent' } });
+    return sendJson(res, 200, router.setMirror(parts[1]!, { enabled: enabled ?? current.enabled, percent: percent ?? current.percent }));
+  }
+  return sendJson(res, 404, { code: 'not-found', message: `no admin endpoint ${method} ${url.pathname}` });
+}
+
+function findRoute(router: Router, name: string) {
+  const route = router.routes().find((candidate) => candidate.name === name);
+  if (!route) throw new FerryError('not-found', `no route named "${name}"`, { fix: `use one of: ${router.routes().map((r) => r.name).join(', ')}` });
+  return route;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+function authorise(req: IncomingMessage, expected: Buffer | undefined): void {
+  if (!expected) {
+    throw new FerryError('forbidden', 'the admin API is read-only: the router was started without a token', {
+      fix: 'start the router with FERRY_ROUTER_TOKEN set (or admin.tokenFile in router.yaml)',
+    });
+  }
+  const header = req.headers.authorization ?? '';
+  const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+  // Compare digests so the comparison takes the same time whatever the token's length.
+  if (!presented || !timingSafeEqual(digest(presented), expected)) {
+    throw new FerryError('unauthorized', 'missing or wrong bearer token', { fix: 'send Authorization: Bearer <token>' });
+  }
+}
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > 64 * 1024) {
+        reject(new FerryError('usage', 'request body too large'));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      try {
+        resolve(text.length === 0 ? {} : JSON.parse(text));
+      } catch {
+        reject(new FerryError('usage', 'body is not valid JSON', { fix: 'send a JSON object' }));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+const STATUS: Record<string, number> = { usage: 400, weight: 400, unauthorized: 401, forbidden: 403, 'not-found': 404 };
+
+function sendError(res: ServerResponse, error: unknown): void {
+  if (res.headersSent) return void res.destroy();
+  if (isFerryError(error)) {
+    const status = STATUS[error.code] ?? 500;
+    if (status === 401) res.setHeader('www-authenticate', 'Bearer');
+    return sendJson(res, status, error.toJSON());
+  }
+  sendJson(res, 500, { code: 'internal', message: 'internal error' });
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  sendText(res, status, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
+}
+
+function sendText(res: ServerResponse, status: number, text: string, type = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(text);
+}

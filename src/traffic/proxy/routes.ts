@@ -1,0 +1,155 @@
+import { Pool } from 'undici';
+import { FerryError } from '../../util/errors.js';
+import { percentToBasisPoints } from './buckets.js';
+import type { RouteConfig, RouterConfig } from './config.js';
+import { MirrorLedger } from './mirror.js';
+
+/**
+ * The live routing table. A route's weight and mirror setting are plain fields replaced in
+ * one synchronous assignment: Node runs one request's routing decision at a time, so every
+ * request sees either the old or the new weight, never a mix, and in-flight requests keep
+ * the backend they were already sent to.
+ */
+export interface BackendPool {
+  name: string;
+  url: string;
+  pool: Pool;
+  /**
+   * performance.now() until which the backend is skipped in favour of the other one, set
+   * after a failed connect so that a dead backend costs one refused connect per second
+   * rather than one per request.
+   */
+  downUntil: number;
+}
+
+/** How long a backend whose connect failed is passed over. */
+export const EJECT_MS = 1000;
+
+export interface MirrorSetting {
+  enabled: boolean;
+  percent: number;
+}
+
+export class RouteState {
+  /** Percentage of users served by the target, and the same in basis points of the bucket space. */
+  weight: number;
+  targetBasisPoints: number;
+  mirror: MirrorSetting;
+  readonly ledger: MirrorLedger;
+  readonly hostExact: string | undefined;
+  readonly hostSuffix: string | undefined;
+
+  constructor(
+    readonly config: RouteConfig,
+    readonly source: BackendPool,
+    readonly target: BackendPool,
+    readonly shadow: BackendPool,
+    random: () => number,
+  ) {
+    this.weight = config.weight;
+    this.targetBasisPoints = percentToBasisPoints(config.weight);
+    this.mirror = { enabled: config.mirror.enabled, percent: config.mirror.percent };
+    this.ledger = new MirrorLedger(config.name, random);
+    const host = config.match.host?.toLowerCase();
+    if (host?.startsWith('*.')) this.hostSuffix = host.slice(1);
+    else this.hostExact = host;
+  }
+
+  setWeight(percent: number): void {
+    assertPercent(percent, `routes.${this.config.name}.weight`);
+    const basisPoints = percentToBasisPoints(percent);
+    this.weight = basisPoints / 100;
+    this.targetBasisPoints = basisPoints;
+  }
+
+  setMirror(setting: MirrorSetting): void {
+    assertPercent(setting.percent, `routes.${this.config.name}.mirror.percent`);
+    this.mirror = { enabled: setting.enabled, percent: setting.percent };
+  }
+
+  matches(host: string, path: string): boolean {
+    if (this.hostExact !== undefined && host !== this.hostExact) return false;
+    if (this.hostSuffix !== undefined && !(host.endsWith(this.hostSuffix) && host.indexOf('.') === host.length - this.hostSuffix.length)) return false;
+    const prefix = this.config.match.pathPrefix;
+    if (!path.startsWith(prefix)) return false;
+    if (prefix.endsWith('/') || path.length === prefix.length) return true;
+    const next = path.charCodeAt(prefix.length);
+    return next === 47 /* / */ || next === 63 /* ? */;
+  }
+
+  view(): RouteView {
+    return {
+      name: this.config.name,
+      match: { host: this.config.match.host, pathPrefix: this.config.match.pathPrefix },
+      source: this.source.name,
+      target: this.target.name,
+      shadow: this.shadow.name,
+      weights: { source: round2(100 - this.weight), target: this.weight },
+      stickiness: { mode: this.config.stickiness.mode, name: this.config.stickiness.name },
+      mirror: { ...this.mirror, allowNonIdempotent: this.config.mirror.allowNonIdempotent },
+    };
+  }
+}
+
+export interface RouteView {
+  name: string;
+  match: { host: string | undefined; pathPrefix: string };
+  source: string;
+  target: string;
+  shadow: string;
+  weights: { source: number; target: number };
+  stickiness: { mode: string; name: string };
+  mirror: MirrorSetting & { allowNonIdempotent: boolean };
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+function assertPercent(value: number, field: string): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 100) {
+    throw new FerryError('weight', `percentage must be a number from 0 to 100, got ${JSON.stringify(value)}`, { location: { field }, fix: 'send a number between 0 and 100' });
+  }
+}
+
+export class RouteTable {
+  readonly routes: RouteState[];
+  readonly pools = new Map<string, BackendPool>();
+
+  constructor(config: RouterConfig, random: () => number) {
+    for (const [name, backend] of Object.entries(config.backends)) {
+      const pool = new Pool(backend.url, {
+        connections: backend.connections,
+        pipelining: 1,
+        keepAliveTimeout: 4_000,
+        headersTimeout: config.timeoutMs,
+        bodyTimeout: config.timeoutMs,
+      });
+      this.pools.set(name, { name, url: backend.url, pool, downUntil: 0 });
+    }
+    const poolOf = (name: string) => this.pools.get(name)!;
+    this.routes = config.routes.map(
+      (route) => new RouteState(route, poolOf(route.source), poolOf(route.target), poolOf(route.shadow ?? route.target), random),
+    );
+    // Most specific first: exact host, then wildcard, then any host; longer path prefixes first.
+    this.routes.sort((a, b) => specificity(b) - specificity(a));
+  }
+
+  find(host: string, path: string): RouteState | undefined {
+    for (const route of this.routes) if (route.matches(host, path)) return route;
+    return undefined;
+  }
+
+  get(name: string): RouteState | undefined {
+    return this.routes.find((route) => route.config.name === name);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((backend) => backend.pool.destroy()));
+  }
+}
+
+function specificity(route: RouteState): number {
+  const hostRank = route.hostExact !== undefined ? 2 : route.hostSuffix !== undefined ? 1 : 0;
+  return hostRank * 100_000 + route.config.match.pathPrefix.length;
+}

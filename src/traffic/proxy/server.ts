@@ -1,0 +1,248 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { FerryError } from '../../util/errors.js';
+import { startAdmin } from './admin.js';
+import { bucketOf, newUserId, randomBucket, readCookie, sideForBucket } from './buckets.js';
+import { splitListen, type RouterConfig } from './config.js';
+import { errorCode, isConnectError, isRetryable, outboundHeaders, PrimaryHandler, ShadowHandler, type OutboundRequest } from './forward.js';
+import { RouterMetrics, type ResponseListener } from './metrics.js';
+import { isIdempotent, type MirrorStats } from './mirror.js';
+import { EJECT_MS, RouteTable, type BackendPool, type MirrorSetting, type RouteState, type RouteView } from './routes.js';
+
+/**
+ * The embedded router: an HTTP/1.1 reverse proxy over weighted source/target backends with
+ * sticky users, mirroring to a shadow, retry of failed connects on the other backend, and
+ * per-backend metrics. `startRouter` is the library API; `ferry router` only calls it.
+ */
+export interface RouterOptions {
+  /** Epoch milliseconds; injected so tests and the judge can run in simulated time. */
+  clock?: () => number;
+  /** Uniform [0, 1); injected so sampling and new user ids are reproducible. */
+  random?: () => number;
+  /** Bearer token for the admin API's write endpoints; without it the admin API is read-only. */
+  adminToken?: string;
+  /** Start the admin listener (default true). */
+  admin?: boolean;
+}
+
+export interface Router {
+  url: string;
+  adminUrl: string | undefined;
+  metrics: RouterMetrics;
+  onResponse(listener: ResponseListener): () => void;
+  routes(): RouteView[];
+  setWeight(route: string, targetPercent: number): RouteView;
+  setMirror(route: string, setting: MirrorSetting): RouteView;
+  mirrorStats(route: string): MirrorStats;
+  close(): Promise<void>;
+}
+
+export async function startRouter(config: RouterConfig, options: RouterOptions = {}): Promise<Router> {
+  const clock = options.clock ?? Date.now;
+  const random = options.random ?? Math.random;
+  const table = new RouteTable(config, random);
+  const metrics = new RouterMetrics();
+  const proxy = new Proxy(config, table, metrics, clock, random);
+  const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => proxy.handle(req, res));
+  // Longer than the usual load balancer idle timeout, so clients close idle connections first.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  const { host, port } = splitListen(config.listen);
+  await listen(server, host, port, 'listen');
+  const address = server.address() as AddressInfo;
+
+  const routeOrThrow = (name: string): RouteState => {
+    const route = table.get(name);
+    if (!route) throw new FerryError('not-found', `no route named "${name}"`, { fix: `use one of: ${table.routes.map((r) => r.config.name).join(', ')}` });
+    return route;
+  };
+  const router: Router = {
+    url: `http://${formatHost(address.address)}:${address.port}`,
+    adminUrl: undefined,
+    metrics,
+    onResponse: (listener) => metrics.onResponse(listener),
+    routes: () => table.routes.map((route) => route.view()),
+    setWeight: (name, percent) => {
+      const route = routeOrThrow(name);
+      route.setWeight(percent);
+      return route.view();
+    },
+    setMirror: (name, setting) => {
+      const route = routeOrThrow(name);
+      route.setMirror(setting);
+      return route.view();
+    },
+    mirrorStats: (name) => {
+      const route = routeOrThrow(name);
+      return route.ledger.stats(route.mirror.enabled, route.mirror.percent);
+    },
+    close: async () => {
+      await adminServer?.close();
+      await closeServer(server);
+      await table.close();
+    },
+  };
+  let adminServer: { url: string; close(): Promise<void> } | undefined;
+  if (options.admin !== false) {
+    adminServer = await startAdmin(config.admin.listen, router, options.adminToken);
+    router.adminUrl = adminServer.url;
+  }
+  return router;
+}
+
+class Proxy {
+  constructor(
+    private readonly config: RouterConfig,
+    private readonly table: RouteTable,
+    private readonly metrics: RouterMetrics,
+    private readonly clock: () => number,
+    private readonly random: () => number,
+  ) {}
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    const path = req.url ?? '/';
+    const route = this.table.find(hostOf(req.headers.host), path);
+    if (!route) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('ferry router: no route for this host and path\n');
+      return;
+    }
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    if (!hasBody) {
+      this.route(route, req, res, null, started);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > this.config.maxRequestBodyBytes) {
+        if (!res.headersSent) res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' }).end('ferry router: request body too large\n');
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!res.headersSent) this.route(route, req, res, Buffer.concat(chunks, size), started);
+    });
+  }
+
+  private route(route: RouteState, req: IncomingMessage, res: ServerResponse, body: Buffer | null, started: number): void {
+    const sticky = route.config.stickiness;
+    let bucket: number;
+    let setCookie: string[] | undefined;
+    if (sticky.mode === 'cookie') {
+      let user = readCookie(req.headers.cookie, sticky.name);
+      if (user === undefined) {
+        user = newUserId(this.random);
+        setCookie = ['set-cookie', `${sticky.name}=${user}; Path=/; Max-Age=${sticky.maxAgeSeconds}; HttpOnly; SameSite=Lax`];
+      }
+      bucket = bucketOf(user);
+    } else if (sticky.mode === 'header') {
+      const user = req.headers[sticky.name.toLowerCase()];
+      bucket = typeof user === 'string' && user.length > 0 ? bucketOf(user) : randomBucket(this.random);
+    } else {
+      bucket = randomBucket(this.random);
+    }
+    let side = sideForBucket(bucket, route.targetBasisPoints);
+    let first = side === 'target' ? route.target : route.source;
+    let second = side === 'target' ? route.source : route.target;
+    if (first.downUntil > started && second.downUntil <= started) {
+      [first, second] = [second, first];
+      side = side === 'target' ? 'source' : 'target';
+    }
+    const otherSide = side === 'target' ? 'source' : 'target';
+    const method = req.method ?? 'GET';
+    const request: OutboundRequest = { method, path: req.url ?? '/', headers: outboundHeaders(req.rawHeaders, req.socket.remoteAddress), body, timeoutMs: this.config.timeoutMs };
+
+    const mirror = route.mirror;
+    const mirrored = mirror.enabled && route.ledger.shouldMirror(method, mirror.percent, route.config.mirror.allowNonIdempotent);
+    const captureLimit = mirrored ? route.config.mirror.compare.maxBodyBytes : 0;
+    let shadowDone: Promise<import('./compare.js').CapturedResponse | undefined> | undefined;
+    if (mirrored) shadowDone = this.mirror(route, request, started);
+
+    const attempt = (backend: BackendPool, role: 'source' | 'target', retried: boolean): void => {
+      const handler = new PrimaryHandler(res, setCookie, {
+        done: ({ status, error, responseStarted }) => {
+          const at = this.clock();
+          if (error === undefined) {
+            const observation = { route: route.config.name, backend: backend.name, role, status, latencyMs: performance.now() - started, at };
+            this.metrics.observe(retried ? { ...observation, retried } : observation);
+            if (shadowDone) void this.compare(route, req, handler, shadowDone, at);
+            return;
+          }
+          const code = errorCode(error);
+          if (isConnectError(error)) backend.downUntil = performance.now() + EJECT_MS;
+          if (!responseStarted && !retried && !res.destroyed && isRetryable(error, isIdempotent(method))) {
+            this.metrics.observe({ route: route.config.name, backend: backend.name, role, status: 0, latencyMs: performance.now() - started, at, error: code });
+            attempt(second, otherSide, true);
+            return;
+          }
+          this.metrics.observe({ route: route.config.name, backend: backend.name, role, status: responseStarted ? status : 502, latencyMs: performance.now() - started, at, error: code, ...(retried ? { retried } : {}) });
+          if (responseStarted || res.headersSent) res.destroy();
+          else if (!res.destroyed) res.writeHead(502, { 'content-type': 'text/plain' }).end('ferry router: no backend answered\n');
+        },
+      }, captureLimit);
+      res.once('close', () => handler.abort());
+      PrimaryHandler.dispatch(backend.pool, request, handler);
+    };
+    attempt(first, side, false);
+  }
+
+  private mirror(route: RouteState, request: OutboundRequest, started: number): Promise<import('./compare.js').CapturedResponse | undefined> {
+    const shadowRequest = { ...request, headers: [...request.headers, 'x-ferry-shadow', '1'] };
+    return new Promise((resolve) => {
+      ShadowHandler.dispatch(route.shadow.pool, shadowRequest, new ShadowHandler(route.config.mirror.compare.maxBodyBytes, (response, error) => {
+        const at = this.clock();
+        const latencyMs = performance.now() - started;
+        if (error || !response) {
+          route.ledger.recordShadowError();
+          this.metrics.observe({ route: route.config.name, backend: route.shadow.name, role: 'shadow', status: 0, latencyMs, at, error: error ? errorCode(error) : 'no-response' });
+          resolve(undefined);
+          return;
+        }
+        this.metrics.observe({ route: route.config.name, backend: route.shadow.name, role: 'shadow', status: response.status, latencyMs, at });
+        resolve(response);
+      }));
+    });
+  }
+
+  private async compare(route: RouteState, req: IncomingMessage, handler: PrimaryHandler, shadowDone: Promise<import('./compare.js').CapturedResponse | undefined>, at: number): Promise<void> {
+    const shadow = await shadowDone;
+    const primary = handler.capturedResponse();
+    if (!shadow || !primary) return;
+    // Compare off the response path: the client already has its answer.
+    setImmediate(() => {
+      const reason = route.ledger.record(at, req.method ?? 'GET', req.url ?? '/', primary, shadow, route.config.mirror.compare);
+      this.metrics.countComparison(route.config.name, reason);
+    });
+  }
+}
+
+function hostOf(header: string | undefined): string {
+  if (!header) return '';
+  const end = header.startsWith('[') ? header.indexOf(']') + 1 : header.indexOf(':');
+  return (end > 0 ? header.slice(0, end) : header).toLowerCase();
+}
+
+function formatHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+export function listen(server: Server, host: string, port: number, field: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new FerryError('listen', `cannot listen on ${host}:${port}: ${error.code ?? error.message}`, { location: { field }, fix: 'choose a free port, or 0 to let the OS pick one', cause: error })),
+    );
+    server.listen(port, host, () => resolve());
+  });
+}
+
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

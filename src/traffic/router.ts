@@ -1,0 +1,78 @@
+import { FerryError } from '../util/errors.js';
+import type { RouterProviderConfig } from './provider-config.js';
+import { assertMirror, assertWeight, type MirrorSetting, type TrafficProvider, type TrafficStatus, type TrafficWeights } from './provider.js';
+import type { RouteView } from './proxy/routes.js';
+
+/** The embedded router (src/traffic/proxy), driven through its admin API. */
+export class RouterProvider implements TrafficProvider {
+  readonly type = 'router' as const;
+  readonly capabilities = { mirror: true, mirrorPercent: true, sticky: true };
+
+  constructor(
+    private readonly config: RouterProviderConfig,
+    private readonly token: string | undefined,
+  ) {}
+
+  async reconcile(): Promise<{ settleMs: number }> {
+    await this.route();
+    return { settleMs: 0 };
+  }
+
+  async setWeight(targetPercent: number): Promise<void> {
+    assertWeight(targetPercent);
+    await this.call('PUT', `/routes/${encodeURIComponent(this.config.route)}/weight`, { target: targetPercent });
+  }
+
+  async getWeights(): Promise<TrafficWeights> {
+    return (await this.route()).weights;
+  }
+
+  async setMirror(mirror: MirrorSetting): Promise<void> {
+    assertMirror(this, mirror);
+    await this.call('PUT', `/routes/${encodeURIComponent(this.config.route)}/mirror`, mirror);
+  }
+
+  async status(): Promise<TrafficStatus> {
+    const route = await this.route();
+    const mirrorStats = await this.call('GET', `/routes/${encodeURIComponent(this.config.route)}/mirror`);
+    return { type: this.type, weights: route.weights, mirror: { enabled: route.mirror.enabled, percent: route.mirror.percent }, detail: { route, mirrorStats } };
+  }
+
+  async finalize(): Promise<void> {
+    await this.setMirror({ enabled: false, percent: 0 });
+    await this.setWeight(0);
+  }
+
+  private async route(): Promise<RouteView> {
+    return (await this.call('GET', `/routes/${encodeURIComponent(this.config.route)}`)) as RouteView;
+  }
+
+  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const url = new URL(path, this.config.adminUrl);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (method !== 'GET') {
+      if (!this.token) {
+        throw new FerryError('forbidden', 'no admin token for the embedded router', {
+          fix: `set ${this.config.tokenEnv} to the router's admin token`,
+        });
+      }
+      headers.authorization = `Bearer ${this.token}`;
+    }
+    let response: Response;
+    try {
+      response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    } catch (error) {
+      throw new FerryError('router-unreachable', `cannot reach the router's admin API at ${this.config.adminUrl}: ${(error as Error).message}`, {
+        location: { field: 'traffic.provider.adminUrl' },
+        fix: 'start it with `ferry router --config router.yaml` and check the admin listen address',
+        cause: error,
+      });
+    }
+    const payload = (await response.json().catch(() => ({}))) as { message?: string; fix?: string };
+    if (!response.ok) {
+      throw new FerryError(`router-${response.status}`, `router admin API: ${method} ${url.pathname}: ${payload.message ?? response.statusText}`, { fix: payload.fix });
+    }
+    return payload;
+  }
+}
