@@ -72,13 +72,25 @@ export class KubeClient {
 
   /** Every listable resource the server serves, in the preferred version of each group. */
   async discoverResources(): Promise<ApiResource[]> {
+    return this.discover('preferred');
+  }
+
+  /** Every resource in every served version (preflight asks "is this exact version served?"). */
+  async discoverResourcesAllVersions(): Promise<ApiResource[]> {
+    return this.discover('all');
+  }
+
+  private async discover(which: 'preferred' | 'all'): Promise<ApiResource[]> {
     const core = await this.request<{ resources: RawResource[] }>({ path: '/api/v1' });
-    const groups = await this.request<{ groups: Array<{ name: string; preferredVersion: { version: string } }> }>({ path: '/apis' });
+    const groups = await this.request<{ groups: Array<{ name: string; preferredVersion: { version: string }; versions: Array<{ version: string }> }> }>({ path: '/apis' });
+    const groupVersions = groups.groups.flatMap((group) =>
+      (which === 'preferred' ? [group.preferredVersion.version] : group.versions.map((v) => v.version)).map((version) => ({ group: group.name, version })),
+    );
     const lists = await Promise.all(
-      groups.groups.map(async (group) => ({
-        group: group.name,
-        version: group.preferredVersion.version,
-        resources: (await this.request<{ resources: RawResource[] }>({ path: `/apis/${group.name}/${group.preferredVersion.version}` })).resources,
+      groupVersions.map(async ({ group, version }) => ({
+        group,
+        version,
+        resources: (await this.request<{ resources: RawResource[] }>({ path: `/apis/${group}/${version}` })).resources,
       })),
     );
     return [{ group: '', version: 'v1', resources: core.resources }, ...lists].flatMap(({ group, version, resources }) =>

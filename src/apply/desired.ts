@@ -1,0 +1,67 @@
+import type { KubeObject } from '../kube/object.js';
+import { readInventory, type Inventory } from '../inventory/index.js';
+import type { MigrationPlan, ResourceRef, Slice } from '../plan/schema.js';
+import { FerryError } from '../util/errors.js';
+import { compileTransforms, transformObjects } from './transforms/index.js';
+
+/** The objects of (part of) a plan, as the source has them and as they will be applied. */
+export interface DesiredObjects {
+  original: KubeObject[];
+  desired: KubeObject[];
+}
+
+/** Reads the plan's source once: exported YAML or the live source cluster. */
+export async function readPlanSource(plan: MigrationPlan, options: { kubeconfig?: string } = {}): Promise<Inventory> {
+  const source = plan.spec.source;
+  const kubeconfig = source.kubeconfig ?? options.kubeconfig;
+  return readInventory({
+    ...(source.manifests ? { manifests: source.manifests } : {}),
+    ...(source.context && !source.manifests ? { context: source.context } : {}),
+    ...(kubeconfig ? { kubeconfig } : {}),
+  });
+}
+
+/**
+ * The objects a set of slices applies (with spec.prerequisites when asked), picked from the
+ * source inventory and passed through the plan's transforms then each slice's own.
+ * A resource the plan lists but the source no longer has is an error naming it.
+ */
+export function desiredObjects(plan: MigrationPlan, inventory: Inventory, options: { slices?: readonly Slice[]; prerequisites?: boolean } = {}): DesiredObjects {
+  const slices = options.slices ?? plan.spec.waves.flatMap((wave) => wave.slices);
+  const index = new Map(inventory.objects.concat(inventory.clusterObjects).map((object) => [refKey(object), object]));
+  const planTransforms = compileTransforms(plan.spec.transforms);
+  const original: KubeObject[] = [];
+  const desired: KubeObject[] = [];
+  const take = (refs: readonly ResourceRef[], sliceTransforms: ReturnType<typeof compileTransforms>, where: string) => {
+    const picked = refs.map((ref) => {
+      const object = index.get(refKey({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } }));
+      if (!object) {
+        const name = `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
+        throw new FerryError('plan-source', `${name} is in the plan (${where}) but not on the source`, {
+          location: { object: name, field: where },
+          fix: 'regenerate the plan with `ferry plan`, or remove the resource from the slice',
+        });
+      }
+      return object;
+    });
+    original.push(...picked);
+    desired.push(...transformObjects(picked, [...planTransforms, ...sliceTransforms]));
+  };
+  if (options.prerequisites) take(plan.spec.prerequisites, [], 'spec.prerequisites');
+  for (const slice of slices) take(slice.resources, compileTransforms(slice.transforms ?? [], `slice ${slice.name} transforms`), `slice ${slice.name}`);
+  return { original, desired };
+}
+
+export function findSlice(plan: MigrationPlan, name: string): Slice {
+  const slice = plan.spec.waves.flatMap((wave) => wave.slices).find((candidate) => candidate.name === name);
+  if (!slice) {
+    const names = plan.spec.waves.flatMap((wave) => wave.slices.map((s) => s.name));
+    throw new FerryError('usage', `no slice "${name}" in the plan`, { location: { field: '--slice' }, fix: `use one of: ${names.join(', ')}` });
+  }
+  return slice;
+}
+
+function refKey(object: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): string {
+  const group = object.apiVersion.includes('/') ? object.apiVersion.split('/')[0] : '';
+  return `${group}/${object.kind}/${object.metadata.namespace ?? ''}/${object.metadata.name}`;
+}
