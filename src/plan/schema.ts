@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { analysisSchema, durationSchema, gatesSchema } from '../analysis/gates-schema.js';
+import { trafficProviderSchema as trafficProviderSettingsSchema } from '../traffic/provider-config.js';
 
 /**
  * The MigrationPlan, written once: TypeScript types, validation messages and the JSON Schema
@@ -28,7 +29,13 @@ export const resourceRefSchema = z
   })
   .strict();
 
-export const trafficProviderSchema = z.enum(['router', 'haproxy', 'istio', 'gateway-api', 'ingress-nginx', 'powerdns', 'route53', 'none']);
+export const trafficProviderKindSchema = z.enum(['router', 'haproxy', 'istio', 'gateway-api', 'ingress-nginx', 'powerdns', 'route53', 'none']);
+
+/**
+ * Either the kind alone (what `ferry plan` writes: settings still to be filled in, and
+ * `ferry validate` says so) or the provider's full settings, joined on `type`.
+ */
+export const trafficProviderSchema = z.union([trafficProviderKindSchema, trafficProviderSettingsSchema]);
 
 export const trafficSchema = z
   .object({

@@ -15,6 +15,8 @@ const registrations: Array<() => Promise<{ register: Register }>> = [
   () => import('./plan.js'),
   () => import('./validate.js'),
   () => import('./schema.js'),
+  () => import('./preflight.js'),
+  () => import('./runs.js'),
   () => import('./router.js'),
 ];
 
