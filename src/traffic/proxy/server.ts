@@ -240,9 +240,17 @@ export function listen(server: Server, host: string, port: number, field: string
   });
 }
 
-export function closeServer(server: Server): Promise<void> {
+/**
+ * Stops accepting, closes idle keep-alive connections at once and lets requests in flight
+ * finish for up to `drainMs` before cutting what is left.
+ */
+export function closeServer(server: Server, drainMs = 5_000): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
+    const timer = setTimeout(() => server.closeAllConnections(), drainMs);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
   });
 }

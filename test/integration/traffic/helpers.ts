@@ -116,8 +116,9 @@ export interface LoadResult {
 }
 
 /**
- * Open-loop load at a fixed rate (requests start on schedule whether or not earlier ones
- * finished), bounded by duration; latency measured from the scheduled start.
+ * Open-loop load at a fixed rate: requests leave on schedule (whatever is due at each timer
+ * tick, never early) whether or not earlier ones finished, bounded by duration; latency is
+ * measured from the moment each request was handed to the client pool.
  */
 export async function runLoad(options: { url: string; rate: number; durationMs: number; connections?: number; path?: string; keepBodies?: boolean }): Promise<LoadResult> {
   const pool = new Pool(options.url, { connections: options.connections ?? 16 });
@@ -125,30 +126,32 @@ export async function runLoad(options: { url: string; rate: number; durationMs: 
   const started = performance.now();
   const total = Math.floor((options.rate * options.durationMs) / 1000);
   const inFlight: Array<Promise<void>> = [];
-  for (let i = 0; i < total; i++) {
-    const due = started + (i * 1000) / options.rate;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    result.sent++;
-    inFlight.push(
-      pool.request({ method: 'GET', path: options.path ?? `/load/${i}` }).then(
-        async (response) => {
-          const body = await response.body.text();
-          if (response.statusCode === 200) {
-            result.ok++;
-            result.latenciesMs.push(performance.now() - due);
-            if (options.keepBodies) result.bodies.push(body);
-          } else {
+  while (result.sent < total) {
+    const now = performance.now();
+    while (result.sent < total && started + (result.sent * 1000) / options.rate <= now) {
+      const i = result.sent++;
+      const sent = performance.now();
+      inFlight.push(
+        pool.request({ method: 'GET', path: options.path ?? `/load/${i}` }).then(
+          async (response) => {
+            const body = await response.body.text();
+            if (response.statusCode === 200) {
+              result.ok++;
+              result.latenciesMs.push(performance.now() - sent);
+              if (options.keepBodies) result.bodies.push(body);
+            } else {
+              result.failed++;
+              result.failures.push(`status ${response.statusCode}`);
+            }
+          },
+          (error: Error) => {
             result.failed++;
-            result.failures.push(`status ${response.statusCode}`);
-          }
-        },
-        (error: Error) => {
-          result.failed++;
-          result.failures.push((error as NodeJS.ErrnoException).code ?? error.message);
-        },
-      ),
-    );
+            result.failures.push((error as NodeJS.ErrnoException).code ?? error.message);
+          },
+        ),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await Promise.all(inFlight);
   await pool.close();

@@ -110,3 +110,50 @@ test('no route for the host gives 404 from the router', async () => {
   assert.equal(await statusFor('shop.example.com:8080'), 200);
   assert.equal(await statusFor('SHOP.example.com'), 200);
 });
+
+test('requests in flight finish on the backend they were sent to while the weight flips 0↔100', async () => {
+  const source = await startBackend('source', ['--delay-ms', '300']);
+  const target = await startBackend('target', ['--delay-ms', '300']);
+  cleanups.push(() => source.kill(), () => target.kill());
+  const router = await start('t', { source: source.url, target: target.url }, { stickiness: { mode: 'none' } });
+  const inFlight: Array<Promise<{ status: number; backend: string }>> = [];
+  // Every request takes 300 ms at the backend; the weight flips every 10 ms meanwhile.
+  for (let i = 0; i < 40; i++) {
+    router.setWeight('shop', i % 2 === 0 ? 0 : 100);
+    inFlight.push(fetch(`${router.url}/slow/${i}`).then(async (response) => ({ status: response.status, backend: ((await response.json()) as { backend: string }).backend })));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const results = await Promise.all(inFlight);
+  assert.deepEqual(results.filter((result) => result.status !== 200), []);
+  const served = new Set(results.map((result) => result.backend));
+  assert.deepEqual([...served].sort(), ['source', 'target']);
+  const retried = (await (await fetch(`${router.adminUrl}/metrics.json`)).json()) as { backends: Array<{ byStatusClass: Record<string, number> }> };
+  assert.ok(retried.backends.every((backend) => backend.byStatusClass.none === undefined), 'no attempt was cut off and retried');
+});
+
+test('a POST is not mirrored unless the route allows it; the shadow never answers the client', async () => {
+  const received: string[] = [];
+  const shadow: Server = createServer((req, res) => {
+    received.push(`${req.method} ${req.headers['x-ferry-shadow']}`);
+    req.resume();
+    req.on('end', () => res.writeHead(500, { 'content-type': 'text/plain' }).end('shadow'));
+  });
+  await new Promise<void>((resolve) => shadow.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => shadow.close(resolve)));
+  const source = await startBackend('source');
+  cleanups.push(() => source.kill());
+  const shadowUrl = `http://127.0.0.1:${(shadow.address() as { port: number }).port}`;
+  for (const allowNonIdempotent of [false, true]) {
+    received.length = 0;
+    const router = await start('t', { source: source.url, target: shadowUrl }, { mirror: { enabled: true, percent: 100, allowNonIdempotent } });
+    const post = await fetch(`${router.url}/orders`, { method: 'POST', body: '{}' });
+    const get = await fetch(`${router.url}/orders`);
+    assert.equal(post.status, 200);
+    assert.equal(get.status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(received.sort(), allowNonIdempotent ? ['GET 1', 'POST 1'] : ['GET 1']);
+    const stats = router.mirrorStats('shop');
+    assert.equal(stats.skippedNonIdempotent, allowNonIdempotent ? 0 : 1);
+    assert.equal(stats.byReason.status, allowNonIdempotent ? 2 : 1, 'the shadow answered 500: counted as a status mismatch');
+  }
+});
