@@ -1,5 +1,6 @@
 import type { DependencyGraph } from './model.js';
 import type { UnitGraph } from './units.js';
+import { groupBy } from '../util/stable.js';
 
 export type GraphLevel = 'workloads' | 'objects';
 
@@ -30,9 +31,7 @@ export function renderableObjects(graph: DependencyGraph): RenderableGraph {
 export function toMermaid(graph: RenderableGraph): string {
   const ids = new Map(graph.nodes.map((node, i) => [node.id, `n${i}`]));
   const lines = ['flowchart LR'];
-  const groups = new Map<string, RenderableGraph['nodes']>();
-  for (const node of graph.nodes) groups.set(node.group, [...(groups.get(node.group) ?? []), node]);
-  for (const [group, nodes] of groups) {
+  for (const [group, nodes] of groupBy(graph.nodes, (node) => node.group)) {
     lines.push(`  subgraph ${quoteMermaid(group)}`);
     for (const node of nodes) lines.push(`    ${ids.get(node.id)}[${quoteMermaid(node.label)}]`);
     lines.push('  end');
@@ -47,10 +46,8 @@ export function toMermaid(graph: RenderableGraph): string {
 /** Graphviz DOT, namespaces as clusters. */
 export function toDot(graph: RenderableGraph): string {
   const lines = ['digraph ferry {', '  rankdir=LR;', '  node [shape=box, fontname="Helvetica"];'];
-  const groups = new Map<string, RenderableGraph['nodes']>();
-  for (const node of graph.nodes) groups.set(node.group, [...(groups.get(node.group) ?? []), node]);
   let index = 0;
-  for (const [group, nodes] of groups) {
+  for (const [group, nodes] of groupBy(graph.nodes, (node) => node.group)) {
     lines.push(`  subgraph cluster_${index++} {`, `    label=${quoteDot(group)};`);
     for (const node of nodes) lines.push(`    ${quoteDot(node.id)} [label=${quoteDot(node.label)}];`);
     lines.push('  }');

@@ -1,6 +1,6 @@
 import type { KubeObject } from '../kube/object.js';
-import { KubeClient, type ApiResource } from '../kube/client.js';
-import { loadKubeConfig, type KubeConfigOptions } from '../kube/config.js';
+import type { ApiResource, KubeClient } from '../kube/client.js';
+import type { KubeConfigOptions } from '../kube/config.js';
 import { FerryError } from '../util/errors.js';
 import { idOf } from '../graph/model.js';
 import { readManifests, type ObjectSource } from './manifests.js';
@@ -46,6 +46,8 @@ export function inventoryFromManifests(options: ManifestOptions): Inventory {
 }
 
 export async function inventoryFromCluster(options: KubeConfigOptions, onProgress?: (done: number, total: number, what: string) => void): Promise<Inventory> {
+  // Loaded on demand: the Kubernetes client is large, and planning from YAML never needs it.
+  const [{ KubeClient }, { loadKubeConfig }] = await Promise.all([import('../kube/client.js'), import('../kube/config.js')]);
   const client = new KubeClient(loadKubeConfig(options));
   const version = await client.serverVersion();
   const resources = (await client.discoverResources()).filter((resource) => resource.verbs.includes('list'));

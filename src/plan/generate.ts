@@ -45,7 +45,11 @@ export function generatePlan(objects: readonly KubeObject[], options: GeneratePl
     const object = byId.get(id)!;
     const namespace = object.metadata.namespace;
     if (!namespace || object.kind === 'Namespace' || object.kind === 'CustomResourceDefinition') prerequisites.push(refOf(object));
-    else leftovers.set(namespace, [...(leftovers.get(namespace) ?? []), id]);
+    else {
+      const list = leftovers.get(namespace);
+      if (list) list.push(id);
+      else leftovers.set(namespace, [id]);
+    }
   }
 
   const membersBySlice = groupBy(assigned.entries(), ([, slice]) => slice);
