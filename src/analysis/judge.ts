@@ -190,9 +190,20 @@ function windowOf(input: LookInput, target: Sums, source: Sums, first: number, w
   return {
     from: input.target[first]?.start ?? input.now,
     to: input.now,
-    target: { requests: target.requests[n]! - target.requests[first]!, errors: target.errors[n]! - target.errors[first]!, latenciesMs: latencies(input.target) },
-    source: { requests: source.requests[n]! - source.requests[first]!, errors: source.errors[n]! - source.errors[first]!, latenciesMs: latencies(input.source) },
+    target: { requests: target.requests[n]! - target.requests[first]!, errors: target.errors[n]! - target.errors[first]!, latenciesMs: latencies(input.target), slowerThan: (bound) => countSlower(input.target, first, bound) },
+    source: { requests: source.requests[n]! - source.requests[first]!, errors: source.errors[n]! - source.errors[first]!, latenciesMs: latencies(input.source), slowerThan: (bound) => countSlower(input.source, first, bound) },
   };
+}
+
+function countSlower(buckets: Bucket[], first: number, bound: number): { count: number; n: number } {
+  let count = 0;
+  let n = 0;
+  for (let i = first; i < buckets.length; i++) {
+    const values = buckets[i]!.latenciesMs;
+    n += values.length;
+    for (const value of values) if (value > bound) count++;
+  }
+  return { count, n };
 }
 
 /**
@@ -225,9 +236,11 @@ function align(schedule: Schedule, bucketMs: number): Schedule {
 }
 
 /**
- * Where the change began: the bucket k maximising Σ_{i≥k} (bad_i − n_i · p_ref), the CUSUM
- * change-point estimate (Page, Biometrika 41, 1954) with p_ref halfway between the rate the
- * gate allows and the rate it saw. "Bad" is an error, or a response slower than the bound.
+ * Where the change began: Page's CUSUM (Biometrika 41, 1954) run forward over the target's
+ * buckets, S_k = max(0, S_{k−1} + bad_k − n_k · p_ref), with p_ref halfway between the rate
+ * the gate allows and the rate it saw; the change began just after S was last 0. Unlike an
+ * argmax over suffix sums, an early burst (cold connections at step start) followed by
+ * healthy minutes is forgotten. "Bad" is an error, or a response slower than the bound.
  */
 export function estimateOnset(failed: GateVerdict, target: Bucket[], stepStart: number): number {
   const bound = latencyBoundOf(failed);
@@ -235,19 +248,14 @@ export function estimateOnset(failed: GateVerdict, target: Bucket[], stepStart: 
   const badOf = (b: Bucket) => (isLatency && bound !== undefined ? b.latenciesMs.filter((l) => l > bound).length : b.errors);
   const allowed = isLatency ? 1 - (failed.numbers.percentile ?? 99) / 100 : (failed.numbers.sourceRate ?? 0) + (failed.numbers.maxIncrease ?? 0);
   const seen = isLatency
-    ? (failed.numbers.slowerThanBound ?? failed.numbers.slowerThanMax ?? 0) / Math.max(1, failed.numbers.targetSamples ?? 1)
+    ? (failed.numbers.slowerThanBound ?? failed.numbers.slowerThanMax ?? 0) / Math.max(1, failed.numbers.targetRequestsInWindow ?? failed.numbers.targetSamples ?? 1)
     : (failed.numbers.targetRate ?? 0);
   const pRef = (Math.min(allowed, seen) + seen) / 2;
-  let best = stepStart;
-  let bestSum = -Infinity;
-  let suffix = 0;
-  for (let i = target.length - 1; i >= 0; i--) {
-    const b = target[i]!;
-    suffix += badOf(b) - b.requests * pRef;
-    if (suffix > bestSum) {
-      bestSum = suffix;
-      best = b.start;
-    }
+  let onset = stepStart;
+  let sum = 0;
+  for (const b of target) {
+    sum = Math.max(0, sum + badOf(b) - b.requests * pRef);
+    if (sum === 0) onset = b.start + (target[1] ? target[1].start - target[0]!.start : 0);
   }
-  return best;
+  return onset;
 }

@@ -4,6 +4,7 @@
  * buckets, so the judge sees a bad target within one bucket of the response, with no
  * scrape interval in the way.
  */
+import type { ResponseObservation } from '../traffic/index.js';
 import { FerryError } from '../util/errors.js';
 import { isErrorStatus, type Bucket, type MetricsProvider } from './metrics-provider.js';
 
@@ -114,4 +115,22 @@ export class RouterMetricsProvider implements MetricsProvider {
     for (let start = series.oldest; start + this.resolutionMs <= cutoff; start += this.resolutionMs) series.buckets.delete(start);
     series.oldest = cutoff - (cutoff % this.resolutionMs);
   }
+}
+
+/**
+ * Feeds `provider` from the embedded router's observation API (docs/architecture.md, "The
+ * router's observation API"): primary responses of one route only — mirrored (shadow)
+ * responses are judged by the shadow gate, not as target traffic. Returns the unsubscribe.
+ */
+export function observeRouter(
+  router: { onResponse(listener: (observation: ResponseObservation) => void): () => void },
+  provider: RouterMetricsProvider,
+  route: string,
+): () => void {
+  return router.onResponse((observation) => {
+    if (observation.route !== route || observation.role === 'shadow') return;
+    // An attempt with no response counts as an error even when the retry on the other
+    // backend saved the user: it is the backend's health being judged.
+    provider.record({ backend: observation.backend, status: observation.error !== undefined ? 0 : observation.status, latencyMs: observation.latencyMs, at: observation.at });
+  });
 }

@@ -1,7 +1,7 @@
 import { runCanary, type CanaryEvent } from '../analysis/canary.js';
 import { parseDuration } from '../analysis/gates-schema.js';
 import type { Journal } from '../journal/journal.js';
-import type { MigrationPlan, Slice } from '../plan/schema.js';
+import type { MigrationPlan } from '../plan/schema.js';
 import { setAndVerifyWeight } from '../traffic/provider.js';
 import { FerryError, toFerryError } from '../util/errors.js';
 import { STAGES, type RunState, type StageName } from './model.js';
@@ -127,6 +127,10 @@ async function runStage(stage: StageName, slice: EffectiveSlice, services: Slice
       return runRamp(slice, services, journal, env, passedSteps);
     case 'data-cutover': {
       const report = await services.data!.cutover({ finalParity: true });
+      await services.repointData?.('target');
+      if (report.parity && !report.parity.ok) {
+        throw new FerryError('parity', `final parity after cutover found ${report.parity.differences.length} differing row(s); the target is open and replication back to the source runs`, { fix: 'inspect the rows, then `ferry rollback` (no write is lost) or fix them on the target' });
+      }
       return { writePauseMs: report.writePauseMs, alreadyDone: report.alreadyDone, sequencesCopied: report.sequencesCopied, reverse: report.reverseDirection };
     }
     case 'soak':

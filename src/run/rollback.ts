@@ -28,6 +28,7 @@ export async function rollbackRun(id: string, plan: MigrationPlan, journal: Jour
       }
       if (services.data && slice.dataCutOver) {
         const report = await services.data.reverse({ finalParity: true });
+        await services.repointData?.('source');
         steps.failback = { writePauseMs: report.writePauseMs, alreadyDone: report.alreadyDone };
       }
       if (services.retireTarget) steps.target = await services.retireTarget();

@@ -16,6 +16,11 @@ export interface SliceServices {
   /** Shadow comparison counters of the slice's mirror, when the traffic provider mirrors. */
   shadowStats?: () => Promise<{ compared: number; mismatched: number } | undefined>;
   data?: DataProvider;
+  /**
+   * Points the applications' database address (a Service, PgBouncer, the lab's endpoint)
+   * at one side; called right after a cutover or a failback has opened that side.
+   */
+  repointData?(side: 'source' | 'target'): Promise<void>;
   /** Scales the source workloads to zero and retires what the old path needs no more. */
   decommission(): Promise<Record<string, unknown>>;
   /** Undo on the target side for `ferry rollback` (e.g. scale target workloads to zero). */

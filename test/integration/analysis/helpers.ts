@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+/** A lab backend process whose error rate and latency a test can change at a known instant. */
+export interface LabBackend {
+  name: string;
+  url: string;
+  /** Changes behaviour; resolves with the epoch ms at which the backend applied it. */
+  set(change: { errorRate?: number; latencyFactor?: number }): Promise<number>;
+  kill(): Promise<void>;
+}
+
+const script = fileURLToPath(new URL('./fixtures/backend.mjs', import.meta.url));
+
+export async function startLabBackend(name: string, args: string[] = []): Promise<LabBackend> {
+  const child: ChildProcess = spawn(process.execPath, [script, name, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  let buffered = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`backend ${name} exited with ${code}`)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const match = /PORT (\d+)/.exec(buffered);
+      if (match) resolve(Number(match[1]));
+    });
+  });
+  return {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    async set(change) {
+      const reply = once(child, 'message') as Promise<[{ appliedAt: number }]>;
+      child.send(change);
+      return (await reply)[0].appliedAt;
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/**
+ * Bounded open-loop load: `rate` requests per second for at most `durationMs` (and at most
+ * rate × duration requests), through `send`; counts what users saw.
+ */
+export async function driveLoad(
+  send: () => Promise<number>,
+  rate: number,
+  durationMs: number,
+  shouldStop: () => boolean,
+): Promise<{ requests: number; failed: number; durationMs: number }> {
+  const started = Date.now();
+  const maxRequests = Math.ceil((rate * durationMs) / 1000);
+  const stats = { requests: 0, failed: 0, durationMs: 0 };
+  const inFlight = new Set<Promise<void>>();
+  const tickMs = 10;
+  let issued = 0;
+  while (issued < maxRequests && Date.now() - started < durationMs && !shouldStop()) {
+    const due = Math.min(maxRequests, Math.floor(((Date.now() - started) * rate) / 1000));
+    while (issued < due && inFlight.size < 256) {
+      issued++;
+      const p: Promise<void> = send()
+        .then((status) => {
+          stats.requests++;
+          if (status >= 500 || status === 0) stats.failed++;
+        })
+        .catch(() => {
+          stats.requests++;
+          stats.failed++;
+        })
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    await new Promise((resolve) => setTimeout(resolve, tickMs));
+  }
+  await Promise.all(inFlight);
+  stats.durationMs = Date.now() - started;
+  return stats;
+}
+
+/** A free loopback port, asked of the OS. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface PrometheusProcess {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Debian's /usr/bin/prometheus on a free loopback port with a temp config and storage dir. */
+export async function startPrometheus(scrapeTarget: string, scrapeIntervalMs: number): Promise<PrometheusProcess> {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-prometheus-'));
+  const interval = `${scrapeIntervalMs}ms`;
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    `global:\n  scrape_interval: ${interval}\n  evaluation_interval: ${interval}\nscrape_configs:\n  - job_name: ferry-router\n    scrape_interval: ${interval}\n    scrape_timeout: ${interval}\n    static_configs:\n      - targets: ['${scrapeTarget}']\n`,
+  );
+  const port = await freePort();
+  const child = spawn('/usr/bin/prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const exited = once(child, 'exit');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+    if (ready) return { url, stop };
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  await stop();
+  throw new Error(`prometheus did not become ready: ${stderr.slice(-500)}`);
+}
