@@ -28,6 +28,8 @@ import { namespaceController } from './controllers/namespace.js';
 import { garbageCollector } from './controllers/garbage-collector.js';
 import { crdStatusController, watchDefinitions } from './controllers/crd.js';
 import type { PodRuntime, PodRunStatus } from './runtime.js';
+import type { ClusterIngress } from './workloads/ingress.js';
+import { startLabIngress } from './ingress-wiring.js';
 
 export interface LabClusterOptions {
   name: string;
@@ -48,6 +50,8 @@ export interface LabClusterOptions {
   random?: () => number;
   /** Runtime options (time scale etc.) when pods are processes. */
   runtimeOptions?: Record<string, unknown>;
+  /** Serve the cluster's Ingresses on a loopback address (default: when pods are processes). */
+  ingress?: boolean;
 }
 
 export interface LabCluster {
@@ -60,6 +64,8 @@ export interface LabCluster {
   kubeconfig: string;
   service: ObjectService;
   runtime: PodRuntime | undefined;
+  /** The cluster's ingress address (http://127.0.0.1:port), when it serves one. */
+  ingress: ClusterIngress | undefined;
   faults(): ApiFaults;
   setFaults(faults: ApiFaults): void;
   /** Resolves when controllers have nothing left to do (tests). */
@@ -117,6 +123,8 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
     await runtime?.stopAll();
     throw error;
   }
+  let ingress: ClusterIngress | undefined;
+  if (options.ingress ?? options.pods === 'processes') ingress = await startLabIngress(options.name, client);
   const entry = { name: options.name, url: server.url, token, caPem: certificates.caPem };
   return {
     name: options.name,
@@ -127,12 +135,14 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
     kubeconfig: buildKubeconfig([entry]),
     service,
     runtime,
+    ingress,
     faults: () => server.faults,
     setFaults: (faults) => server.setFaults(faults),
     settled: () => manager.idle(),
     async stop() {
       manager.stop();
       stopDefinitions();
+      await ingress?.close();
       await server.close();
       await runtime?.stopAll();
     },

@@ -17,6 +17,7 @@ const registrations: Array<() => Promise<{ register: Register }>> = [
   () => import('./schema.js'),
   () => import('./preflight.js'),
   () => import('./runs.js'),
+  () => import('./demo.js'),
   () => import('./router.js'),
 ];
 

@@ -77,7 +77,8 @@ export class PostgresDataProvider implements DataProvider {
       const onTarget = new Set((await listTables(this.target, this.config.schemas)).map((t) => t.name));
       const present = tables.filter((t) => onTarget.has(t));
       if (present.length === 0) {
-        await copySchema(this.config.source.url, this.config.target.url, this.config.schemas);
+        const missingRoles = await rolesMissingOnTarget(this.source, this.target, this.config.schemas);
+        await copySchema(this.config.source.url, this.config.target.url, this.config.schemas, { keepOwnership: missingRoles.length === 0 });
         schemaCopied = true;
       } else if (present.length < tables.length) {
         throw new FerryError('data.schema', `the target already has ${present.length} of the ${tables.length} source tables; copying the schema over them would fail half-way`, {
@@ -250,4 +251,19 @@ export class PostgresDataProvider implements DataProvider {
   private conninfo(side: Side): string {
     return this.config[side].replicationUrl ?? this.config[side].url;
   }
+}
+
+/** Roles that own or are granted objects in the moved schemas on the source but do not exist on the target. */
+async function rolesMissingOnTarget(source: PgSide, target: PgSide, schemas: string[] | undefined): Promise<string[]> {
+  const used = await source.q<{ role: string }>(
+    `select distinct r.rolname as role
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+       cross join lateral (select c.relowner as oid union all select (aclexplode(coalesce(c.relacl, acldefault('r', c.relowner)))).grantee) g
+       join pg_roles r on r.oid = g.oid
+      where n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast', '${HELPER_SCHEMA}')
+        and ($1::text[] is null or n.nspname = any($1::text[]))`,
+    [schemas ?? null],
+  );
+  const present = new Set((await target.q<{ role: string }>('select rolname as role from pg_roles')).map((row) => row.role));
+  return used.map((row) => row.role).filter((role) => !present.has(role)).sort();
 }

@@ -67,8 +67,11 @@ export function diffSchemas(source: SchemaSnapshot, target: SchemaSnapshot): Sch
 }
 
 /** `pg_dump --schema-only` of the source piped into `psql` on the target, in one transaction. */
-export async function copySchema(sourceUrl: string, targetUrl: string, schemas?: string[]): Promise<void> {
-  const dumpArgs = ['--schema-only', '--no-owner', '--no-privileges', '--no-publications', '--no-subscriptions', `--exclude-schema=${HELPER_SCHEMA}`];
+export async function copySchema(sourceUrl: string, targetUrl: string, schemas?: string[], options: { keepOwnership?: boolean } = {}): Promise<void> {
+  // Owners and grants are kept when every role they name exists on the target: the
+  // application's role must be able to use its tables after the cutover.
+  const ownership = options.keepOwnership ? [] : ['--no-owner', '--no-privileges'];
+  const dumpArgs = ['--schema-only', ...ownership, '--no-publications', '--no-subscriptions', `--exclude-schema=${HELPER_SCHEMA}`];
   for (const schema of schemas ?? []) dumpArgs.push(`--schema=${schema}`);
   const dump = spawn(join(POSTGRES_BIN, 'pg_dump'), [...dumpArgs, '--dbname', withoutPassword(sourceUrl)], { env: pgEnv(sourceUrl), stdio: ['ignore', 'pipe', 'pipe'] });
   const restore = spawn(join(POSTGRES_BIN, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--dbname', withoutPassword(targetUrl)], {

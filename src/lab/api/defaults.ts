@@ -15,6 +15,18 @@ export interface DefaultingContext {
 export function applyDefaults(object: KubeObject, context: DefaultingContext): void {
   const spec = object.spec as Obj | undefined;
   switch (object.kind) {
+    case 'Secret': {
+      // stringData is write-only: the API server folds it into data (base64) and never returns it.
+      // https://kubernetes.io/docs/concepts/configuration/secret/#restriction-names-data
+      const secret = object as Obj;
+      if (isPlainObject(secret.stringData)) {
+        secret.data = { ...(secret.data ?? {}) };
+        for (const [key, value] of Object.entries(secret.stringData as Record<string, string>)) secret.data[key] = Buffer.from(String(value), 'utf8').toString('base64');
+      }
+      delete secret.stringData;
+      secret.type ??= 'Opaque';
+      return;
+    }
     case 'Deployment':
       if (!spec) return;
       spec.replicas ??= 1;

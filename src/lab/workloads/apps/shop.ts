@@ -82,11 +82,44 @@ interface OrderRequest {
 
 const ORDER_COLUMNS = 'id::text AS id, product_id::text AS "productId", quantity, total_cents::text AS "totalCents", customer, created_at AS "createdAt"';
 
+/**
+ * Errors a database switchover causes and a retry cures: the old primary refusing writes
+ * (25006, Ferry's write guard), connections cut while the endpoint moves (08xxx, 57P01,
+ * socket errors). Retried with backoff for up to ~5 s, as a client of PgBouncer or RDS
+ * failover is expected to; the idempotency key makes a retried order safe.
+ */
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? '';
+  const message = (error as Error).message ?? '';
+  return code === '25006' || code === '57P01' || code === '57P03' || code.startsWith('08') || ['ECONNRESET', 'ECONNREFUSED', 'EPIPE'].includes(code)
+    || /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+}
+
+async function withRetry<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isTransient(error) || attempt >= 40) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250, 25 * (attempt + 1))));
+    }
+  }
+}
+
 async function createOrder(input: OrderRequest, idempotencyKey: string | undefined): Promise<{ status: number; body: unknown }> {
+  return withRetry(() => createOrderOnce(input, idempotencyKey));
+}
+
+async function createOrderOnce(input: OrderRequest, idempotencyKey: string | undefined): Promise<{ status: number; body: unknown }> {
   const quantity = Number(input.quantity ?? 1);
   if (!Number.isInteger(quantity) || quantity <= 0) return { status: 400, body: { error: 'quantity must be a positive integer' } };
   if (input.productId === undefined && input.sku === undefined) return { status: 400, body: { error: 'productId or sku is required' } };
   const client = await pool.connect();
+  // A checked-out client whose socket dies between two queries emits 'error' with nobody
+  // listening, which would crash the process: the failing query reports it instead.
+  const onError = () => undefined;
+  client.on('error', onError);
+  let broken = false;
   try {
     await client.query('BEGIN');
     if (idempotencyKey) {
@@ -116,10 +149,13 @@ async function createOrder(input: OrderRequest, idempotencyKey: string | undefin
     await client.query('COMMIT');
     return { status: 201, body: order.rows[0] };
   } catch (error) {
+    broken = isTransient(error);
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   } finally {
-    client.release();
+    // A connection cut by a switchover must not go back to the pool.
+    client.off('error', onError);
+    client.release(broken);
   }
 }
 
@@ -128,7 +164,7 @@ void ensureSchema();
 await serveApp({
   async readyCheck() {
     if (!schemaReady) return false;
-    await pool.query('SELECT 1');
+    await withRetry(() => pool.query('SELECT 1'));
     return true;
   },
   async handle(request, response, body) {
@@ -137,8 +173,8 @@ await serveApp({
     const method = request.method ?? 'GET';
     if (!schemaReady) return sendJson(response, 503, { error: 'database not ready' });
     if (parts[0] === 'products' && method === 'GET') {
-      if (parts.length === 1) return sendJson(response, 200, (await pool.query('SELECT id::text AS id, sku, name, price_cents AS "priceCents", stock FROM products ORDER BY id')).rows);
-      const found = await pool.query('SELECT id::text AS id, sku, name, price_cents AS "priceCents", stock FROM products WHERE id::text = $1', [parts[1]]);
+      if (parts.length === 1) return sendJson(response, 200, (await withRetry(() => pool.query('SELECT id::text AS id, sku, name, price_cents AS "priceCents", stock FROM products ORDER BY id'))).rows);
+      const found = await withRetry(() => pool.query('SELECT id::text AS id, sku, name, price_cents AS "priceCents", stock FROM products WHERE id::text = $1', [parts[1]]));
       return found.rows[0] ? sendJson(response, 200, found.rows[0]) : sendJson(response, 404, { error: 'no such product' });
     }
     if (parts[0] === 'orders' && parts.length === 1 && method === 'POST') {
@@ -154,11 +190,11 @@ await serveApp({
     }
     if (parts[0] === 'orders' && parts.length === 1 && method === 'GET') {
       const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get('limit') ?? 20) || 20));
-      return sendJson(response, 200, (await pool.query(`SELECT ${ORDER_COLUMNS} FROM orders ORDER BY id DESC LIMIT $1`, [limit])).rows);
+      return sendJson(response, 200, (await withRetry(() => pool.query(`SELECT ${ORDER_COLUMNS} FROM orders ORDER BY id DESC LIMIT $1`, [limit]))).rows);
     }
     if (parts[0] === 'orders' && parts.length === 2 && method === 'GET') {
       if (!/^\d+$/.test(parts[1] ?? '')) return sendJson(response, 404, { error: 'no such order' });
-      const found = await pool.query(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1::bigint`, [parts[1]]);
+      const found = await withRetry(() => pool.query(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1::bigint`, [parts[1]]));
       return found.rows[0] ? sendJson(response, 200, found.rows[0]) : sendJson(response, 404, { error: 'no such order' });
     }
     sendJson(response, 404, { error: `no route for ${method} ${url.pathname}` });
