@@ -16,6 +16,7 @@ const registrations: Array<() => Promise<{ register: Register }>> = [
   () => import('./validate.js'),
   () => import('./schema.js'),
   () => import('./preflight.js'),
+  () => import('./apply.js'),
   () => import('./runs.js'),
   () => import('./demo.js'),
   () => import('./router.js'),

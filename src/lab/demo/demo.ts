@@ -26,7 +26,7 @@ import type { RunEnvironment, SliceServices } from '../../run/services.js';
 import { deriveRunState } from '../../run/state.js';
 import { toYamlText } from '../../util/output.js';
 import { FerryError, toFerryError } from '../../util/errors.js';
-import { applyAndWait } from './apply.js';
+import { applyObjects } from '../../apply/apply.js';
 import { startLoad, type RunningLoad } from './load.js';
 import { SHOP_HOST, shopManifests } from './shop.js';
 import { buildScorecard, type Scorecard } from './scorecard.js';
@@ -79,7 +79,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<Scorecard> {
     const shopUrl = `postgresql://shop:${appPassword}@${endpoint.host}:${endpoint.port}/${sourceDb.database}`;
 
     say('deploying the shop on the source cluster');
-    await applyAndWait(contextConfig(kubeconfigFile, 'source'), shopManifests(shopUrl));
+    // As the shop team's CI would: its own field manager, then wait for the rollout.
+    await applyObjects(new KubeClient(contextConfig(kubeconfigFile, 'source')), shopManifests(shopUrl), { fieldManager: 'team-shop-ci', readyTimeoutMs: 60_000 });
 
     say('starting the embedded router in front of both clusters, and customers');
     const token = randomBytes(16).toString('hex');
@@ -122,8 +123,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<Scorecard> {
         return {
           apply: async () => {
             const { desired } = desiredObjects(loaded, sourceInventory, { slices: [slice], prerequisites: true });
-            await applyAndWait(targetConfig, desired);
-            return { objects: desired.length };
+            const report = await applyObjects(new KubeClient(targetConfig), desired, { readyTimeoutMs: 60_000 });
+            return report.counts;
           },
           traffic,
           metrics: { provider: metrics, source: 'source', target: 'target' },

@@ -1,0 +1,44 @@
+import { KubeClient } from '../kube/client.js';
+import { loadKubeConfig } from '../kube/config.js';
+import type { Inventory } from '../inventory/load.js';
+import type { MigrationPlan } from '../plan/schema.js';
+import { parseDuration } from '../analysis/gates-schema.js';
+import { FerryError } from '../util/errors.js';
+import { applyObjects, type ApplyOptions, type ApplyReport } from './apply.js';
+import { desiredObjects, findSlice, readPlanSource } from './desired.js';
+import { runSmokeChecks, type SmokeResult } from './smoke.js';
+
+export interface SliceApplyReport extends ApplyReport {
+  slice: string;
+  target: string;
+  smoke: SmokeResult[];
+}
+
+export interface SliceApplyOptions extends Omit<ApplyOptions, 'readyTimeoutMs'> {
+  kubeconfig?: string;
+  targetContext?: string;
+  /** A source inventory already read (the run reads it once for every slice). */
+  inventory?: Inventory;
+}
+
+/** The target cluster's client for a plan. */
+export function targetClient(plan: MigrationPlan, options: { kubeconfig?: string; targetContext?: string } = {}): KubeClient {
+  const context = options.targetContext ?? plan.spec.target.context;
+  if (!context) throw new FerryError('plan', 'the plan names no target context', { location: { field: 'spec.target.context' }, fix: 'set spec.target.context' });
+  const kubeconfig = plan.spec.target.kubeconfig ?? options.kubeconfig;
+  return new KubeClient(loadKubeConfig({ context, ...(kubeconfig ? { kubeconfig } : {}) }));
+}
+
+/**
+ * The first stage of a slice: its objects (and the plan's prerequisites), transformed,
+ * server-side applied to the target and waited for, then its smoke checks.
+ */
+export async function applySlice(plan: MigrationPlan, sliceName: string, options: SliceApplyOptions = {}): Promise<SliceApplyReport> {
+  const slice = findSlice(plan, sliceName);
+  const inventory = options.inventory ?? (await readPlanSource(plan, options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}));
+  const { desired } = desiredObjects(plan, inventory, { slices: [slice], prerequisites: true });
+  const client = targetClient(plan, options);
+  const report = await applyObjects(client, desired, { ...options, readyTimeoutMs: parseDuration(plan.spec.defaults.readyTimeout) });
+  const smoke = options.dryRun ? [] : await runSmokeChecks(client, slice.smoke ?? []);
+  return { slice: slice.name, target: client.contextName, ...report, smoke };
+}
