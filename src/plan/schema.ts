@@ -146,6 +146,15 @@ export const crossClusterCallSchema = z
   })
   .strict();
 
+export const metricsSchema = z
+  .object({
+    provider: z.literal('prometheus'),
+    url: z.url({ protocol: /^https?$/ }).describe('Prometheus HTTP API, e.g. http://prometheus.monitoring:9090'),
+    scrapeInterval: durationSchema.default('5s').describe("The router job's scrape interval: the finest window the judge can use."),
+  })
+  .strict()
+  .describe('Where the judge reads live metrics for slices whose traffic goes through the embedded router.');
+
 export const waveSchema = z
   .object({
     name: z.string().min(1),
@@ -166,6 +175,7 @@ export const migrationPlanSchema = z
         order: z.enum(['consumers-first', 'providers-first']).default('consumers-first'),
         transforms: z.array(transformSchema).default([]).describe('Transforms applied to every slice, before slice transforms.'),
         defaults: sliceDefaultsSchema,
+        metrics: metricsSchema.optional(),
         prerequisites: z.array(resourceRefSchema).default([]).describe('Namespaces and cluster-scoped objects applied before the first wave.'),
         waves: z.array(waveSchema).min(1),
       })

@@ -18,6 +18,7 @@ const registrations: Array<() => Promise<{ register: Register }>> = [
   () => import('./preflight.js'),
   () => import('./apply.js'),
   () => import('./runs.js'),
+  () => import('./run.js'),
   () => import('./demo.js'),
   () => import('./router.js'),
 ];

@@ -1,0 +1,98 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BOUTIQUE, REPO, ferryAsync } from '../../helpers/cli.js';
+import { startTestLab, type TestLab } from '../../helpers/lab.js';
+
+let lab: TestLab;
+let stateDir: string;
+before(async () => {
+  lab = await startTestLab(['target']);
+  stateDir = join(lab.dir, 'state');
+});
+after(async () => {
+  await lab?.stop();
+});
+
+const ferry = (args: string[]) => ferryAsync([...args, '--kubeconfig', lab.kubeconfigFile, '--state-dir', stateDir]);
+
+async function writePlan(): Promise<string> {
+  const result = await ferryAsync(['plan', '--manifests', BOUTIQUE, '--to', 'target', '--name', 'boutique', '-o', 'json']);
+  const plan = JSON.parse(result.stdout);
+  // No traffic provider or data here: this test is about the run's journal, crash and resume.
+  plan.spec.defaults.traffic.provider = 'none';
+  plan.spec.defaults.decommission.after = '0s';
+  const file = join(lab.dir, 'boutique-run.json');
+  writeFileSync(file, JSON.stringify(plan));
+  return file;
+}
+
+function journalOf(run: string): string {
+  return join(stateDir, 'runs', run, 'journal.jsonl');
+}
+
+test('a run killed mid-way resumes to completion; its journal stays intact; rollback retires the target', async () => {
+  const plan = await writePlan();
+  // Slow the target's API so the run is still going when it is killed.
+  lab.clusters[0]!.setFaults({ latencyMs: 40 });
+  const child = spawn(process.execPath, [`${REPO}/bin/ferry.js`, 'run', plan, '--kubeconfig', lab.kubeconfigFile, '--state-dir', stateDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  await waitFor(() => /frontend: apply/.test(stderr), 60_000);
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.on('close', resolve));
+  lab.clusters[0]!.setFaults({});
+
+  const run = readdirSync(join(stateDir, 'runs'))[0]!;
+  const interrupted = JSON.parse((await ferry(['status', run, '-o', 'json'])).stdout);
+  assert.equal(interrupted.status, 'running');
+  assert.equal(interrupted.slices.find((s: any) => s.name === 'loadgenerator').stages.apply, 'done');
+  assert.equal(interrupted.slices.find((s: any) => s.name === 'redis-cart').stages.apply, 'pending');
+
+  const resumed = await ferry(['resume', run, '-o', 'json']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const state = JSON.parse(resumed.stdout);
+  assert.equal(state.status, 'completed');
+  assert.ok(state.slices.every((s: any) => s.stages.apply === 'done' && s.stages.decommission === 'done'));
+  const types = readFileSync(journalOf(run), 'utf8').trim().split('\n').map((line) => JSON.parse(line).type);
+  assert.deepEqual([types[0], types.includes('run-resumed'), types.at(-1)], ['run-started', true, 'run-completed']);
+
+  const verified = await ferry(['audit', 'verify', run, '-o', 'json']);
+  assert.equal(verified.code, 0);
+  assert.equal(JSON.parse(verified.stdout).ok, true);
+  const deployments = JSON.parse((await lab.kubectl(['get', 'deploy', '-n', 'default', '-o', 'json'], 'target')).stdout).items;
+  assert.equal(deployments.filter((d: any) => d.status.availableReplicas >= 1).length, 12);
+
+  const rolledBack = await ferry(['rollback', run, '-o', 'json']);
+  assert.equal(rolledBack.code, 0, rolledBack.stderr);
+  assert.equal(JSON.parse(rolledBack.stdout).status, 'rolled-back');
+  const after = JSON.parse((await lab.kubectl(['get', 'deploy', '-n', 'default', '-o', 'json'], 'target')).stdout).items;
+  assert.ok(after.every((d: any) => d.spec.replicas === 0), 'target workloads retired');
+
+  // Anyone editing the trail is caught, at the record they touched.
+  const lines = readFileSync(journalOf(run), 'utf8').split('\n');
+  lines[1] = lines[1]!.replace('"apply"', '"applied"');
+  writeFileSync(journalOf(run), lines.join('\n'));
+  const tampered = await ferry(['audit', 'verify', run]);
+  assert.equal(tampered.code, 1);
+  assert.match(tampered.stdout, /BROKEN at record 2 .*journal\.jsonl:2\): its content does not match its hash/);
+});
+
+test('a plan naming a traffic provider without its settings is refused before anything moves', async () => {
+  const result = await ferryAsync(['plan', '--manifests', BOUTIQUE, '--to', 'target', '-o', 'json']);
+  const file = join(lab.dir, 'bare-provider.json');
+  writeFileSync(file, result.stdout);
+  const run = await ferry(['run', file]);
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, /names the router traffic provider without its settings/);
+});
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
