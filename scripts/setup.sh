@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(haproxy prometheus pdns-server pdns-backend-sqlite3 sqlite3 wrk chromium)
+debs=(haproxy prometheus pdns-server pdns-backend-sqlite3 sqlite3 wrk)
 missing=()
 for deb in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "install ok installed" || missing+=("$deb")
