@@ -6,6 +6,7 @@
  * exactly from their seed. (Real-router behaviour is tested in test/integration/analysis.)
  */
 import type { TrafficWeights } from '../traffic/provider.js';
+import { seededRandom } from '../util/random.js';
 import type { Clock } from './clock.js';
 import type { Observation } from './router-metrics.js';
 
@@ -29,17 +30,7 @@ export interface SimulationOptions {
   targetName?: string;
 }
 
-/** mulberry32: a tiny fast PRNG with a 32-bit seed; plenty for simulation. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export class SimulatedTraffic implements Clock {
   private time: number;

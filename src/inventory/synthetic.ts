@@ -1,4 +1,5 @@
 import type { KubeObject } from '../kube/object.js';
+import { seededRandom } from '../util/random.js';
 
 /**
  * A synthetic but realistic inventory for benchmarks and property tests: `services`
@@ -9,14 +10,7 @@ import type { KubeObject } from '../kube/object.js';
  */
 export function syntheticInventory(options: { services: number; namespaces?: number; callsPerService?: number; seed?: number }): KubeObject[] {
   const { services, namespaces = 10, callsPerService = 3 } = options;
-  let state = options.seed ?? 42;
-  const random = () => {
-    // mulberry32: small, fast, reproducible.
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = seededRandom(options.seed ?? 42);
   const name = (i: number) => `svc-${String(i).padStart(5, '0')}`;
   const namespaceOf = (i: number) => `team-${i % namespaces}`;
   const objects: KubeObject[] = [];

@@ -1,5 +1,7 @@
 /** The files a running lab keeps in its directory (default .ferry/lab), and reading them back. */
 import { existsSync, readFileSync } from 'node:fs';
+import { isAlive } from '../util/process.js';
+export { isAlive };
 import { join } from 'node:path';
 
 export interface LabState {
@@ -28,11 +30,3 @@ export function readPid(dir: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

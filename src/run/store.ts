@@ -1,6 +1,7 @@
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError } from '../util/errors.js';
+import { isAlive } from '../util/process.js';
 import { parsePlan } from '../plan/load.js';
 import type { MigrationPlan } from '../plan/schema.js';
 import { toYamlText } from '../util/output.js';
@@ -78,14 +79,6 @@ export function acquireLock(files: RunFiles): () => void {
   throw new FerryError('run-locked', `cannot lock run ${files.id}`, { location: { file: files.lock } });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Other commands (pause, approve, abort) leave requests; the driving process takes them in order. */
 export function requestControl(files: RunFiles, request: ControlRequest): void {

@@ -1,3 +1,5 @@
+import { isAlive } from '../../util/process.js';
+export { isAlive };
 /**
  * Every container runs as the leader of its own process group (spawn `detached`), so one
  * signal to `-pid` reaches the shell of a `lab.ferry.dev/command` and everything it forked.
@@ -17,11 +19,3 @@ export function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

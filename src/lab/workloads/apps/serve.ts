@@ -4,6 +4,7 @@
  * supervisor's probes, the fault admin endpoint, and dying with the process that started it.
  */
 import { Duplex } from 'node:stream';
+import { seededRandom } from '../../../util/random.js';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
@@ -25,21 +26,10 @@ export function sendJson(response: ServerResponse, status: number, value: unknow
   response.end(body);
 }
 
-/** Seeded so a rehearsal can replay the same sequence of injected errors. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export async function serveApp(app: AppDefinition): Promise<void> {
   let faults: AppFaults = { ...NO_FAULTS };
-  let random = mulberry32(Date.now());
+  let random = seededRandom(Date.now());
   const stats = { requests: 0, injectedErrors: 0, delayed: 0 };
 
   const probeKind = (path: string, header: string | string[] | undefined): 'readiness' | 'liveness' | undefined => {
@@ -64,7 +54,7 @@ export async function serveApp(app: AppDefinition): Promise<void> {
       if (path === FAULTS_PATH) {
         if (request.method === 'POST' || request.method === 'PUT') {
           faults = parseFaults({ ...faults, ...(JSON.parse(body.toString('utf8') || '{}') as object) });
-          if (faults.seed !== undefined) random = mulberry32(faults.seed);
+          if (faults.seed !== undefined) random = seededRandom(faults.seed);
         } else if (request.method === 'DELETE') {
           faults = { ...NO_FAULTS };
         }
