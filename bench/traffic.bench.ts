@@ -50,11 +50,13 @@ async function up(url: string): Promise<boolean> {
   return response.ok;
 }
 
-async function startAll(): Promise<{ direct: string; haproxy: string; router: string }> {
+async function startAll(): Promise<{ direct: string; haproxy: string; router: string; mirroring: string }> {
   const originPort = await freePort();
   const proxyPort = await freePort();
   const routerPort = await freePort();
   const adminPort = await freePort();
+  const mirrorPort = await freePort();
+  const mirrorAdminPort = await freePort();
   const escaped = BODY.replace(/"/g, '\\"');
   writeFileSync(join(dir, 'origin.cfg'), `global
     nbthread 1
@@ -92,11 +94,19 @@ backend be_app
     backends: { source: { url: `http://127.0.0.1:${originPort}` }, target: { url: `http://127.0.0.1:${originPort}` } },
     routes: [{ name: 'bench', source: 'source', target: 'target', weight: 0, stickiness: { mode: 'cookie', name: 'ferry_user' } }],
   }));
+  // The same router with 10% of requests mirrored to the target: the primary's latency must not notice.
+  writeFileSync(join(dir, 'router-mirror.yaml'), stringify({
+    listen: `127.0.0.1:${mirrorPort}`,
+    admin: { listen: `127.0.0.1:${mirrorAdminPort}` },
+    backends: { source: { url: `http://127.0.0.1:${originPort}` }, target: { url: `http://127.0.0.1:${originPort}` } },
+    routes: [{ name: 'bench', source: 'source', target: 'target', weight: 0, stickiness: { mode: 'cookie', name: 'ferry_user' }, mirror: { enabled: true, percent: 10 } }],
+  }));
   start('/usr/sbin/haproxy', ['-db', '-f', join(dir, 'origin.cfg')]);
   start('/usr/sbin/haproxy', ['-db', '-f', join(dir, 'proxy.cfg')]);
   const ferry = fileURLToPath(new URL('../bin/ferry.js', import.meta.url));
   start(process.execPath, [ferry, 'router', '--config', join(dir, 'router.yaml')]);
-  const urls = { direct: `http://127.0.0.1:${originPort}`, haproxy: `http://127.0.0.1:${proxyPort}`, router: `http://127.0.0.1:${routerPort}` };
+  start(process.execPath, [ferry, 'router', '--config', join(dir, 'router-mirror.yaml')]);
+  const urls = { direct: `http://127.0.0.1:${originPort}`, haproxy: `http://127.0.0.1:${proxyPort}`, router: `http://127.0.0.1:${routerPort}`, mirroring: `http://127.0.0.1:${mirrorPort}` };
   for (const [name, url] of Object.entries(urls)) await waitFor(() => up(url), name);
   return urls;
 }
@@ -155,6 +165,8 @@ async function main(): Promise<void> {
   const targets = ['direct', 'haproxy', 'router'] as const;
   // Warm up JIT (the router's first seconds run through tsx's compiler) and connection pools.
   for (const name of targets) await latencyAtRate(urls[name], 2000, 2, 8);
+  await latencyAtRate(urls.mirroring, 2000, 2, 8);
+  const mirroringP99: number[] = [];
 
   const rounds = 4;
   const throughput: Record<string, number[]> = { direct: [], haproxy: [], router: [] };
@@ -170,6 +182,9 @@ async function main(): Promise<void> {
       p99[name]!.push(result.p99);
       failed += result.failed;
     }
+    const mirrored = await latencyAtRate(urls.mirroring, 2000, 2, 8);
+    mirroringP99.push(mirrored.p99);
+    failed += mirrored.failed;
   }
 
   section(`Throughput (wrk -t2 -c64, 100-byte JSON, keep-alive; median of ${rounds} interleaved runs)`);
@@ -188,6 +203,7 @@ async function main(): Promise<void> {
   }
   report({ name: 'HAProxy added p99', value: m99.haproxy - m99.direct, unit: 'ms' });
   report({ name: 'router added p99', value: m99.router - m99.direct, unit: 'ms', compare: { kind: 'target', label: '< 1 ms', value: 1, lowerIsBetter: true } });
+  report({ name: 'router p99 with 10% mirrored to the target', value: median(mirroringP99), unit: 'ms', compare: { kind: 'target', label: 'within 10% of no mirroring', value: m99.router * 1.1, lowerIsBetter: true } });
   report({ name: 'failed requests (all latency runs)', value: failed, unit: 'requests', compare: { kind: 'target', label: '0', value: 0, lowerIsBetter: true } });
 }
 
