@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { spawnListening } from '../../helpers/process.js';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
@@ -14,16 +15,7 @@ export interface LabBackend {
 const script = fileURLToPath(new URL('./fixtures/backend.mjs', import.meta.url));
 
 export async function startLabBackend(name: string, args: string[] = []): Promise<LabBackend> {
-  const child: ChildProcess = spawn(process.execPath, [script, name, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  let buffered = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`backend ${name} exited with ${code}`)));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const match = /PORT (\d+)/.exec(buffered);
-      if (match) resolve(Number(match[1]));
-    });
-  });
+  const { child, port } = await spawnListening(script, [name, ...args], ['ignore', 'pipe', 'inherit', 'ipc']);
   return {
     name,
     url: `http://127.0.0.1:${port}`,

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnListening } from '../../helpers/process.js';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,16 +20,7 @@ export interface BackendProcess {
 const script = fileURLToPath(new URL('./fixtures/backend.mjs', import.meta.url));
 
 export async function startBackend(name: string, args: string[] = []): Promise<BackendProcess> {
-  const child = spawn(process.execPath, [script, name, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let buffered = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`backend ${name} exited with ${code}`)));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const match = /PORT (\d+)/.exec(buffered);
-      if (match) resolve(Number(match[1]));
-    });
-  });
+  const { child, port } = await spawnListening(script, [name, ...args]);
   return {
     name,
     port,
