@@ -80,6 +80,35 @@ test('a run killed mid-way resumes to completion; its journal stays intact; roll
   assert.match(tampered.stdout, /BROKEN at record 2 .*journal\.jsonl:2\): its content does not match its hash/);
 });
 
+test('ferry pause stops a run at the next slice; resume finishes it', async () => {
+  // A cluster of its own: the test above leaves its target rolled back.
+  const own = await startTestLab(['target']);
+  after(() => own.stop());
+  const plan = await writePlan();
+  const pausedState = join(own.dir, 'state-pause');
+  // Slow enough that the run is still going when `ferry pause` (a second process) arrives.
+  own.clusters[0]!.setFaults({ latencyMs: 150 });
+  const child = spawn(process.execPath, [`${REPO}/bin/ferry.js`, 'run', plan, '--kubeconfig', own.kubeconfigFile, '--state-dir', pausedState, '-o', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  let stderr = '';
+  let stdout = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  await waitFor(() => /loadgenerator: apply/.test(stderr), 60_000, () => stderr);
+  const paused = await ferryAsync(['pause', '--state-dir', pausedState]);
+  assert.equal(paused.code, 0, paused.stderr);
+  const code = await closed;
+  own.clusters[0]!.setFaults({});
+  assert.equal(code, 1, 'a paused run is not finished');
+  assert.ok(stdout.trim().startsWith('{'), `no state printed; stderr: ${stderr.slice(-600)}`);
+  const state = JSON.parse(stdout);
+  assert.equal(state.status, 'paused');
+  assert.ok(state.slices.some((s: any) => s.stages.apply === 'pending'), 'it stopped before the end');
+  const resumed = await ferryAsync(['resume', '--state-dir', pausedState, '--kubeconfig', own.kubeconfigFile, '-o', 'json']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(JSON.parse(resumed.stdout).status, 'completed');
+});
+
 test('a plan naming a traffic provider without its settings is refused before anything moves', async () => {
   const result = await ferryAsync(['plan', '--manifests', BOUTIQUE, '--to', 'target', '-o', 'json']);
   const file = join(lab.dir, 'bare-provider.json');
@@ -89,10 +118,10 @@ test('a plan naming a traffic provider without its settings is refused before an
   assert.match(run.stderr, /names the router traffic provider without its settings/);
 });
 
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+async function waitFor(condition: () => boolean, timeoutMs: number, context: () => string = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
+    if (Date.now() > deadline) throw new Error(`timed out waiting; output so far: ${context()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
