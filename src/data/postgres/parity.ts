@@ -8,10 +8,15 @@
  * live, the sender's snapshot is taken first, then a heartbeat is committed on the sender and
  * the receiver's snapshot is taken once that heartbeat is applied — so the receiver holds at
  * least everything the sender's snapshot holds. Rows written in between show up as
- * differences in that round; they are re-read at a fresh consistent point and only keys that
- * still differ are reported (field notes: ~1 in 1,000 chunks is transiently different under
- * live load). During cutover the caller passes snapshots taken while writes were frozen:
- * then one round is exact.
+ * differences in that round (field notes: ~1 in 1,000 chunks is transiently different under
+ * live load). Each suspect key is then confirmed exactly: its rows are read on the sender
+ * under FOR SHARE (so no writer can change them), a heartbeat committed after that read is
+ * waited for on the receiver, and the receiver's rows are read — equal data must be equal
+ * now, even for rows the application updates many times a second (a stock counter, which a
+ * snapshot pair never catches at the same version). Writers of those few rows wait for one
+ * heartbeat round trip. Keys the sender does not hold cannot be locked, so confirmation
+ * repeats a few rounds for rows inserted meanwhile. During cutover the caller passes
+ * snapshots taken while writes were frozen: then one round is exact.
  */
 import type { ParityOptions, ParityReport, RowDifference, TableParity } from '../provider.js';
 import {
@@ -26,6 +31,7 @@ import {
   type RangeSummary,
   type RowHash,
 } from '../parity/bisect.js';
+import { FerryError } from '../../util/errors.js';
 import { listTables, type TableInfo } from './catalog.js';
 import type { PgConn, PgSide } from './connection.js';
 import { heartbeat, type Direction } from './replication.js';
@@ -120,11 +126,11 @@ export async function runParity(
     let candidates = suspects;
     let kinds = new Map<string, RowDifference['kind']>();
     const rounds = consistency.mode === 'live' ? Math.max(1, options.confirmRounds ?? 3) : 0;
-    if (rounds === 0) {
+    if (consistency.mode !== 'live') {
       differences = await classify(candidates, source, target, consistency, sqls, () => queries++);
     } else {
       for (let round = 0; round < rounds && candidates.length > 0; round++) {
-        differences = await classify(candidates, source, target, consistency, sqls, () => queries++);
+        differences = await confirmLive(candidates, source, target, consistency.direction, sqls, () => queries++);
         kinds = new Map(differences.map((d) => [`${d.table}${keyId(d.key)}`, d.kind]));
         candidates = candidates.filter((c) => kinds.has(`${c.table.name}${keyId(c.key)}`));
       }
@@ -177,6 +183,62 @@ async function classify(
   } finally {
     await pair.close();
   }
+}
+
+/**
+ * Exact re-read of suspect keys while replication is live: the sender's rows are locked
+ * (FOR SHARE) and read, a heartbeat committed afterwards is awaited on the receiver, then the
+ * receiver's rows are read and the lock released. Falls back to a consistent snapshot pair
+ * when the rows cannot be locked (no UPDATE privilege, or a writer holds them past the lock
+ * timeout).
+ */
+async function confirmLive(
+  candidates: Array<{ table: TableInfo; key: string[] }>,
+  source: PgSide,
+  target: PgSide,
+  direction: Direction,
+  sqls: Map<string, TableSql>,
+  count: () => void,
+): Promise<RowDifference[]> {
+  if (candidates.length === 0) return [];
+  const sender = direction.from === 'source' ? source : target;
+  const receiver = direction.from === 'source' ? target : source;
+  const byTable = new Map<string, string[][]>();
+  for (const c of candidates) byTable.set(c.table.name, [...(byTable.get(c.table.name) ?? []), c.key]);
+  const lock = await sender.open();
+  const senderRows = new Map<string, RowHash[]>();
+  const receiverRows = new Map<string, RowHash[]>();
+  try {
+    await lock.q('begin isolation level read committed');
+    await lock.q(`set local lock_timeout = '2s'`);
+    for (const [table, keys] of byTable) {
+      senderRows.set(table, await rowsByKeys(lock, sqls.get(table)!, keys, 'for share of t'));
+      count();
+    }
+    const beat = await heartbeat(sender, receiver, direction, 30_000);
+    if (!beat.arrived) {
+      throw new FerryError('parity', `the ${receiver.side} did not replay a heartbeat within 30 s`, { fix: 'check replication lag with `ferry data status`' });
+    }
+    for (const [table, keys] of byTable) {
+      receiverRows.set(table, await rowsByKeys(receiver, sqls.get(table)!, keys));
+      count();
+    }
+    await lock.q('commit');
+  } catch (error) {
+    await lock.q('rollback').catch(() => undefined);
+    const code = (error as { cause?: { code?: string } }).cause?.code;
+    if (code === '42501' || code === '55P03') return classify(candidates, source, target, { mode: 'live', direction }, sqls, count);
+    throw error;
+  } finally {
+    await sender.release(lock);
+  }
+  const out: RowDifference[] = [];
+  for (const table of byTable.keys()) {
+    const fromSource = direction.from === 'source' ? senderRows.get(table)! : receiverRows.get(table)!;
+    const fromTarget = direction.from === 'source' ? receiverRows.get(table)! : senderRows.get(table)!;
+    for (const diff of diffRowHashes(fromSource, fromTarget)) out.push({ table, key: diff.key, kind: diff.kind });
+  }
+  return out;
 }
 
 interface Pair {
@@ -371,13 +433,13 @@ function pgOracle(source: PgConn, target: PgConn, sql: TableSql): RangeOracle {
   };
 }
 
-async function rowsByKeys(conn: PgConn, sql: TableSql, keys: string[][]): Promise<RowHash[]> {
+async function rowsByKeys(conn: PgConn | PgSide, sql: TableSql, keys: string[][], locking = ''): Promise<RowHash[]> {
   const params = sql.keyTypes.map((_, i) => keys.map((key) => key[i]!));
   const unnest = sql.keyTypes.map((type, i) => `$${i + 1}::text[]::${type}[]`).join(', ');
   const cols = sql.table.key.map((_, i) => `u.c${i}`).join(', ');
   const result = await conn.q<Record<string, string>>(
     `select ${sql.keyText}, ${sql.hash}::text as h from ${sql.from}
-      where ${sql.keyTuple} in (select ${cols} from unnest(${unnest}) as u(${sql.keyTypes.map((_, i) => `c${i}`).join(', ')}))`,
+      where ${sql.keyTuple} in (select ${cols} from unnest(${unnest}) as u(${sql.keyTypes.map((_, i) => `c${i}`).join(', ')})) ${locking}`,
     params,
   );
   return result.map((row) => ({ key: sql.table.key.map((_, i) => row[`k${i}`]!), hash: row.h! }));

@@ -64,7 +64,7 @@ export async function heartbeat(
   to: PgSide | PgConn,
   direction: Direction,
   timeoutMs: number,
-): Promise<{ seconds: number | null; lsn: string }> {
+): Promise<{ seconds: number | null; lsn: string; arrived: boolean }> {
   const sent = await from.one<{ seq: string; lsn: string }>(
     `update ${HEARTBEAT_TABLE} set seq = seq + 1, sent_at = clock_timestamp() where direction = $1 returning seq::text, pg_current_wal_lsn()::text as lsn`,
     [direction.id],
@@ -78,8 +78,8 @@ export async function heartbeat(
       [direction.id],
     );
     const got = row[0];
-    if (got && BigInt(got.seq) >= BigInt(sent.seq)) return { seconds: got.lag === null ? null : Math.max(0, Number(got.lag)), lsn: sent.lsn };
-    if (Date.now() > deadline) return { seconds: null, lsn: sent.lsn };
+    if (got && BigInt(got.seq) >= BigInt(sent.seq)) return { seconds: got.lag === null ? null : Math.max(0, Number(got.lag)), lsn: sent.lsn, arrived: true };
+    if (Date.now() > deadline) return { seconds: null, lsn: sent.lsn, arrived: false };
     await sleep(wait);
     wait = Math.min(wait * 2, 20);
   }

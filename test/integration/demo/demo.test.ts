@@ -9,7 +9,8 @@ test('ferry demo migrates the shop under load: every stage done, no failed reque
   const dir = mkdtempSync(join(tmpdir(), 'ferry-demo-'));
   const result = await ferryAsync(['demo', '--dir', dir, '--rate', '80', '-o', 'json']);
   const card = JSON.parse(result.stdout);
-  assert.equal(result.code, 0, `${result.stderr}\n${JSON.stringify(card.customers?.failures)}`);
+  const failedStages = (card.stages ?? []).filter((s: any) => String(s.detail).startsWith('FAILED'));
+  assert.equal(result.code, 0, `${result.stderr}\nerror: ${card.error}\n${JSON.stringify(failedStages)}\n${JSON.stringify(card.customers?.failures)}`);
   assert.equal(card.status, 'completed');
   assert.deepEqual(card.stages.map((s: any) => s.stage), ['apply', 'data-sync', 'parity', 'shadow', 'ramp', 'data-cutover', 'soak', 'decommission']);
   assert.deepEqual(card.ramp.map((r: any) => r.weight), [5, 25, 50, 100]);
