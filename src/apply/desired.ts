@@ -37,9 +37,9 @@ export function desiredObjects(plan: MigrationPlan, inventory: Inventory, option
       const object = index.get(refKey({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } }));
       if (!object) {
         const name = `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
-        throw new FerryError('plan-source', `${name} is in the plan (${where}) but not on the source`, {
+        throw new FerryError('plan-source', `listed in the plan but not on the source (${describeSource(plan)})`, {
           location: { object: name, field: where },
-          fix: 'regenerate the plan with `ferry plan`, or remove the resource from the slice',
+          fix: 'regenerate the plan with `ferry plan` (if it was deleted on purpose), or restore it on the source; or remove it from the slice',
         });
       }
       return object;
@@ -49,7 +49,43 @@ export function desiredObjects(plan: MigrationPlan, inventory: Inventory, option
   };
   if (options.prerequisites) take(plan.spec.prerequisites, [], 'spec.prerequisites');
   for (const slice of slices) take(slice.resources, compileTransforms(slice.transforms ?? [], `slice ${slice.name} transforms`), `slice ${slice.name}`);
-  return { original, desired };
+  const autoscaled = autoscaledWorkloads(inventory.objects);
+  return { original, desired: desired.map((object) => withReplicasOwnership(object, autoscaled)) };
+}
+
+const SCALABLE = new Set(['Deployment', 'StatefulSet', 'ReplicaSet']);
+
+/** `Kind namespace/name` of every workload a HorizontalPodAutoscaler scales. */
+export function autoscaledWorkloads(objects: readonly KubeObject[]): Set<string> {
+  const out = new Set<string>();
+  for (const object of objects) {
+    if (object.kind !== 'HorizontalPodAutoscaler') continue;
+    const target = (object.spec as { scaleTargetRef?: { kind?: string; name?: string } } | undefined)?.scaleTargetRef;
+    if (target?.kind && target.name) out.add(`${target.kind} ${object.metadata.namespace ?? 'default'}/${target.name}`);
+  }
+  return out;
+}
+
+/**
+ * Who owns spec.replicas on the target. An autoscaled workload leaves it to its HPA (applying
+ * a count would fight the autoscaler on every apply, as the Kubernetes HPA docs warn); any
+ * other workload states it, defaulting to the API's 1, so that Ferry owns it and a re-apply
+ * after `ferry rollback` scaled the target to zero brings the pods back.
+ */
+function withReplicasOwnership(object: KubeObject, autoscaled: Set<string>): KubeObject {
+  if (!SCALABLE.has(object.kind)) return object;
+  const spec = (object.spec ?? {}) as Record<string, unknown>;
+  if (autoscaled.has(`${object.kind} ${object.metadata.namespace ?? 'default'}/${object.metadata.name}`)) {
+    if (!('replicas' in spec)) return object;
+    const { replicas: _owned, ...rest } = spec;
+    return { ...object, spec: rest };
+  }
+  return 'replicas' in spec ? object : { ...object, spec: { ...spec, replicas: 1 } };
+}
+
+function describeSource(plan: MigrationPlan): string {
+  const { manifests, context } = plan.spec.source;
+  return manifests ? `manifests ${manifests}` : `context ${context}`;
 }
 
 export function findSlice(plan: MigrationPlan, name: string): Slice {

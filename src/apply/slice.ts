@@ -19,6 +19,11 @@ export interface SliceApplyOptions extends Omit<ApplyOptions, 'readyTimeoutMs'> 
   targetContext?: string;
   /** A source inventory already read (the run reads it once for every slice). */
   inventory?: Inventory;
+  /**
+   * Apply spec.prerequisites with the slice (default true). They are applied the same way
+   * (server-side, observed first), so after the first slice they report unchanged.
+   */
+  prerequisites?: boolean;
 }
 
 /** The target cluster's client for a plan. */
@@ -36,9 +41,13 @@ export function targetClient(plan: MigrationPlan, options: { kubeconfig?: string
 export async function applySlice(plan: MigrationPlan, sliceName: string, options: SliceApplyOptions = {}): Promise<SliceApplyReport> {
   const slice = findSlice(plan, sliceName);
   const inventory = options.inventory ?? (await readPlanSource(plan, options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}));
-  const { desired } = desiredObjects(plan, inventory, { slices: [slice], prerequisites: true });
+  const { desired } = desiredObjects(plan, inventory, { slices: [slice], prerequisites: options.prerequisites ?? true });
   const client = targetClient(plan, options);
-  const report = await applyObjects(client, desired, { ...options, readyTimeoutMs: parseDuration(plan.spec.defaults.readyTimeout) });
-  const smoke = options.dryRun ? [] : await runSmokeChecks(client, slice.smoke ?? []);
-  return { slice: slice.name, target: client.contextName, ...report, smoke };
+  try {
+    const report = await applyObjects(client, desired, { ...options, readyTimeoutMs: parseDuration(plan.spec.defaults.readyTimeout) });
+    const smoke = options.dryRun ? [] : await runSmokeChecks(client, slice.smoke ?? []);
+    return { slice: slice.name, target: client.contextName, ...report, smoke };
+  } finally {
+    client.close();
+  }
 }

@@ -3,7 +3,8 @@ import { systemClock } from '../analysis/clock.js';
 import { parseDuration } from '../analysis/gates-schema.js';
 import { PrometheusMetricsProvider } from '../analysis/prometheus.js';
 import { applySlice, targetClient } from '../apply/slice.js';
-import { findSlice, readPlanSource } from '../apply/desired.js';
+import { autoscaledWorkloads, findSlice, readPlanSource } from '../apply/desired.js';
+import { FERRY_DECOMMISSION_MANAGER, FERRY_ROLLBACK_MANAGER } from '../apply/conflicts.js';
 import { createDataProvider } from '../data/index.js';
 import type { DataProvider } from '../data/provider.js';
 import type { Inventory } from '../inventory/load.js';
@@ -61,17 +62,26 @@ export function planEnvironment(plan: MigrationPlan, options: { kubeconfig?: str
         const client = new KubeClient(loadKubeConfig({ context: source, ...(plan.spec.source.kubeconfig ?? options.kubeconfig ? { kubeconfig: (plan.spec.source.kubeconfig ?? options.kubeconfig)! } : {}) }));
         for (const workload of slice.workloads.filter((w) => ['Deployment', 'StatefulSet', 'ReplicaSet'].includes(w.kind))) {
           const group = workload.apiVersion.includes('/') ? `/apis/${workload.apiVersion}` : `/api/${workload.apiVersion}`;
-          await client.request({ method: 'PATCH', path: `${group}/namespaces/${workload.namespace}/${workload.kind.toLowerCase()}s/${workload.name}`, query: { fieldManager: 'ferry-decommission' }, body: { spec: { replicas: 0 } }, contentType: 'application/merge-patch+json' });
+          await client.request({ method: 'PATCH', path: `${group}/namespaces/${workload.namespace}/${workload.kind.toLowerCase()}s/${workload.name}`, query: { fieldManager: FERRY_DECOMMISSION_MANAGER }, body: { spec: { replicas: 0 } }, contentType: 'application/merge-patch+json' });
         }
         const teardown = data ? await data.teardown() : undefined;
         return { scaledToZero: slice.workloads.length, ...(teardown ? { replicationObjectsDropped: teardown.dropped.length } : {}) };
       },
       retireTarget: async () => {
         const client = targetClient(plan, kubeconfigOption);
+        // An autoscaled workload at zero replicas has its HPA switched off, and a re-apply (which
+        // leaves replicas to the HPA) would not bring it back: it stays up, serving no traffic.
+        const autoscaled = autoscaledWorkloads((await inventory!).objects);
+        const keptForAutoscaler: string[] = [];
         for (const workload of slice.workloads.filter((w) => ['Deployment', 'StatefulSet'].includes(w.kind))) {
-          await client.request({ method: 'PATCH', path: `/apis/${workload.apiVersion}/namespaces/${workload.namespace}/${workload.kind.toLowerCase()}s/${workload.name}`, query: { fieldManager: 'ferry-rollback' }, body: { spec: { replicas: 0 } }, contentType: 'application/merge-patch+json' });
+          const name = `${workload.kind} ${workload.namespace ?? 'default'}/${workload.name}`;
+          if (autoscaled.has(name)) {
+            keptForAutoscaler.push(name);
+            continue;
+          }
+          await client.request({ method: 'PATCH', path: `/apis/${workload.apiVersion}/namespaces/${workload.namespace}/${workload.kind.toLowerCase()}s/${workload.name}`, query: { fieldManager: FERRY_ROLLBACK_MANAGER }, body: { spec: { replicas: 0 } }, contentType: 'application/merge-patch+json' });
         }
-        return { targetScaledToZero: slice.workloads.length };
+        return { targetScaledToZero: slice.workloads.length - keptForAutoscaler.length, ...(keptForAutoscaler.length > 0 ? { keptForAutoscaler } : {}) };
       },
     };
   }

@@ -17,6 +17,7 @@ const registrations: Array<() => Promise<{ register: Register }>> = [
   () => import('./schema.js'),
   () => import('./preflight.js'),
   () => import('./apply.js'),
+  () => import('./diff.js'),
   () => import('./runs.js'),
   () => import('./run.js'),
   () => import('./demo.js'),

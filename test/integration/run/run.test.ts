@@ -71,6 +71,13 @@ test('a run killed mid-way resumes to completion; its journal stays intact; roll
   const after = JSON.parse((await lab.kubectl(['get', 'deploy', '-n', 'default', '-o', 'json'], 'target')).stdout).items;
   assert.ok(after.every((d: any) => d.spec.replicas === 0), 'target workloads retired');
 
+  // The cause fixed, the same plan runs again: the retired workloads come back up.
+  const again = await ferry(['run', plan, '-o', 'json']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(JSON.parse(again.stdout).status, 'completed');
+  const revived = JSON.parse((await lab.kubectl(['get', 'deploy', '-n', 'default', '-o', 'json'], 'target')).stdout).items;
+  assert.equal(revived.filter((d: any) => d.spec.replicas >= 1 && d.status.availableReplicas >= 1).length, 12);
+
   // Anyone editing the trail is caught, at the record they touched.
   const lines = readFileSync(journalOf(run), 'utf8').split('\n');
   lines[1] = lines[1]!.replace('"apply"', '"applied"');

@@ -8,6 +8,12 @@ import { validateAgainstKubernetesSchema } from '../../../src/kube/schema-valida
 import type { KubeObject } from '../../../src/kube/object.js';
 import { FerryError } from '../../../src/util/errors.js';
 import { REPO } from '../../helpers/cli.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inventoryFromManifests } from '../../../src/inventory/index.js';
+import { generatePlan } from '../../../src/plan/generate.js';
+import { desiredObjects } from '../../../src/apply/desired.js';
 
 const returned = readManifests(`${REPO}/test/fixtures/cluster-returned.yaml`).map((entry) => entry.object);
 const byKind = (objects: KubeObject[], kind: string, name?: string) => objects.find((o) => o.kind === kind && (!name || o.metadata.name === name)) as any;
@@ -77,4 +83,27 @@ test('property: stripping is idempotent and never touches containers', () => {
       assert.deepEqual((once as any).spec?.template?.spec?.containers, (object as any).spec?.template?.spec?.containers);
     }),
   );
+});
+
+test('replicas: stated (default 1) so a re-apply after a rollback restores them; left to the HPA when one scales the workload', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-replicas-'));
+  const file = join(dir, 'shop.yaml');
+  const deployment = (name: string, replicas?: number) => `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: ${name}, namespace: shop }
+spec:
+${replicas === undefined ? '' : `  replicas: ${replicas}\n`}  selector: { matchLabels: { app: ${name} } }
+  template:
+    metadata: { labels: { app: ${name} } }
+    spec: { containers: [{ name: app, image: example.com/${name}:1 }] }
+`;
+  writeFileSync(file, [deployment('web'), deployment('api', 3), deployment('worker', 4), `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: { name: worker, namespace: shop }
+spec: { scaleTargetRef: { apiVersion: apps/v1, kind: Deployment, name: worker }, minReplicas: 2, maxReplicas: 10 }
+`].join('---\n'));
+  const inventory = inventoryFromManifests({ manifests: file });
+  const plan = generatePlan(inventory.objects, { source: { manifests: file }, target: { context: 'target' } });
+  const replicas = Object.fromEntries(desiredObjects(plan, inventory).desired.filter((o) => o.kind === 'Deployment').map((o) => [o.metadata.name, (o.spec as { replicas?: number }).replicas]));
+  assert.deepEqual(replicas, { api: 3, web: 1, worker: undefined });
 });
