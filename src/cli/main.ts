@@ -20,7 +20,7 @@ export function buildProgram(): Command {
 /** Runs the CLI and returns the exit code; errors become one line on stderr, never a stack. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  await registerCommands(program);
+  await registerCommands(program, argv);
   const debug = argv.includes('--debug');
   try {
     await program.parseAsync(argv);

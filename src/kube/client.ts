@@ -1,6 +1,6 @@
 import https from 'node:https';
 import http from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './client-node.js';
 import { FerryError } from '../util/errors.js';
 import type { KubeObject } from './object.js';
 

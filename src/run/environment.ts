@@ -1,4 +1,4 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '../kube/client-node.js';
 import { systemClock } from '../analysis/clock.js';
 import { parseDuration } from '../analysis/gates-schema.js';
 import { PrometheusMetricsProvider } from '../analysis/prometheus.js';

@@ -1,4 +1,4 @@
-import { KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '../kube/client-node.js';
 import { FerryError } from '../util/errors.js';
 import { describeObject, type KubeObject } from '../kube/object.js';
 

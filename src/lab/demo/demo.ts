@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '../../kube/client-node.js';
 import { KubeClient } from '../../kube/client.js';
 import pg from 'pg';
 import { startLab, type Lab } from '../cluster.js';
