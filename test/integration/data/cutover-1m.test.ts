@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
+import { sql } from '../../helpers/pg.js';
 import { startLocalPostgres, type LocalPostgres } from '../../../src/data/postgres/local-server.js';
 import { PostgresDataProvider } from '../../../src/data/postgres/provider.js';
 import type { TableProgress } from '../../../src/data/provider.js';
@@ -18,16 +18,6 @@ let source: LocalPostgres;
 let target: LocalPostgres;
 let data: PostgresDataProvider;
 let load: WriteLoad | undefined;
-
-async function sql(url: string, text: string): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 async function slots(server: LocalPostgres): Promise<string[]> {
   return (await sql(server.connectionString, 'select slot_name from pg_replication_slots')).rows.map((r) => r.slot_name as string);

@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import pg from 'pg';
+import { sql } from '../../helpers/pg.js';
 import { startLocalPostgres, type LocalPostgres } from '../../../src/data/postgres/local-server.js';
 import { REPO } from '../../helpers/cli.js';
 
@@ -24,16 +24,6 @@ function ferry(args: string[], env: Record<string, string> = {}): Promise<{ code
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
-}
-
-async function sql(url: string, text: string): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(text);
-  } finally {
-    await client.end();
-  }
 }
 
 function assertNoPassword(out: { stdout: string; stderr: string }): void {

@@ -8,6 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { sql } from '../../helpers/pg.js';
 import { startLocalPostgres, type LocalPostgres } from '../../../src/data/postgres/local-server.js';
 import { PostgresDataProvider } from '../../../src/data/postgres/provider.js';
 
@@ -17,16 +18,6 @@ let data: PostgresDataProvider;
 let running = false;
 let updates = 0;
 const writers: Promise<void>[] = [];
-
-async function sql(url: string, text: string): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Orders as fast as one connection allows (bounded by `stopAt`): decrement a stock row, insert an order. */
 async function orderLoop(url: string, writer: number, stopAt: number): Promise<void> {
