@@ -25,6 +25,8 @@ export function directions(name: string): { forward: Direction; reverse: Directi
 }
 
 export const HEARTBEAT_TABLE = `${HELPER_SCHEMA}.heartbeat`;
+/** On a subscriber: how far a detached subscription had applied, so re-attaching it resumes there. */
+const APPLIED_TABLE = `${HELPER_SCHEMA}.applied_upto`;
 const GUARD = 'ferry_write_guard';
 
 /**
@@ -38,6 +40,7 @@ export async function ensureHelpers(db: PgSide | PgConn): Promise<void> {
   await db.q(`
     create schema if not exists ${HELPER_SCHEMA};
     create table if not exists ${HEARTBEAT_TABLE} (direction text primary key, seq bigint not null, sent_at timestamptz not null, applied_at timestamptz);
+    create table if not exists ${APPLIED_TABLE} (direction text primary key, lsn pg_lsn not null);
     create or replace function ${HELPER_SCHEMA}.stamp_heartbeat() returns trigger language plpgsql set search_path = '' as $$
       begin new.applied_at := pg_catalog.clock_timestamp(); return new; end $$;
     create or replace trigger ferry_stamp before insert or update on ${HEARTBEAT_TABLE} for each row execute function ${HELPER_SCHEMA}.stamp_heartbeat();
@@ -135,21 +138,45 @@ export async function ensureSubscription(
   publisherConninfo: string,
   options: { copyData: boolean; createSlot: boolean },
 ): Promise<void> {
-  const { exists, enabled } = await subscriptionExists(db, direction);
-  if (exists) {
-    if (!enabled) await db.q(`alter subscription ${direction.id} enable`);
+  const rows = await db.q<{ enabled: boolean; slot: string | null }>(`select subenabled as enabled, subslotname as slot from pg_subscription where subname = $1`, [direction.id]);
+  if (rows.length > 0) {
+    // A detach interrupted between its statements leaves the subscription without its slot.
+    if (rows[0]!.slot === null) await db.q(`alter subscription ${direction.id} set (slot_name = ${literal(direction.id)})`);
+    if (!rows[0]!.enabled) await db.q(`alter subscription ${direction.id} enable`);
     return;
   }
+  const hasProgressTable = (await db.q(`select 1 from pg_class where oid = to_regclass($1)`, [APPLIED_TABLE])).length > 0;
+  if (options.createSlot) {
+    if (hasProgressTable) await db.q(`delete from ${APPLIED_TABLE} where direction = $1`, [direction.id]);
+  }
+  const applied = !options.createSlot && hasProgressTable ? (await db.q<{ lsn: string }>(`select lsn::text from ${APPLIED_TABLE} where direction = $1`, [direction.id]))[0]?.lsn : undefined;
   await db.q(
     `create subscription ${direction.id} connection ${literal(publisherConninfo)} publication ${direction.id}
-       with (copy_data = ${options.copyData}, create_slot = ${options.createSlot}, slot_name = ${literal(direction.id)}, enabled = true)`,
+       with (copy_data = ${options.copyData}, create_slot = ${options.createSlot}, slot_name = ${literal(direction.id)}, enabled = ${applied === undefined})`,
   );
+  if (applied !== undefined) {
+    // Re-attached to a kept slot: its confirmed position trails what was applied (the
+    // subscriber reports it only now and then), so without this the publisher re-sends
+    // applied transactions and the apply worker fails on duplicate keys.
+    await db.q(`select pg_replication_origin_advance('pg_' || oid, $2::pg_lsn) from pg_subscription where subname = $1`, [direction.id, applied]);
+    await db.q(`alter subscription ${direction.id} enable`);
+  }
 }
 
-/** Drops a subscription but keeps its slot on the publisher, so a crash right after loses nothing. */
+/**
+ * Drops a subscription but keeps its slot on the publisher, so a crash right after loses
+ * nothing; how far it had applied is kept on the subscriber for `ensureSubscription`.
+ */
 export async function detachSubscription(db: PgSide | PgConn, direction: Direction): Promise<void> {
   if (!(await subscriptionExists(db, direction)).exists) return;
   await db.q(`alter subscription ${direction.id} disable`);
+  await db.q(
+    `insert into ${APPLIED_TABLE} (direction, lsn)
+       select $1::text, s.remote_lsn from pg_replication_origin_status s join pg_subscription sub on s.external_id = 'pg_' || sub.oid
+        where sub.subname = $1::text and s.remote_lsn is not null
+     on conflict (direction) do update set lsn = excluded.lsn`,
+    [direction.id],
+  );
   await db.q(`alter subscription ${direction.id} set (slot_name = none)`);
   await db.q(`drop subscription ${direction.id}`);
 }

@@ -26,6 +26,7 @@
  * kept until the end, so a crash in the pause can re-attach to it and resume without loss.
  */
 import { FerryError } from '../../util/errors.js';
+import { failpoint } from '../../util/failpoint.js';
 import type { ParityOptions, Side, SwitchoverOptions, SwitchoverReport } from '../provider.js';
 import type { PgConn, PgSide } from './connection.js';
 import { runParity } from './parity.js';
@@ -71,6 +72,11 @@ export async function switchover(ctx: SwitchoverContext, freezeSide: Side, optio
   const lockAttempts = options.lockAttempts ?? 6;
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
   const steps: SwitchoverReport['steps'] = [];
+  // Each finished step is a crash point (`FERRY_FAILPOINT=switchover:<step>`), named without direction.
+  const done = (step: string, ms: number) => {
+    steps.push({ step, ms });
+    failpoint(`switchover:${step.split(' ')[0]}`);
+  };
   const report = (partial: Partial<SwitchoverReport>): SwitchoverReport => ({
     from: freezeSide,
     to: openSide,
@@ -144,7 +150,7 @@ export async function switchover(ctx: SwitchoverContext, freezeSide: Side, optio
     }
     await sleep(200);
   }
-  steps.push({ step: 'prepare', ms: performance.now() - t });
+  done('prepare', performance.now() - t);
 
   const freeze = await from.open();
   // Sessions that will hold the frozen snapshots are opened now: a login costs ~15 ms of pause.
@@ -179,7 +185,7 @@ export async function switchover(ctx: SwitchoverContext, freezeSide: Side, optio
         await sleep(100 * attempts);
       }
     }
-    steps.push({ step: 'freeze', ms: performance.now() - pauseStart });
+    done('freeze', performance.now() - pauseStart);
 
     t = performance.now();
     const drained = await heartbeat(from, to, oldDir, drainTimeoutMs);
@@ -188,11 +194,11 @@ export async function switchover(ctx: SwitchoverContext, freezeSide: Side, optio
         fix: 'a large transaction may still be in flight: wait for the lag to drop and run the cutover again',
       });
     }
-    steps.push({ step: 'drain', ms: performance.now() - t });
+    done('drain', performance.now() - t);
 
     t = performance.now();
     const sequencesCopied = await copySequences(from, to, ctx.schemas);
-    steps.push({ step: 'sequences', ms: performance.now() - t });
+    done('sequences', performance.now() - t);
 
     // Frozen, drained: hold a snapshot of each side for the final parity, run after the target opens.
     let snapshots: { source: string; target: string } | null = null;
@@ -205,35 +211,35 @@ export async function switchover(ctx: SwitchoverContext, freezeSide: Side, optio
         }),
       );
       snapshots = { source: ids[0]!, target: ids[1]! };
-      steps.push({ step: 'snapshots', ms: performance.now() - t });
+      done('snapshots', performance.now() - t);
     }
 
     t = performance.now();
     await detachSubscription(to, oldDir);
-    steps.push({ step: `detach ${oldDir.id}`, ms: performance.now() - t });
+    done(`detach ${oldDir.id}`, performance.now() - t);
     t = performance.now();
     await ensureSubscription(from, newDir, ctx.conninfo(openSide), { copyData: false, createSlot: true });
-    steps.push({ step: `start ${newDir.id}`, ms: performance.now() - t });
+    done(`start ${newDir.id}`, performance.now() - t);
 
     t = performance.now();
     await freeze.q(`${closeWritesSql(ctx.tables, `moved to the ${openSide} by ferry`)}\ncommit;`);
     committed = true;
-    steps.push({ step: `close ${freezeSide}`, ms: performance.now() - t });
+    done(`close ${freezeSide}`, performance.now() - t);
     t = performance.now();
     await to.q(`begin;\n${openWritesSql(ctx.tables)}\ncommit;`);
     const pauseEnd = performance.now();
-    steps.push({ step: `open ${openSide}`, ms: pauseEnd - t });
+    done(`open ${openSide}`, pauseEnd - t);
     const writePauseMs = pauseEnd - pauseStart;
 
     t = performance.now();
     await dropSlot(from, oldDir.id);
-    steps.push({ step: `drop slot ${oldDir.id}`, ms: performance.now() - t });
+    done(`drop slot ${oldDir.id}`, performance.now() - t);
 
     let parity = null;
     if (snapshots) {
       t = performance.now();
       parity = await runParity(ctx.source, ctx.target, { mode: 'frozen', snapshots }, { ...ctx.parity, ...options.parity, schemas: ctx.schemas });
-      steps.push({ step: 'final parity', ms: performance.now() - t });
+      done('final parity', performance.now() - t);
     }
     t = performance.now();
     const reverseBeat = await heartbeat(to, from, newDir, 10_000);
@@ -242,7 +248,7 @@ export async function switchover(ctx: SwitchoverContext, freezeSide: Side, optio
         fix: `check the ${freezeSide}'s server log for apply errors; writes are kept in slot ${newDir.id} meanwhile`,
       });
     }
-    steps.push({ step: `verify ${newDir.id}`, ms: performance.now() - t });
+    done(`verify ${newDir.id}`, performance.now() - t);
     return report({ writePauseMs, sequencesCopied, lockAttempts: attempts, parity });
   } finally {
     if (!committed) await freeze.q('rollback').catch(() => undefined);
