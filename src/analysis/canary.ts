@@ -65,6 +65,8 @@ export interface StepRecord {
   outcome: 'pass' | 'advanced-inconclusive' | 'held' | 'fail';
   extensions: number;
   looks: number;
+  /** For the 100 % step: the source window the target was compared with (the step before). */
+  baseline?: { from: number; to: number; weight: number };
 }
 
 export interface CanaryOutcome {
@@ -98,10 +100,15 @@ export async function runCanary(options: CanaryOptions): Promise<CanaryOutcome> 
     records.push(record);
     let holdUntil = stepStart + options.holdMs;
     let now = stepStart;
+    // At 100 % the source serves nothing to compare with live: the target is judged against
+    // the source of the step before (its whole window), instead of waiting forever.
+    const previous = records.at(-2);
+    const baseline = weight === 100 && previous ? await metrics.buckets(options.source, previous.startedAt, previous.endedAt, bucketMs) : undefined;
+    if (baseline) record.baseline = { from: previous!.startedAt, to: previous!.endedAt, weight: previous!.weight };
     while (true) {
       now += lookMs;
       await clock.sleep(Math.max(0, now - clock.now()));
-      const verdict = judge.look(await readLook(options, stepStart, now, bucketMs));
+      const verdict = judge.look({ ...(await readLook(options, stepStart, now, bucketMs)), ...(baseline ? { baseline } : {}) });
       record.looks++;
       record.endedAt = now;
       options.onEvent?.({ type: 'look', step: index, verdict });

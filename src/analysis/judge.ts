@@ -48,6 +48,11 @@ export interface LookInput {
   now: number;
   target: Bucket[];
   source: Bucket[];
+  /**
+   * When the source serves nothing (the 100 % step), the source as it was observed over the
+   * previous step: every window compares the target against this whole fixed sample instead.
+   */
+  baseline?: Bucket[];
   promql?: Record<string, number | undefined>;
   shadow?: { compared: number; mismatched: number };
   replicationLagMs?: number;
@@ -100,7 +105,7 @@ export class SequentialJudge {
     const stepStart = input.target[0]?.start ?? input.now;
     const verdicts: GateVerdict[] = [];
     const target = prefixSums(input.target);
-    const source = prefixSums(input.source);
+    const source = prefixSums(input.baseline ?? input.source);
 
     if (gates.errorRate) {
       const gate = gates.errorRate;
@@ -191,7 +196,18 @@ function windowOf(input: LookInput, target: Sums, source: Sums, first: number, w
     from: input.target[first]?.start ?? input.now,
     to: input.now,
     target: { requests: target.requests[n]! - target.requests[first]!, errors: target.errors[n]! - target.errors[first]!, latenciesMs: latencies(input.target), slowerThan: (bound) => countSlower(input.target, first, bound) },
-    source: { requests: source.requests[n]! - source.requests[first]!, errors: source.errors[n]! - source.errors[first]!, latenciesMs: latencies(input.source), slowerThan: (bound) => countSlower(input.source, first, bound) },
+    source: input.baseline ? baselineWindow(input.baseline, source, withLatencies, cap) : { requests: source.requests[n]! - source.requests[first]!, errors: source.errors[n]! - source.errors[first]!, latenciesMs: latencies(input.source), slowerThan: (bound) => countSlower(input.source, first, bound) },
+  };
+}
+
+/** The whole fixed baseline, whatever window of the target it is compared with. */
+function baselineWindow(baseline: Bucket[], sums: Sums, withLatencies: boolean, cap: number): WindowData['source'] {
+  const last = baseline.length;
+  return {
+    requests: sums.requests[last]!,
+    errors: sums.errors[last]!,
+    latenciesMs: withLatencies ? thinnedLatencies(baseline, 0, cap) : new Float64Array(0),
+    slowerThan: (bound) => countSlower(baseline, 0, bound),
   };
 }
 

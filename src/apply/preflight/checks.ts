@@ -128,10 +128,12 @@ export function checkNamespaces(planned: PlannedObjects, target: TargetFacts): P
 export function checkCapacity(planned: PlannedObjects, target: TargetFacts): PreflightRow[] {
   let cpu = 0;
   let memory = 0;
-  for (const object of planned.desired) {
+  for (const [index, object] of planned.desired.entries()) {
     const template = podTemplate(object);
     if (!template || object.kind === 'CronJob' || object.kind === 'Job') continue;
-    const replicas = object.kind === 'DaemonSet' ? 1 : Number((object.spec as any)?.replicas ?? 1);
+    // An autoscaled workload is applied without replicas (its HPA owns them): count what runs on the source.
+    const original = planned.original[index];
+    const replicas = object.kind === 'DaemonSet' ? 1 : Number((object.spec as any)?.replicas ?? (original?.spec as any)?.replicas ?? 1);
     for (const container of allContainers(template.spec).filter((c) => !(template.spec.initContainers ?? []).includes(c))) {
       const requests = (container as any).resources?.requests ?? {};
       cpu += (parseQuantity(requests.cpu) ?? 0) * replicas;

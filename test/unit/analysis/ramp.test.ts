@@ -77,3 +77,21 @@ test('a healthy target passes 10 % and 50 % steps held 5 minutes each at 500 req
   assert.equal(small.outcome.result, 'held');
   assert.equal(small.outcome.steps[0]!.extensions, 1);
 });
+
+test('the 100 % step is judged against the source of the step before: healthy passes (default hold policy), a target that fails under full load is rolled back', async () => {
+  const { outcome } = await simulate(5, () => healthy, [50, 100], 30_000, { interval: '1s' }, 500);
+  assert.equal(outcome.result, 'completed', JSON.stringify(outcome.steps));
+  const full = outcome.steps.at(-1)!;
+  assert.equal(full.outcome, 'pass');
+  assert.deepEqual(full.baseline, { from: outcome.steps[0]!.startedAt, to: outcome.steps[0]!.endedAt, weight: 50 });
+
+  // Fine at half the traffic, 5 % errors once it takes all of it (capacity): caught at 100 %.
+  const metrics = new RouterMetricsProvider({ retentionMs: 5 * 60_000 });
+  const atFullWeight = () => sim.weightLog.at(-1)?.target === 100;
+  const sim: SimulatedTraffic = new SimulatedTraffic({ seed: 6, requestsPerSecond: 500, source: healthy, target: () => (atFullWeight() ? { ...healthy, errorRate: 0.05 } : healthy), observe: (o) => metrics.record(o) });
+  const overloaded = await runCanary({ traffic: sim, metrics, clock: sim, source: 'source', target: 'target', steps: [50, 100], holdMs: 30_000, gates, analysis: analysisSchema.parse({ interval: '1s' }) });
+  assert.equal(overloaded.result, 'rolled-back', JSON.stringify(overloaded.steps));
+  assert.equal(overloaded.rollback!.weightBefore, 100);
+  assert.match(overloaded.rollback!.evidence.gates[0]!.gate, /^errorRate/);
+  assert.ok(overloaded.rollback!.detectedAt - overloaded.steps[1]!.startedAt < 5_000, 'called within seconds of taking all traffic');
+});
