@@ -32,7 +32,9 @@ export function applyDefaults(object: KubeObject, context: DefaultingContext): v
       spec.replicas ??= 1;
       spec.revisionHistoryLimit ??= 10;
       spec.progressDeadlineSeconds ??= 600;
-      spec.strategy ??= { type: 'RollingUpdate' };
+      // `kubectl create deployment` sends `strategy: {}`: the type still defaults.
+      spec.strategy ??= {};
+      spec.strategy.type ||= 'RollingUpdate';
       if (spec.strategy.type === 'RollingUpdate') spec.strategy.rollingUpdate ??= { maxUnavailable: '25%', maxSurge: '25%' };
       defaultPodTemplate(spec.template);
       return;

@@ -172,7 +172,7 @@ async function watch(service: ObjectService, { route, query, accept, res }: Requ
 }
 
 function parseBody(body: string, contentType: string): unknown {
-  // kubectl's typed commands (`create namespace`, `create configmap`…) send protobuf; the lab speaks JSON only.
+  // Protobuf bodies were decoded to JSON by the server (protobuf/decode.ts); YAML bodies are not accepted.
   if (contentType.includes('yaml') || contentType.includes('protobuf')) throw unsupportedMediaType(contentType);
   try {
     return JSON.parse(body);

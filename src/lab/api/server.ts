@@ -11,6 +11,7 @@ import { handleResource } from './handlers.js';
 import { ApiError } from './status.js';
 import { KUBERNETES_VERSION, aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, openApiGroupVersion, openApiRoot } from './discovery.js';
 import { decideFault, validateFaults, type ApiFaults } from './faults.js';
+import { decodeProtobufBody, isProtobuf } from './protobuf/decode.js';
 import { log } from '../../util/log.js';
 
 export interface ApiServerOptions {
@@ -51,7 +52,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return sendJson(res, 401, new ApiError(401, 'Unauthorized', 'Unauthorized').toStatus());
     }
-    const body = await readBody(req);
+    const raw = await readBody(req);
+    let contentType = String(req.headers['content-type'] ?? 'application/json');
+    let body: string;
+    if (isProtobuf(contentType) && raw.length > 0 && (req.method === 'POST' || req.method === 'PUT' || req.method === 'DELETE')) {
+      // kubectl's typed clients send protobuf; decode it into the JSON the same request would carry.
+      body = JSON.stringify(decodeProtobufBody(raw));
+      contentType = 'application/json';
+    } else body = raw.toString('utf8');
+    if (path === SELF_SUBJECT_ACCESS_REVIEWS && req.method === 'POST') return sendJson(res, 201, selfSubjectAccessReview(body));
     if (path === ADMIN_FAULTS_PATH) {
       if (req.method === 'PUT' || req.method === 'POST') {
         try {
@@ -68,7 +77,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       if (decision.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.delayMs));
       if (decision.fail) return sendJson(res, decision.fail.code, new ApiError(decision.fail.code, decision.fail.reason, decision.fail.message, { retryAfterSeconds: 1 }).toStatus());
       const reply = await handleResource(service, {
-        route: route.route, query: url.searchParams, accept: String(req.headers.accept ?? ''), contentType: String(req.headers['content-type'] ?? 'application/json'),
+        route: route.route, query: url.searchParams, accept: String(req.headers.accept ?? ''), contentType,
         body, userAgent: String(req.headers['user-agent'] ?? ''), req, res,
       });
       if (reply) sendJson(res, reply.status, reply.body, reply.warnings);
@@ -150,11 +159,31 @@ function aggregatedVersion(accept: string): string | undefined {
   return undefined;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+const SELF_SUBJECT_ACCESS_REVIEWS = '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews';
+
+/**
+ * `kubectl auth can-i`: the lab has one user, the administrator holding its token (anything
+ * else was refused with 401 above), so every request it asks about is allowed.
+ */
+function selfSubjectAccessReview(body: string): Record<string, unknown> {
+  let review: { spec?: unknown; metadata?: unknown };
+  try {
+    review = JSON.parse(body || '{}') as typeof review;
+  } catch {
+    throw new ApiError(400, 'BadRequest', 'the request body is not valid JSON');
+  }
+  return {
+    kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1',
+    metadata: { creationTimestamp: null }, spec: review.spec ?? {},
+    status: { allowed: true, reason: 'the lab has a single administrator user: its token may do anything' },
+  };
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

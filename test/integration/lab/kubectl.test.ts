@@ -145,7 +145,7 @@ test('a field owned by another manager conflicts unless forced', async () => {
 });
 
 test('namespace deletion removes what it holds', async () => {
-  // `kubectl create namespace` sends protobuf, which the lab does not decode; -f sends JSON.
+  // A namespace and what it holds, created from one file.
   writeFileSync(join(dir, 'ns.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata: {name: scratch}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: one, namespace: scratch}\ndata: {a: b}\n');
   const created = await kubectl('create', '-f', join(dir, 'ns.yaml'));
   assert.equal(created.code, 0, created.stderr);
