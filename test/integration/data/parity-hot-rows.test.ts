@@ -25,11 +25,18 @@ async function orderLoop(url: string, writer: number, stopAt: number): Promise<v
   await client.connect();
   try {
     for (let i = 0; running && Date.now() < stopAt; i++) {
-      await client.query('begin');
-      await client.query('update public.stock set units = units - 1, updated_at = clock_timestamp() where product = $1', [(i + writer) % 3]);
-      await client.query('insert into public.orders (product, note) values ($1, $2)', [(i + writer) % 3, `w${writer}-${i}`]);
-      await client.query('commit');
-      updates++;
+      try {
+        await client.query('begin');
+        await client.query('update public.stock set units = units - 1, updated_at = clock_timestamp() where product = $1', [(i + writer) % 3]);
+        await client.query('insert into public.orders (product, note) values ($1, $2)', [(i + writer) % 3, `w${writer}-${i}`]);
+        await client.query('commit');
+        updates++;
+      } catch (error) {
+        await client.query('rollback');
+        // After the cutover the source refuses writes (SQLSTATE 25006): this writer is done.
+        if ((error as { code?: string }).code === '25006') return;
+        throw error;
+      }
     }
   } finally {
     await client.end();
@@ -41,7 +48,7 @@ before(async () => {
   await sql(
     source.connectionString,
     `create table public.stock (product int primary key, units bigint not null, updated_at timestamptz not null default now());
-     create table public.orders (id bigserial primary key, product int not null, note text not null);
+     create table public.orders (id bigserial primary key, product int not null references public.stock, note text not null);
      insert into public.stock select g, 1000000000 from generate_series(0, 2) g;
      insert into public.orders (product, note) select g % 3, 'seed ' || g from generate_series(1, 50000) g;`,
   );
@@ -77,4 +84,14 @@ test('under the same load, a row changed on the target is still named by its key
   const report = await data.parity();
   assert.equal(report.ok, false);
   assert.deepEqual(report.differences, [{ table: 'public.orders', key: ['4242'], kind: 'changed' }]);
+  await sql(target.connectionString, `set session_replication_role = replica; update public.orders set note = 'seed 4242' where id = 4242`);
+});
+
+test('cutover under the same load freezes writes at the first attempts: parent tables are locked before the tables that reference them', async () => {
+  // The writers update stock, then insert into orders (which references stock). Locking
+  // orders first (alphabetical) deadlocked against them until lock_timeout, every attempt.
+  const report = await data.cutover({ lockTimeoutMs: 500, lockAttempts: 3 });
+  assert.ok(report.lockAttempts <= 2, `${report.lockAttempts} attempts`);
+  assert.ok(report.writePauseMs < 1000, `pause ${report.writePauseMs} ms`);
+  assert.equal(report.parity?.ok, true);
 });
