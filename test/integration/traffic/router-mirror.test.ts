@@ -84,5 +84,8 @@ test('mirroring reports a 1-in-100 difference rate, and a slow shadow never dela
   started.push(isolated);
   const shadowed = await runLoad({ url: isolated.url, rate: 200, durationMs: 2000, connections: 8 });
   assert.equal(shadowed.failed, 0);
-  assert.ok(percentile(shadowed.latenciesMs, 0.99) < 150, `primary p99 ${percentile(shadowed.latenciesMs, 0.99).toFixed(1)} ms follows the 300 ms shadow`);
+  // Waiting for the shadow would put every response at 300 ms or more; a loaded machine only delays a few.
+  const followed = shadowed.latenciesMs.filter((ms) => ms >= 300).length / shadowed.latenciesMs.length;
+  assert.ok(followed < 0.05, `${(followed * 100).toFixed(1)} % of primary responses took the 300 ms shadow's time or more`);
+  assert.ok(percentile(shadowed.latenciesMs, 0.5) < 100, `primary p50 ${percentile(shadowed.latenciesMs, 0.5).toFixed(1)} ms follows the 300 ms shadow`);
 });
