@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { BOUTIQUE, ferry } from '../../helpers/cli.js';
+import { BOUTIQUE, REPO, ferry } from '../../helpers/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ferry-cli-'));
 
@@ -108,4 +109,15 @@ test('ferry schema prints a JSON Schema for MigrationPlan; usage errors exit 2',
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown output format "xml"/);
   assertOneLineError(ferry(['plan', '--manifests', join(tmp, 'missing.yaml')]), /missing\.yaml: no such file or directory/);
+});
+
+test('installed as kubectl-ferry on PATH, kubectl finds the plugin and runs it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-plugin-'));
+  symlinkSync(join(REPO, 'bin', 'ferry.js'), join(dir, 'kubectl-ferry'));
+  const env = { ...process.env, PATH: `${dir}:${process.env.PATH}`, NO_COLOR: '1' };
+  const listed = spawnSync('kubectl', ['plugin', 'list'], { env, encoding: 'utf8' });
+  assert.match(listed.stdout, new RegExp(`${dir}/kubectl-ferry`));
+  const version = spawnSync('kubectl', ['ferry', 'version', '-o', 'json'], { env, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(version.status, 0, version.stderr);
+  assert.equal(JSON.parse(version.stdout).version, JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version);
 });
