@@ -11,14 +11,6 @@ import type { CapturedResponse } from './compare.js';
  * (node_modules/undici/lib/handler/unwrap-handler.js). No Readable is created per response,
  * which is where the field notes measured the gain over Pool.request().
  */
-export interface OutboundRequest {
-  method: string;
-  path: string;
-  /** Flat [name, value, ...] list, hop-by-hop headers already removed. */
-  headers: string[];
-  body: Buffer | null;
-  timeoutMs: number;
-}
 
 /** Error codes that mean the connection failed before the request could be written. */
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -43,46 +35,46 @@ export function isRetryable(error: Error, idempotent: boolean): boolean {
   return idempotent && NO_RESPONSE_ERRORS.has(code);
 }
 
-function dispatchOptions(request: OutboundRequest): Dispatcher.DispatchOptions {
-  return {
-    method: request.method as Dispatcher.HttpMethod,
-    path: request.path,
-    headers: request.headers,
-    body: request.body,
-    headersTimeout: request.timeoutMs,
-    bodyTimeout: request.timeoutMs,
-  };
-}
-
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer', 'proxy-authenticate']);
 
-export interface PrimaryCallbacks {
-  /** Called once with the outcome: a response ended, or an error (before or after headers). */
-  done(outcome: { status: number; error?: Error; responseStarted: boolean }): void;
+/** Whether a header name may be hop-by-hop: a length check first, so most names are never lower-cased. */
+function maybeHopByHop(name: string): boolean {
+  const n = name.length;
+  return n === 2 || n === 7 || n === 10 || n === 16 || n === 17 || n === 18;
 }
 
-/** Streams a backend's response to the client, with back-pressure, optionally keeping a copy for the mirror comparison. */
-export class PrimaryHandler implements Dispatcher.DispatchHandler {
+/**
+ * Streams a backend's response to the client, with back-pressure, optionally keeping a copy
+ * for the mirror comparison. One object per attempt carries all of the request's state (the
+ * router subclasses it), so the request path allocates no closures per request.
+ */
+export abstract class PrimaryHandler implements Dispatcher.DispatchHandler {
   status = 0;
   responseStarted = false;
   private abortUpstream: ((error?: Error) => void) | undefined;
   private resume: (() => void) | undefined;
   private finished = false;
+  private ended = false;
+  /** Body bytes still expected when the response has a Content-Length, else -1. */
+  private remaining = -1;
   private capture: Buffer[] | undefined;
   private capturedBytes = 0;
   private headersForCompare: Record<string, string | undefined> | undefined;
 
   constructor(
-    private readonly res: ServerResponse,
+    protected readonly res: ServerResponse,
     private readonly extraHeaders: string[] | undefined,
-    private readonly callbacks: PrimaryCallbacks,
-    private readonly captureLimit: number,
+    readonly captureLimit: number,
   ) {
     if (captureLimit > 0) this.capture = [];
   }
 
-  static dispatch(pool: Pool, request: OutboundRequest, handler: PrimaryHandler): void {
-    pool.dispatch(dispatchOptions(request), handler);
+  /** Called once with the outcome: a response ended, or an error (before or after headers). */
+  protected abstract done(error: Error | undefined): void;
+
+  /** Sends the request on `pool`; abort() cuts it when the client goes away first. */
+  dispatch(pool: Pool, options: Dispatcher.DispatchOptions): void {
+    pool.dispatch(options, this);
   }
 
   onConnect(abort: (error?: Error) => void): void {
@@ -91,7 +83,7 @@ export class PrimaryHandler implements Dispatcher.DispatchHandler {
 
   /** Called by the server when the client went away before the response ended. */
   abort(): void {
-    if (!this.finished) this.abortUpstream?.(new Error('client closed the connection'));
+    if (!this.finished && !this.ended) this.abortUpstream?.(new Error('client closed the connection'));
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -104,13 +96,18 @@ export class PrimaryHandler implements Dispatcher.DispatchHandler {
     if (keep) this.headersForCompare = {};
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!.toString('latin1');
-      const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower)) continue;
       const value = rawHeaders[i + 1]!.toString('latin1');
+      if (keep || name.length === 14 || maybeHopByHop(name)) {
+        const lower = name.toLowerCase();
+        if (HOP_BY_HOP.has(lower)) continue;
+        if (lower === 'content-length') this.remaining = Number(value);
+        if (keep) this.headersForCompare![lower] = value;
+      }
       headers.push(name, value);
-      if (keep) this.headersForCompare![lower] = value;
     }
-    if (this.extraHeaders) headers.push(...this.extraHeaders);
+    if (this.extraHeaders) {
+      for (const item of this.extraHeaders) headers.push(item);
+    }
     this.res.writeHead(statusCode, headers);
     return true;
   }
@@ -120,6 +117,16 @@ export class PrimaryHandler implements Dispatcher.DispatchHandler {
       if (this.capturedBytes < this.captureLimit) this.capture.push(chunk);
       this.capturedBytes += chunk.length;
     }
+    // The chunk that completes a Content-Length body goes out with end(): one write for the
+    // headers, the body and the end of the response instead of two calls through the stream.
+    if (this.remaining > 0) {
+      this.remaining -= chunk.length;
+      if (this.remaining === 0) {
+        this.ended = true;
+        this.res.end(chunk);
+        return true;
+      }
+    }
     const more = this.res.write(chunk);
     if (!more) this.res.once('drain', () => this.resume?.());
     return more;
@@ -127,13 +134,13 @@ export class PrimaryHandler implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.finished = true;
-    this.res.end();
-    this.callbacks.done({ status: this.status, responseStarted: true });
+    if (!this.ended) this.res.end();
+    this.done(undefined);
   }
 
   onError(error: Error): void {
     this.finished = true;
-    this.callbacks.done({ status: this.status, error, responseStarted: this.responseStarted });
+    this.done(error);
   }
 
   capturedResponse(): CapturedResponse | undefined {
@@ -155,8 +162,8 @@ export class ShadowHandler implements Dispatcher.DispatchHandler {
     private readonly done: (response: CapturedResponse | undefined, error?: Error) => void,
   ) {}
 
-  static dispatch(pool: Pool, request: OutboundRequest, handler: ShadowHandler): void {
-    pool.dispatch(dispatchOptions(request), handler);
+  static dispatch(pool: Pool, options: Dispatcher.DispatchOptions, handler: ShadowHandler): void {
+    pool.dispatch(options, handler);
   }
 
   onConnect(): void {}
@@ -188,24 +195,35 @@ export class ShadowHandler implements Dispatcher.DispatchHandler {
 
 /** Request headers for the backend: the client's, minus hop-by-hop ones, plus X-Forwarded-*. */
 export function outboundHeaders(rawHeaders: string[], remoteAddress: string | undefined): string[] {
-  const headers: string[] = [];
+  let headers: string[] = [];
   let forwardedFor: string | undefined;
   let connectionTokens: string[] | undefined;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const lower = rawHeaders[i]!.toLowerCase();
-    if (lower === 'connection') connectionTokens = rawHeaders[i + 1]!.toLowerCase().split(',').map((token) => token.trim());
-  }
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
+    const value = rawHeaders[i + 1]!;
     const lower = name.toLowerCase();
-    // content-length is recomputed by undici from the buffered body; expect is answered by Node.
-    if (HOP_BY_HOP.has(lower) || lower === 'content-length' || lower === 'expect' || lower === 'proxy-authorization') continue;
-    if (connectionTokens?.includes(lower)) continue;
-    if (lower === 'x-forwarded-for') {
-      forwardedFor = forwardedFor ? `${forwardedFor}, ${rawHeaders[i + 1]!}` : rawHeaders[i + 1]!;
+    if (lower === 'connection') {
+      // Headers named in Connection are hop-by-hop too; "keep-alive" and "close" name none we forward.
+      for (const token of value.toLowerCase().split(',')) {
+        const trimmed = token.trim();
+        if (trimmed !== 'keep-alive' && trimmed !== 'close' && trimmed !== '') (connectionTokens ??= []).push(trimmed);
+      }
       continue;
     }
-    headers.push(name, rawHeaders[i + 1]!);
+    // content-length is recomputed by undici from the buffered body; expect is answered by Node.
+    if (HOP_BY_HOP.has(lower) || lower === 'content-length' || lower === 'expect' || lower === 'proxy-authorization') continue;
+    if (lower === 'x-forwarded-for') {
+      forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;
+      continue;
+    }
+    headers.push(name, value);
+  }
+  if (connectionTokens !== undefined) {
+    const named = connectionTokens;
+    const kept: string[] = [];
+    for (let i = 0; i < headers.length; i += 2) if (!named.includes(headers[i]!.toLowerCase())) kept.push(headers[i]!, headers[i + 1]!);
+    headers = kept;
+    if (named.includes('x-forwarded-for')) forwardedFor = undefined;
   }
   const client = remoteAddress ?? 'unknown';
   headers.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${client}` : client);

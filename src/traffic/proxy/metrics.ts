@@ -1,10 +1,15 @@
-import { Counter, Histogram, Registry, type LabelValues } from 'prom-client';
+import { Counter, Histogram, Registry, type HistogramConfiguration, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client';
 import type { MismatchReason } from './compare.js';
 
 /**
  * Per-backend request and error counts and latency histograms, served by the admin API at
  * /metrics (Prometheus) and /metrics.json, plus in-process observation listeners for the
  * analysis gates (docs/architecture.md, "The router's observation API").
+ *
+ * The request path only increments numbers in a fixed array per route/backend/role series
+ * (resolved once per route, see `RouterMetrics.series`); prom-client reads those arrays when
+ * /metrics is scraped. prom-client's own observe()/inc() hash the label set on every call,
+ * which cost ~4 % of the router's CPU per request under load.
  */
 export type BackendRole = 'source' | 'target' | 'shadow';
 
@@ -30,6 +35,8 @@ export type ResponseListener = (observation: ResponseObservation) => void;
 
 /** Upper bounds in seconds: fine below 10 ms where proxy overhead lives. */
 export const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LATENCY_BUCKETS_MS = LATENCY_BUCKETS_SECONDS.map((le) => le * 1000);
+const STATUS_KEYS = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 export interface BackendSnapshot {
   route: string;
@@ -41,30 +48,103 @@ export interface BackendSnapshot {
   latency: { count: number; sumMs: number; bucketsMs: Array<{ le: number; count: number }>; p50Ms: number; p99Ms: number };
 }
 
-interface Series {
-  snapshot: BackendSnapshot;
-  counts: number[];
-  requests: Array<Counter.Internal | undefined>;
-  errors: Counter.Internal;
-  duration: Histogram.Internal<string>;
-  labels: LabelValues<string>;
+/** The counters of one route/backend/role, updated in place by the request path. */
+export class Series {
+  requests = 0;
+  errors = 0;
+  sumMs = 0;
+  /** Requests by status class: index 0 'none' (no response), 1..5 '1xx'..'5xx'. */
+  readonly byStatusClass = [0, 0, 0, 0, 0, 0];
+  /** Non-cumulative latency bucket counts; the last slot is above the largest bound. */
+  readonly counts = new Array<number>(LATENCY_BUCKETS_SECONDS.length + 1).fill(0);
+  readonly labels: { route: string; backend: string; role: BackendRole };
+
+  constructor(
+    readonly route: string,
+    readonly backend: string,
+    readonly role: BackendRole,
+  ) {
+    this.labels = { route, backend, role };
+  }
+}
+
+/**
+ * A prom-client histogram whose values come from the `Series` arrays at scrape time. Only
+ * get()/getForPromString() are replaced; the exposition text is what prom-client's own
+ * histogram prints (`le` first, then the series' labels).
+ */
+class SeriesHistogram extends Histogram<string> {
+  private readonly metricName: string;
+  private readonly metricHelp: string;
+
+  constructor(
+    configuration: HistogramConfiguration<string>,
+    private readonly source: () => Iterable<Series>,
+  ) {
+    super(configuration);
+    this.metricName = configuration.name;
+    this.metricHelp = configuration.help;
+  }
+
+  override async get(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
+    const name = this.metricName;
+    const values: Array<MetricValueWithName<string>> = [];
+    for (const series of this.source()) {
+      if (series.requests === 0) continue;
+      let cumulative = 0;
+      for (let i = 0; i < LATENCY_BUCKETS_SECONDS.length; i++) {
+        cumulative += series.counts[i]!;
+        values.push({ labels: { le: LATENCY_BUCKETS_SECONDS[i]!, ...series.labels }, value: cumulative, metricName: `${name}_bucket` });
+      }
+      values.push({ labels: { le: '+Inf', ...series.labels }, value: series.requests, metricName: `${name}_bucket` });
+      values.push({ labels: { ...series.labels }, value: series.sumMs / 1000, metricName: `${name}_sum` });
+      values.push({ labels: { ...series.labels }, value: series.requests, metricName: `${name}_count` });
+    }
+    // prom-client types `type` as a numeric enum that its JavaScript does not export; the registry prints the string.
+    return { name, help: this.metricHelp, type: 'histogram' as unknown as MetricObjectWithValues<MetricValueWithName<string>>['type'], values, aggregator: 'sum', collect: () => undefined };
+  }
+
+  /** The registry prefers this one when present (prom-client's histogram defines it). */
+  getForPromString(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
+    return this.get();
+  }
 }
 
 export class RouterMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<string>;
-  private readonly errors: Counter<string>;
-  private readonly duration: Histogram<string>;
   private readonly mirrorCompared: Counter<string>;
   private readonly mirrorMismatches: Counter<string>;
-  private readonly series = new Map<string, Series>();
+  private readonly byKey = new Map<string, Series>();
   private listeners: ResponseListener[] = [];
 
   constructor() {
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'ferry_router_requests_total', help: 'Requests answered, by backend and status class', labelNames: ['route', 'backend', 'role', 'code'], registers });
-    this.errors = new Counter({ name: 'ferry_router_errors_total', help: 'Responses with status >= 500 or no response', labelNames: ['route', 'backend', 'role'], registers });
-    this.duration = new Histogram({ name: 'ferry_router_request_duration_seconds', help: 'Time from request start to response end', labelNames: ['route', 'backend', 'role'], buckets: LATENCY_BUCKETS_SECONDS, registers });
+    const all = () => this.byKey.values();
+    new Counter({
+      name: 'ferry_router_requests_total',
+      help: 'Requests answered, by backend and status class',
+      labelNames: ['route', 'backend', 'role', 'code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const series of all()) {
+          series.byStatusClass.forEach((count, i) => {
+            if (count > 0) this.inc({ ...series.labels, code: STATUS_KEYS[i]! }, count);
+          });
+        }
+      },
+    });
+    new Counter({
+      name: 'ferry_router_errors_total',
+      help: 'Responses with status >= 500 or no response',
+      labelNames: ['route', 'backend', 'role'],
+      registers,
+      collect() {
+        this.reset();
+        for (const series of all()) if (series.errors > 0) this.inc(series.labels, series.errors);
+      },
+    });
+    new SeriesHistogram({ name: 'ferry_router_request_duration_seconds', help: 'Time from request start to response end', labelNames: ['route', 'backend', 'role'], buckets: LATENCY_BUCKETS_SECONDS, registers }, all);
     this.mirrorCompared = new Counter({ name: 'ferry_router_mirror_compared_total', help: 'Mirrored requests whose responses were compared', labelNames: ['route'], registers });
     this.mirrorMismatches = new Counter({ name: 'ferry_router_mirror_mismatches_total', help: 'Compared pairs that differed, by first reason', labelNames: ['route', 'reason'], registers });
   }
@@ -77,32 +157,38 @@ export class RouterMetrics {
     };
   }
 
+  /** The series of one route/backend/role; the router resolves it once per route and backend. */
+  series(route: string, backend: string, role: BackendRole): Series {
+    const key = `${route}\u0000${role}\u0000${backend}`;
+    let series = this.byKey.get(key);
+    if (!series) {
+      series = new Series(route, backend, role);
+      this.byKey.set(key, series);
+    }
+    return series;
+  }
+
   observe(observation: ResponseObservation): void {
-    const series = this.seriesFor(observation.route, observation.backend, observation.role);
-    const { snapshot } = series;
+    this.record(this.series(observation.route, observation.backend, observation.role), observation.status, observation.latencyMs, observation.at, observation.error, observation.retried === true);
+  }
+
+  /** The request path's entry: counts one response (or failed attempt) of `series`. */
+  record(series: Series, status: number, latencyMs: number, at: number, error: string | undefined, retried: boolean): void {
     // Index 0 ('none') counts attempts that got no response at all (status 0).
-    const statusClass = observation.status === 0 ? 0 : Math.min(5, Math.max(1, Math.floor(observation.status / 100)));
-    snapshot.requests++;
-    const key = statusClass === 0 ? 'none' : `${statusClass}xx`;
-    snapshot.byStatusClass[key] = (snapshot.byStatusClass[key] ?? 0) + 1;
-    let counter = series.requests[statusClass];
-    if (!counter) {
-      counter = this.requests.labels({ ...series.labels, code: key });
-      series.requests[statusClass] = counter;
-    }
-    counter.inc();
-    if (observation.status >= 500 || observation.error !== undefined) {
-      snapshot.errors++;
-      series.errors.inc();
-    }
-    const seconds = observation.latencyMs / 1000;
-    series.duration.observe(seconds);
-    snapshot.latency.count++;
-    snapshot.latency.sumMs += observation.latencyMs;
+    const statusClass = status === 0 ? 0 : status >= 500 ? 5 : status < 100 ? 1 : (status / 100) | 0;
+    series.requests++;
+    series.byStatusClass[statusClass]!++;
+    if (status >= 500 || error !== undefined) series.errors++;
+    series.sumMs += latencyMs;
     let i = 0;
-    while (i < LATENCY_BUCKETS_SECONDS.length && seconds > LATENCY_BUCKETS_SECONDS[i]!) i++;
+    while (i < LATENCY_BUCKETS_MS.length && latencyMs > LATENCY_BUCKETS_MS[i]!) i++;
     series.counts[i]!++;
-    for (const listener of this.listeners) listener(observation);
+    const listeners = this.listeners;
+    if (listeners.length === 0) return;
+    const observation: ResponseObservation = { route: series.route, backend: series.backend, role: series.role, status, latencyMs, at };
+    if (error !== undefined) observation.error = error;
+    if (retried) observation.retried = true;
+    for (const listener of listeners) listener(observation);
   }
 
   countComparison(route: string, reason: MismatchReason | undefined): void {
@@ -112,36 +198,29 @@ export class RouterMetrics {
 
   /** Per route/backend/role counters and latency histogram, in a stable order. */
   snapshot(): BackendSnapshot[] {
-    return [...this.series.keys()].sort().map((key) => {
-      const series = this.series.get(key)!;
+    return [...this.byKey.keys()].sort().flatMap((key) => {
+      const series = this.byKey.get(key)!;
+      if (series.requests === 0) return [];
       let cumulative = 0;
-      const bucketsMs = LATENCY_BUCKETS_SECONDS.map((le, i) => ({ le: le * 1000, count: (cumulative += series.counts[i]!) }));
-      bucketsMs.push({ le: Number.POSITIVE_INFINITY, count: cumulative + series.counts[LATENCY_BUCKETS_SECONDS.length]! });
-      const count = series.snapshot.latency.count;
-      return {
-        ...series.snapshot,
-        byStatusClass: { ...series.snapshot.byStatusClass },
-        latency: { ...series.snapshot.latency, bucketsMs, p50Ms: quantileFromBuckets(bucketsMs, count, 0.5), p99Ms: quantileFromBuckets(bucketsMs, count, 0.99) },
-      };
+      const bucketsMs = LATENCY_BUCKETS_MS.map((le, i) => ({ le, count: (cumulative += series.counts[i]!) }));
+      bucketsMs.push({ le: Number.POSITIVE_INFINITY, count: cumulative + series.counts[LATENCY_BUCKETS_MS.length]! });
+      const count = series.requests;
+      const byStatusClass: Record<string, number> = {};
+      series.byStatusClass.forEach((n, i) => {
+        if (n > 0) byStatusClass[STATUS_KEYS[i]!] = n;
+      });
+      return [
+        {
+          route: series.route,
+          backend: series.backend,
+          role: series.role,
+          requests: series.requests,
+          errors: series.errors,
+          byStatusClass,
+          latency: { count, sumMs: series.sumMs, bucketsMs, p50Ms: quantileFromBuckets(bucketsMs, count, 0.5), p99Ms: quantileFromBuckets(bucketsMs, count, 0.99) },
+        },
+      ];
     });
-  }
-
-  private seriesFor(route: string, backend: string, role: BackendRole): Series {
-    const key = `${route}\u0000${role}\u0000${backend}`;
-    let series = this.series.get(key);
-    if (!series) {
-      const labels = { route, backend, role };
-      series = {
-        labels,
-        snapshot: { route, backend, role, requests: 0, errors: 0, byStatusClass: {}, latency: { count: 0, sumMs: 0, bucketsMs: [], p50Ms: 0, p99Ms: 0 } },
-        counts: new Array<number>(LATENCY_BUCKETS_SECONDS.length + 1).fill(0),
-        requests: [],
-        errors: this.errors.labels(labels),
-        duration: this.duration.labels(labels),
-      };
-      this.series.set(key, series);
-    }
-    return series;
   }
 }
 

@@ -2,6 +2,7 @@ import { Pool } from 'undici';
 import { FerryError } from '../../util/errors.js';
 import { percentToBasisPoints } from './buckets.js';
 import type { RouteConfig, RouterConfig } from './config.js';
+import type { RouterMetrics, Series } from './metrics.js';
 import { MirrorLedger } from './mirror.js';
 
 /**
@@ -38,6 +39,10 @@ export class RouteState {
   readonly ledger: MirrorLedger;
   readonly hostExact: string | undefined;
   readonly hostSuffix: string | undefined;
+  /** Precomputed for the request path: metric series per role, cookie attributes, header name. */
+  readonly series: { source: Series; target: Series; shadow: Series };
+  readonly setCookieSuffix: string;
+  readonly stickyHeader: string;
 
   constructor(
     readonly config: RouteConfig,
@@ -45,7 +50,15 @@ export class RouteState {
     readonly target: BackendPool,
     readonly shadow: BackendPool,
     random: () => number,
+    metrics: RouterMetrics,
   ) {
+    this.series = {
+      source: metrics.series(config.name, source.name, 'source'),
+      target: metrics.series(config.name, target.name, 'target'),
+      shadow: metrics.series(config.name, shadow.name, 'shadow'),
+    };
+    this.setCookieSuffix = `; Path=/; Max-Age=${config.stickiness.maxAgeSeconds}; HttpOnly; SameSite=Lax`;
+    this.stickyHeader = config.stickiness.name.toLowerCase();
     this.weight = config.weight;
     this.targetBasisPoints = percentToBasisPoints(config.weight);
     this.mirror = { enabled: config.mirror.enabled, percent: config.mirror.percent };
@@ -116,7 +129,7 @@ export class RouteTable {
   readonly routes: RouteState[];
   readonly pools = new Map<string, BackendPool>();
 
-  constructor(config: RouterConfig, random: () => number) {
+  constructor(config: RouterConfig, random: () => number, metrics: RouterMetrics) {
     for (const [name, backend] of Object.entries(config.backends)) {
       const pool = new Pool(backend.url, {
         connections: backend.connections,
@@ -129,7 +142,7 @@ export class RouteTable {
     }
     const poolOf = (name: string) => this.pools.get(name)!;
     this.routes = config.routes.map(
-      (route) => new RouteState(route, poolOf(route.source), poolOf(route.target), poolOf(route.shadow ?? route.target), random),
+      (route) => new RouteState(route, poolOf(route.source), poolOf(route.target), poolOf(route.shadow ?? route.target), random, metrics),
     );
     // Most specific first: exact host, then wildcard, then any host; longer path prefixes first.
     this.routes.sort((a, b) => specificity(b) - specificity(a));

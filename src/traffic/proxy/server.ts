@@ -3,9 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { FerryError } from '../../util/errors.js';
 import { startAdmin } from './admin.js';
-import { bucketOf, newUserId, randomBucket, readCookie, sideForBucket } from './buckets.js';
+import type { Dispatcher } from 'undici';
+import { bucketOf, newUserId, randomBucket, readCookie, sideForBucket, type Side } from './buckets.js';
+import type { CapturedResponse } from './compare.js';
 import { splitListen, type RouterConfig } from './config.js';
-import { errorCode, isConnectError, isRetryable, outboundHeaders, PrimaryHandler, ShadowHandler, type OutboundRequest } from './forward.js';
+import { errorCode, isConnectError, isRetryable, outboundHeaders, PrimaryHandler, ShadowHandler } from './forward.js';
 import { RouterMetrics, type ResponseListener } from './metrics.js';
 import { isIdempotent, type MirrorStats } from './mirror.js';
 import { EJECT_MS, RouteTable, type BackendPool, type MirrorSetting, type RouteState, type RouteView } from './routes.js';
@@ -41,8 +43,8 @@ export interface Router {
 export async function startRouter(config: RouterConfig, options: RouterOptions = {}): Promise<Router> {
   const clock = options.clock ?? Date.now;
   const random = options.random ?? Math.random;
-  const table = new RouteTable(config, random);
   const metrics = new RouterMetrics();
+  const table = new RouteTable(config, random, metrics);
   const proxy = new Proxy(config, table, metrics, clock, random);
   const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => proxy.handle(req, res));
   // Longer than the usual load balancer idle timeout, so clients close idle connections first.
@@ -91,6 +93,45 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   return router;
 }
 
+const EXCHANGE = Symbol('ferry.exchange');
+type TrackedResponse = ServerResponse & { [EXCHANGE]?: Exchange };
+
+/** 'close' listener shared by all responses (no closure per request): aborts the attempt in flight. */
+function onResponseClose(this: TrackedResponse): void {
+  this[EXCHANGE]?.abort();
+}
+
+/** One attempt of one request on one backend; everything the outcome needs travels with it. */
+class Exchange extends PrimaryHandler {
+  constructor(
+    private readonly proxy: Proxy,
+    readonly route: RouteState,
+    readonly req: IncomingMessage,
+    res: ServerResponse,
+    readonly options: Dispatcher.DispatchOptions,
+    readonly started: number,
+    readonly setCookie: string[] | undefined,
+    captureLimit: number,
+    readonly role: Side,
+    readonly retried: boolean,
+    readonly shadowDone: Promise<CapturedResponse | undefined> | undefined,
+  ) {
+    super(res, setCookie, captureLimit);
+  }
+
+  get backend(): BackendPool {
+    return this.route[this.role];
+  }
+
+  get response(): ServerResponse {
+    return this.res;
+  }
+
+  protected done(error: Error | undefined): void {
+    this.proxy.finish(this, error);
+  }
+}
+
 class Proxy {
   constructor(
     private readonly config: RouterConfig,
@@ -137,79 +178,82 @@ class Proxy {
       let user = readCookie(req.headers.cookie, sticky.name);
       if (user === undefined) {
         user = newUserId(this.random);
-        setCookie = ['set-cookie', `${sticky.name}=${user}; Path=/; Max-Age=${sticky.maxAgeSeconds}; HttpOnly; SameSite=Lax`];
+        setCookie = ['set-cookie', `${sticky.name}=${user}${route.setCookieSuffix}`];
       }
       bucket = bucketOf(user);
     } else if (sticky.mode === 'header') {
-      const user = req.headers[sticky.name.toLowerCase()];
+      const user = req.headers[route.stickyHeader];
       bucket = typeof user === 'string' && user.length > 0 ? bucketOf(user) : randomBucket(this.random);
     } else {
       bucket = randomBucket(this.random);
     }
+    // One read of the weight: the decision below uses this value whatever the admin API does meanwhile.
     let side = sideForBucket(bucket, route.targetBasisPoints);
-    let first = side === 'target' ? route.target : route.source;
-    let second = side === 'target' ? route.source : route.target;
-    if (first.downUntil > started && second.downUntil <= started) {
-      [first, second] = [second, first];
-      side = side === 'target' ? 'source' : 'target';
-    }
-    const otherSide = side === 'target' ? 'source' : 'target';
+    if (route[side].downUntil > started && route[otherSide(side)].downUntil <= started) side = otherSide(side);
     const method = req.method ?? 'GET';
-    const request: OutboundRequest = { method, path: req.url ?? '/', headers: outboundHeaders(req.rawHeaders, req.socket.remoteAddress), body, timeoutMs: this.config.timeoutMs };
+    const options: Dispatcher.DispatchOptions = {
+      method: method as Dispatcher.HttpMethod,
+      path: req.url ?? '/',
+      headers: outboundHeaders(req.rawHeaders, req.socket.remoteAddress),
+      body,
+      headersTimeout: this.config.timeoutMs,
+      bodyTimeout: this.config.timeoutMs,
+    };
 
     const mirror = route.mirror;
     const mirrored = mirror.enabled && route.ledger.shouldMirror(method, mirror.percent, route.config.mirror.allowNonIdempotent);
-    const captureLimit = mirrored ? route.config.mirror.compare.maxBodyBytes : 0;
-    let shadowDone: Promise<import('./compare.js').CapturedResponse | undefined> | undefined;
-    if (mirrored) shadowDone = this.mirror(route, request, started);
-
-    const attempt = (backend: BackendPool, role: 'source' | 'target', retried: boolean): void => {
-      const handler = new PrimaryHandler(res, setCookie, {
-        done: ({ status, error, responseStarted }) => {
-          const at = this.clock();
-          if (error === undefined) {
-            const observation = { route: route.config.name, backend: backend.name, role, status, latencyMs: performance.now() - started, at };
-            this.metrics.observe(retried ? { ...observation, retried } : observation);
-            if (shadowDone) void this.compare(route, req, handler, shadowDone, at);
-            return;
-          }
-          const code = errorCode(error);
-          if (isConnectError(error)) backend.downUntil = performance.now() + EJECT_MS;
-          if (!responseStarted && !retried && !res.destroyed && isRetryable(error, isIdempotent(method))) {
-            this.metrics.observe({ route: route.config.name, backend: backend.name, role, status: 0, latencyMs: performance.now() - started, at, error: code });
-            attempt(second, otherSide, true);
-            return;
-          }
-          this.metrics.observe({ route: route.config.name, backend: backend.name, role, status: responseStarted ? status : 502, latencyMs: performance.now() - started, at, error: code, ...(retried ? { retried } : {}) });
-          if (responseStarted || res.headersSent) res.destroy();
-          else if (!res.destroyed) res.writeHead(502, { 'content-type': 'text/plain' }).end('ferry router: no backend answered\n');
-        },
-      }, captureLimit);
-      res.once('close', () => handler.abort());
-      PrimaryHandler.dispatch(backend.pool, request, handler);
-    };
-    attempt(first, side, false);
+    const shadowDone = mirrored ? this.mirror(route, options, started) : undefined;
+    const exchange = new Exchange(this, route, req, res, options, started, setCookie, mirrored ? route.config.mirror.compare.maxBodyBytes : 0, side, false, shadowDone);
+    (res as TrackedResponse)[EXCHANGE] = exchange;
+    res.on('close', onResponseClose);
+    exchange.dispatch(route[side].pool, options);
   }
 
-  private mirror(route: RouteState, request: OutboundRequest, started: number): Promise<import('./compare.js').CapturedResponse | undefined> {
-    const shadowRequest = { ...request, headers: [...request.headers, 'x-ferry-shadow', '1'] };
+  /** The outcome of one attempt: count it, retry a failed connect on the other backend, or answer 502. */
+  finish(exchange: Exchange, error: Error | undefined): void {
+    const at = this.clock();
+    const { route, role, retried } = exchange;
+    const series = route.series[role];
+    if (error === undefined) {
+      this.metrics.record(series, exchange.status, performance.now() - exchange.started, at, undefined, retried);
+      if (exchange.shadowDone) void this.compare(route, exchange.req, exchange, exchange.shadowDone, at);
+      return;
+    }
+    const res = exchange.response;
+    const code = errorCode(error);
+    if (isConnectError(error)) exchange.backend.downUntil = performance.now() + EJECT_MS;
+    if (!exchange.responseStarted && !retried && !res.destroyed && isRetryable(error, isIdempotent(exchange.options.method))) {
+      this.metrics.record(series, 0, performance.now() - exchange.started, at, code, false);
+      const other = otherSide(role);
+      const retry = new Exchange(this, route, exchange.req, res, exchange.options, exchange.started, exchange.setCookie, exchange.captureLimit, other, true, exchange.shadowDone);
+      (res as TrackedResponse)[EXCHANGE] = retry;
+      retry.dispatch(route[other].pool, exchange.options);
+      return;
+    }
+    this.metrics.record(series, exchange.responseStarted ? exchange.status : 502, performance.now() - exchange.started, at, code, retried);
+    if (exchange.responseStarted || res.headersSent) res.destroy();
+    else if (!res.destroyed) res.writeHead(502, { 'content-type': 'text/plain' }).end('ferry router: no backend answered\n');
+  }
+
+  private mirror(route: RouteState, options: Dispatcher.DispatchOptions, started: number): Promise<CapturedResponse | undefined> {
+    const shadowOptions: Dispatcher.DispatchOptions = { ...options, headers: [...(options.headers as string[]), 'x-ferry-shadow', '1'] };
     return new Promise((resolve) => {
-      ShadowHandler.dispatch(route.shadow.pool, shadowRequest, new ShadowHandler(route.config.mirror.compare.maxBodyBytes, (response, error) => {
+      ShadowHandler.dispatch(route.shadow.pool, shadowOptions, new ShadowHandler(route.config.mirror.compare.maxBodyBytes, (response, error) => {
         const at = this.clock();
         const latencyMs = performance.now() - started;
         if (error || !response) {
           route.ledger.recordShadowError();
-          this.metrics.observe({ route: route.config.name, backend: route.shadow.name, role: 'shadow', status: 0, latencyMs, at, error: error ? errorCode(error) : 'no-response' });
+          this.metrics.record(route.series.shadow, 0, latencyMs, at, error ? errorCode(error) : 'no-response', false);
           resolve(undefined);
           return;
         }
-        this.metrics.observe({ route: route.config.name, backend: route.shadow.name, role: 'shadow', status: response.status, latencyMs, at });
+        this.metrics.record(route.series.shadow, response.status, latencyMs, at, undefined, false);
         resolve(response);
       }));
     });
   }
 
-  private async compare(route: RouteState, req: IncomingMessage, handler: PrimaryHandler, shadowDone: Promise<import('./compare.js').CapturedResponse | undefined>, at: number): Promise<void> {
+  private async compare(route: RouteState, req: IncomingMessage, handler: PrimaryHandler, shadowDone: Promise<CapturedResponse | undefined>, at: number): Promise<void> {
     const shadow = await shadowDone;
     const primary = handler.capturedResponse();
     if (!shadow || !primary) return;
@@ -219,6 +263,10 @@ class Proxy {
       this.metrics.countComparison(route.config.name, reason);
     });
   }
+}
+
+function otherSide(side: Side): Side {
+  return side === 'target' ? 'source' : 'target';
 }
 
 function hostOf(header: string | undefined): string {
