@@ -3,7 +3,7 @@
  * background and wait until it is ready (killing it if we are interrupted first), stop
  * it by its pid file, and set API faults through the admin endpoint.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { resolve } from 'node:path';
@@ -40,40 +40,43 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabState> {
   const files = labFiles(dir);
   const log = openSync(files.log, 'a');
   const daemon = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './daemon.ts' : './daemon.js', import.meta.url));
-  const child = spawn(process.execPath, [...(daemon.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : []), daemon, '--dir', dir, '--clusters', clusters.join(','), '--pods', options.pods ?? 'processes'], {
-    detached: true,
-    stdio: ['ignore', log, log, 'ipc'],
-  });
-  closeSync(log);
+  const started: { child?: ChildProcess } = {};
   const kill = () => {
     try {
-      process.kill(-child.pid!, 'SIGTERM');
+      if (started.child?.pid) process.kill(-started.child.pid, 'SIGTERM');
     } catch {
       // already gone
     }
   };
-  // Interrupted before the lab is up: take the daemon (and its pods) down with us.
+  // Interrupted before the lab is up: take the daemon (and its pods) down with us. Installed
+  // before the daemon exists, so no moment has a daemon that an interrupt would orphan.
   const onSignal = () => {
     kill();
     process.exit(130);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const spawned = spawn(process.execPath, [...(daemon.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : []), daemon, '--dir', dir, '--clusters', clusters.join(','), '--pods', options.pods ?? 'processes'], {
+    detached: true,
+    stdio: ['ignore', log, log, 'ipc'],
+  });
+  started.child = spawned;
+  closeSync(log);
   try {
     const state = await new Promise<LabState>((resolveReady, reject) => {
       const timer = setTimeout(() => reject(new FerryError('lab-timeout', 'the lab did not start in time', { fix: `see ${files.log}` })), options.timeoutMs ?? 60_000);
-      child.once('message', (message: { ready: boolean; state?: LabState; error?: string }) => {
+      spawned.once('message', (message: { ready: boolean; state?: LabState; error?: string }) => {
         clearTimeout(timer);
         if (message.ready && message.state) resolveReady(message.state);
         else reject(new FerryError('lab-start', `the lab failed to start: ${message.error ?? 'unknown error'}`, { fix: `see ${files.log}` }));
       });
-      child.once('exit', (code) => {
+      spawned.once('exit', (code) => {
         clearTimeout(timer);
         reject(new FerryError('lab-start', `the lab process exited with code ${code ?? 'null'} before it was ready`, { fix: `see ${files.log}` }));
       });
     });
-    child.disconnect();
-    child.unref();
+    spawned.disconnect();
+    spawned.unref();
     return state;
   } catch (error) {
     kill();
