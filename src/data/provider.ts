@@ -108,6 +108,11 @@ export interface SwitchoverReport {
   steps: Array<{ step: string; ms: number }>;
   sequencesCopied: number;
   lockAttempts: number;
+  /**
+   * Time writers spent queued behind freeze attempts that timed out (each then let them go
+   * on): not part of the pause, but a stall the application saw.
+   */
+  failedFreezeMs: number;
   parity: ParityReport | null;
   reverseDirection: string;
 }

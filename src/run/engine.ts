@@ -131,7 +131,7 @@ async function runStage(stage: StageName, slice: EffectiveSlice, services: Slice
       if (report.parity && !report.parity.ok) {
         throw new FerryError('parity', `final parity after cutover found ${report.parity.differences.length} differing row(s); the target is open and replication back to the source runs`, { fix: 'inspect the rows, then `ferry rollback` (no write is lost) or fix them on the target' });
       }
-      return { writePauseMs: report.writePauseMs, alreadyDone: report.alreadyDone, sequencesCopied: report.sequencesCopied, reverse: report.reverseDirection };
+      return { writePauseMs: report.writePauseMs, lockAttempts: report.lockAttempts, failedFreezeMs: report.failedFreezeMs, alreadyDone: report.alreadyDone, sequencesCopied: report.sequencesCopied, reverse: report.reverseDirection };
     }
     case 'soak':
       await clock.sleep(env.durations?.soakMs ?? slice.soakMs);

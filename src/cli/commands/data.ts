@@ -174,6 +174,7 @@ function switchText(report: SwitchoverReport): string {
   if (report.alreadyDone) return `already done: writes go to the ${report.to}, replication ${report.reverseDirection} runs back to the ${report.from}\n`;
   return [
     `writes moved ${report.from} → ${report.to}; write pause ${report.writePauseMs.toFixed(0)} ms; ${report.sequencesCopied} sequences copied; replication ${report.reverseDirection} runs back`,
+    ...(report.lockAttempts > 1 ? [`  before it: ${report.lockAttempts - 1} freeze attempt(s) timed out, writers queued ${report.failedFreezeMs.toFixed(0)} ms in all, then went on`] : []),
     ...report.steps.map((s) => `  ${s.step.padEnd(32)} ${s.ms.toFixed(1)} ms`),
     report.parity ? `final parity ${report.parity.ok ? 'OK' : 'FAILED'} at the frozen point: ${report.parity.rows} rows, ${report.parity.differences.length} differences` : 'final parity skipped',
     '',

@@ -85,6 +85,7 @@ export async function switchover(ctx: SwitchoverContext, freezeSide: Side, optio
     steps,
     sequencesCopied: 0,
     lockAttempts: 0,
+    failedFreezeMs: 0,
     parity: null,
     reverseDirection: newDir.id,
     ...partial,
@@ -163,6 +164,7 @@ export async function switchover(ctx: SwitchoverContext, freezeSide: Side, optio
     // Freeze: queue writers behind an EXCLUSIVE lock, bounded per attempt by lock_timeout.
     let attempts = 0;
     let pauseStart = 0;
+    let queuedMs = 0;
     const quoted = (await lockOrder(from, ctx.tables)).map((table) => `"${table.split('.')[0]!.replace(/"/g, '""')}"."${table.slice(table.indexOf('.') + 1).replace(/"/g, '""')}"`);
     while (true) {
       attempts++;
@@ -172,6 +174,8 @@ export async function switchover(ctx: SwitchoverContext, freezeSide: Side, optio
         break;
       } catch (error) {
         await freeze.q('rollback').catch(() => undefined);
+        // Writers queued behind the lock request for that long, then went on.
+        queuedMs += performance.now() - pauseStart;
         if (attempts >= lockAttempts) {
           const blockers = await from.q<{ pid: number; age: number; query: string }>(
             `select pid, extract(epoch from now() - xact_start)::float8 as age, left(query, 60) as query from pg_stat_activity
@@ -249,7 +253,7 @@ export async function switchover(ctx: SwitchoverContext, freezeSide: Side, optio
       });
     }
     done(`verify ${newDir.id}`, performance.now() - t);
-    return report({ writePauseMs, sequencesCopied, lockAttempts: attempts, parity });
+    return report({ writePauseMs, sequencesCopied, lockAttempts: attempts, failedFreezeMs: queuedMs, parity });
   } finally {
     if (!committed) await freeze.q('rollback').catch(() => undefined);
     await from.release(freeze);

@@ -92,6 +92,7 @@ test('cutover under the same load freezes writes at the first attempts: parent t
   // orders first (alphabetical) deadlocked against them until lock_timeout, every attempt.
   const report = await data.cutover({ lockTimeoutMs: 500, lockAttempts: 3 });
   assert.ok(report.lockAttempts <= 2, `${report.lockAttempts} attempts`);
+  assert.equal(report.failedFreezeMs > 0, report.lockAttempts > 1, 'a timed-out attempt is reported as time writers queued');
   assert.ok(report.writePauseMs < 1000, `pause ${report.writePauseMs} ms`);
   assert.equal(report.parity?.ok, true);
 });
