@@ -29,12 +29,12 @@ export function deploymentController(client: ControllerClient): Controller {
       const { namespace, name } = splitKey(key);
       const deployment = client.get('apps/v1', 'Deployment', namespace, name);
       if (!deployment || deployment.metadata.deletionTimestamp) return;
-      reconcileDeployment(client, deployment);
+      return reconcileDeployment(client, deployment);
     },
   };
 }
 
-function reconcileDeployment(client: ControllerClient, deployment: KubeObject): void {
+function reconcileDeployment(client: ControllerClient, deployment: KubeObject): { requeueAfterMs: number } | undefined {
   const spec = deployment.spec as Obj;
   const desired: number = spec.replicas ?? 1;
   const template = structuredClone(spec.template ?? {}) as Obj;
@@ -93,10 +93,10 @@ function reconcileDeployment(client: ControllerClient, deployment: KubeObject): 
     copy.metadata.annotations = { ...(copy.metadata.annotations ?? {}), 'deployment.kubernetes.io/revision': current.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? '1' };
     deployment = client.update(copy);
   }
-  writeStatus(client, deployment, current, olds, desired);
+  return writeStatus(client, deployment, current, olds, desired);
 }
 
-function writeStatus(client: ControllerClient, deployment: KubeObject, current: KubeObject, olds: KubeObject[], desired: number): void {
+function writeStatus(client: ControllerClient, deployment: KubeObject, current: KubeObject, olds: KubeObject[], desired: number): { requeueAfterMs: number } | undefined {
   const all = [current, ...olds];
   const sum = (field: string) => all.reduce((total, rs) => total + (((rs.status as Obj | undefined)?.[field] as number | undefined) ?? 0), 0);
   const replicas = sum('replicas');
@@ -110,9 +110,27 @@ function writeStatus(client: ControllerClient, deployment: KubeObject, current: 
   let conditions = setCondition(previous, available >= desired - maxUnavailable
     ? { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' }
     : { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' }, now, true);
-  conditions = setCondition(conditions, complete
-    ? { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${current.metadata.name}" has successfully progressed.` }
-    : { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: `ReplicaSet "${current.metadata.name}" is progressing.` }, now, true);
+  // Progress, as the deployment controller counts it: the rollout's replica counts moved.
+  // Without progress for progressDeadlineSeconds, Progressing turns False with
+  // ProgressDeadlineExceeded (what `kubectl rollout status` reports as a failure); any
+  // progress afterwards turns it back to True.
+  const before = (deployment.status as Obj | undefined) ?? {};
+  const progressed = before.updatedReplicas !== (updated || undefined) || before.readyReplicas !== (ready || undefined) || before.availableReplicas !== (available || undefined) || before.replicas !== (replicas || undefined);
+  const lastProgressing = previous?.find((c) => c.type === 'Progressing');
+  const deadlineMs = (((deployment.spec as Obj).progressDeadlineSeconds as number | undefined) ?? 600) * 1000;
+  const sinceProgressMs = lastProgressing?.lastUpdateTime && !progressed ? Date.parse(now) - Date.parse(lastProgressing.lastUpdateTime) : 0;
+  let requeueAfterMs: number | undefined;
+  if (complete) {
+    conditions = setCondition(conditions, { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${current.metadata.name}" has successfully progressed.` }, now, true);
+  } else if (!progressed && (lastProgressing?.reason === 'ProgressDeadlineExceeded' || sinceProgressMs >= deadlineMs)) {
+    conditions = setCondition(conditions, { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: `ReplicaSet "${current.metadata.name}" has timed out progressing.` }, now, true);
+  } else {
+    const next: Condition = { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: `ReplicaSet "${current.metadata.name}" is progressing.` };
+    conditions = setCondition(conditions, next, now, true);
+    // setCondition keeps lastUpdateTime while nothing changes; progress refreshes it.
+    if (progressed) conditions = conditions.map((c) => (c.type === 'Progressing' ? { ...c, lastUpdateTime: now } : c));
+    requeueAfterMs = Math.max(100, deadlineMs - (progressed ? 0 : sinceProgressMs));
+  }
   const status: Obj = {
     observedGeneration: deployment.metadata.generation,
     replicas,
@@ -124,6 +142,7 @@ function writeStatus(client: ControllerClient, deployment: KubeObject, current: 
   };
   for (const key of ['readyReplicas', 'availableReplicas', 'updatedReplicas', 'replicas']) if (status[key] === 0) delete status[key];
   client.setStatus(deployment, status);
+  return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
 }
 
 /** maxUnavailable as a count: percentages round down (maxSurge rounds up), at least one of them non-zero. */

@@ -10,7 +10,8 @@ export interface Controller {
   name: string;
   /** Keys to reconcile because of this event (often the object itself or its owner). */
   keysFor(event: StoreEvent): string[];
-  reconcile(key: string): void | Promise<void>;
+  /** May ask to be called again for this key after a while (a deadline to check), as controllers requeue with AddAfter. */
+  reconcile(key: string): void | { requeueAfterMs: number } | Promise<void | { requeueAfterMs: number }>;
   /** Keys to reconcile at start-up (objects that existed before the controller). */
   initialKeys?(): string[];
 }
@@ -85,8 +86,9 @@ export class ControllerManager {
         if (this.stopped) return;
         this.running++;
         try {
-          await controller.reconcile(key);
+          const result = await controller.reconcile(key);
           this.retries.delete(`${controller.name}|${key}`);
+          if (result && result.requeueAfterMs > 0) this.enqueue(controller, key, result.requeueAfterMs);
         } catch (error) {
           const id = `${controller.name}|${key}`;
           const attempt = (this.retries.get(id) ?? 0) + 1;
