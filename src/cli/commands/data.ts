@@ -3,6 +3,7 @@ import cliProgress from 'cli-progress';
 import { parseOutputFormat, printResult } from '../context.js';
 import { FerryError } from '../../util/errors.js';
 import { PostgresDataProvider } from '../../data/postgres/provider.js';
+import { DEFAULT_CHUNK_ROWS } from '../../data/postgres/parity.js';
 import type { CheckReport, ParityReport, SwitchoverReport, SyncStatus } from '../../data/provider.js';
 
 interface DataOptions {
@@ -118,7 +119,7 @@ export function register(program: Command): void {
     printResult(format, report, () => parityText(report));
     if (!report.ok) process.exitCode = 1;
   })
-    .option('--chunk-rows <n>', 'rows per checksum chunk', '10000')
+    .option('--chunk-rows <n>', 'rows per checksum chunk', String(DEFAULT_CHUNK_ROWS))
     .option('--hash <kind>', 'record (typed hash where as strict as text; default) or text (always the row text)', 'record');
 
   const switchCommand = (name: 'cutover' | 'failback', description: string) =>
