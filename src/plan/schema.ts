@@ -126,7 +126,7 @@ export const sliceSchema = z
     resources: z.array(resourceRefSchema).describe('Every object the slice applies to the target.'),
     dependsOn: z.array(z.string()).default([]).describe('Slices this one calls at run time.'),
     owner: z.string().optional(),
-    approvers: z.array(z.string()).optional(),
+    approvers: z.array(z.string()).optional().describe('People who must run `ferry approve` before the slice ramps traffic (or, without traffic, before its data cutover, else its decommission).'),
     transforms: z.array(transformSchema).optional(),
     smoke: z.array(smokeCheckSchema).optional(),
     traffic: trafficSchema.partial().optional().describe('Overrides of spec.defaults.traffic.'),

@@ -44,6 +44,9 @@ async function runSlice(plan: MigrationPlan, slice: EffectiveSlice, journal: Jou
   const sliceState = state.slices.find((s) => s.name === slice.name)!;
   if (sliceState.rolledBack) return;
   const services = await env.servicesFor(slice.name);
+  // Approvers hold the first step users would notice: the ramp, or for a slice that serves
+  // no traffic its data cutover, or else its decommission.
+  const gate = (['ramp', 'data-cutover', 'decommission'] as const).find((stage) => !whySkip(stage, slice, services));
   for (const stage of STAGES) {
     const status = sliceState.stages[stage];
     if (status === 'done' || status === 'skipped') continue;
@@ -52,7 +55,7 @@ async function runSlice(plan: MigrationPlan, slice: EffectiveSlice, journal: Jou
       journal.append('stage-skipped', { slice: slice.name, stage, reason: skipReason });
       continue;
     }
-    if (stage === 'ramp' && slice.approvers.length > 0 && !state.approvals.some((a) => a.slice === slice.name)) {
+    if (stage === gate && slice.approvers.length > 0 && !state.approvals.some((a) => a.slice === slice.name)) {
       await waitForApproval(plan, slice, journal, env, state.id);
     }
     journal.append('stage-started', { slice: slice.name, stage });

@@ -47,7 +47,7 @@ export function register(program: Command): void {
 
   program
     .command('approve <run> <slice>')
-    .description('approve the ramp of a slice that names approvers')
+    .description('approve a slice that names approvers: its ramp (or, without traffic, its data cutover, else its decommission) waits for this')
     .option('--as <name>', 'who approves (journaled)', process.env.USER ?? 'unknown')
     .option('--state-dir <dir>', 'where runs are kept')
     .action((id: string, slice: string, options) => {

@@ -132,3 +132,32 @@ async function waitFor(condition: () => boolean, timeoutMs: number, context: () 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+test('a slice without traffic that names approvers waits for one of them before its decommission', async () => {
+  const full = JSON.parse(readFileSync(await writePlan(), 'utf8'));
+  const slice = full.spec.waves.flatMap((w: any) => w.slices).find((s: any) => s.name === 'adservice');
+  full.metadata.name = 'approved-decommission';
+  full.spec.waves = [{ name: 'wave-1', slices: [{ ...slice, dependsOn: [], approvers: ['alice'] }] }];
+  const plan = join(lab.dir, 'approval-plan.json');
+  writeFileSync(plan, JSON.stringify(full));
+  const approvalState = join(lab.dir, 'state-approval');
+  const child = spawn(process.execPath, [`${REPO}/bin/ferry.js`, 'run', plan, '--kubeconfig', lab.kubeconfigFile, '--state-dir', approvalState, '-o', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  let stderr = '';
+  let stdout = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  try {
+    await waitFor(() => /waiting for alice/.test(stderr), 60_000, () => stderr);
+    const run = readdirSync(join(approvalState, 'runs'))[0]!;
+    const approved = await ferryAsync(['approve', run, 'adservice', '--as', 'alice', '--state-dir', approvalState]);
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.equal(await closed, 0, stderr);
+    assert.equal(JSON.parse(stdout).status, 'completed');
+    const types = readFileSync(join(approvalState, 'runs', run, 'journal.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line)).map((r) => `${r.type}${r.data?.stage ? ` ${r.data.stage}` : ''}`);
+    assert.ok(types.indexOf('approved') < types.indexOf('stage-started decommission'), types.join(', '));
+    assert.ok(types.indexOf('stage-completed apply') < types.indexOf('approval-requested'), 'applied before asking');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
