@@ -38,10 +38,12 @@ export function register(program: Command): void {
       .command(`${name} [run]`)
       .description(description)
       .option('--state-dir <dir>', 'where runs are kept')
+      .option('-o, --output <format>', 'table or json', 'table')
       .action((id: string | undefined, options) => {
+        const format = parseOutputFormat(options.output, ['table', 'json'] as const);
         const { files } = openRun(stateDir(options.stateDir), id);
         requestControl(files, { action: name });
-        process.stdout.write(`${name} requested for run ${files.id}\n`);
+        printResult(format, { run: files.id, requested: name }, () => `${name} requested for run ${files.id}\n`);
       });
   }
 
@@ -50,7 +52,9 @@ export function register(program: Command): void {
     .description('approve a slice that names approvers: its ramp (or, without traffic, its data cutover, else its decommission) waits for this')
     .option('--as <name>', 'who approves (journaled)', process.env.USER ?? 'unknown')
     .option('--state-dir <dir>', 'where runs are kept')
+    .option('-o, --output <format>', 'table or json', 'table')
     .action((id: string, slice: string, options) => {
+      const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       const { files, plan } = openRun(stateDir(options.stateDir), id);
       const known = plan.spec.waves.flatMap((wave) => wave.slices);
       const target = known.find((s) => s.name === slice);
@@ -59,7 +63,7 @@ export function register(program: Command): void {
         throw new FerryError('approval', `${options.as} is not an approver of slice ${slice}`, { fix: `ask one of: ${target.approvers.join(', ')}` });
       }
       requestControl(files, { action: 'approve', slice, by: options.as });
-      process.stdout.write(`approval of ${slice} by ${options.as} recorded for run ${files.id}\n`);
+      printResult(format, { run: files.id, requested: 'approve', slice, by: options.as }, () => `approval of ${slice} by ${options.as} recorded for run ${files.id}\n`);
     });
 
   const audit = program.command('audit').description('the tamper-evident trail of a run');

@@ -102,8 +102,9 @@ test('ferry pause stops a run at the next slice; resume finishes it', async () =
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   await waitFor(() => /loadgenerator: apply/.test(stderr), 60_000, () => stderr);
-  const paused = await ferryAsync(['pause', '--state-dir', pausedState]);
+  const paused = await ferryAsync(['pause', '--state-dir', pausedState, '-o', 'json']);
   assert.equal(paused.code, 0, paused.stderr);
+  assert.equal(JSON.parse(paused.stdout).requested, 'pause');
   const code = await closed;
   own.clusters[0]!.setFaults({});
   assert.equal(code, 1, 'a paused run is not finished');
@@ -150,8 +151,9 @@ test('a slice without traffic that names approvers waits for one of them before 
   try {
     await waitFor(() => /waiting for alice/.test(stderr), 60_000, () => stderr);
     const run = readdirSync(join(approvalState, 'runs'))[0]!;
-    const approved = await ferryAsync(['approve', run, 'adservice', '--as', 'alice', '--state-dir', approvalState]);
+    const approved = await ferryAsync(['approve', run, 'adservice', '--as', 'alice', '--state-dir', approvalState, '-o', 'json']);
     assert.equal(approved.code, 0, approved.stderr);
+    assert.deepEqual(JSON.parse(approved.stdout), { run, requested: 'approve', slice: 'adservice', by: 'alice' });
     assert.equal(await closed, 0, stderr);
     assert.equal(JSON.parse(stdout).status, 'completed');
     const types = readFileSync(join(approvalState, 'runs', run, 'journal.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line)).map((r) => `${r.type}${r.data?.stage ? ` ${r.data.stage}` : ''}`);
