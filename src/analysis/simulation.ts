@@ -30,7 +30,6 @@ export interface SimulationOptions {
   targetName?: string;
 }
 
-export { seededRandom };
 
 export class SimulatedTraffic implements Clock {
   private time: number;

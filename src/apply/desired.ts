@@ -53,15 +53,21 @@ export function desiredObjects(plan: MigrationPlan, inventory: Inventory, option
   return { original, desired: desired.map((object) => withReplicasOwnership(object, autoscaled)) };
 }
 
-const SCALABLE = new Set(['Deployment', 'StatefulSet', 'ReplicaSet']);
+/** Kinds with spec.replicas that Ferry states, scales down and leaves to an HPA. */
+export const SCALABLE_KINDS = new Set(['Deployment', 'StatefulSet', 'ReplicaSet']);
 
-/** `Kind namespace/name` of every workload a HorizontalPodAutoscaler scales. */
+/** `Kind namespace/name`: how workloads are named in the sets below and in run reports. */
+export function workloadKey(workload: { kind: string; namespace?: string | undefined; name: string }): string {
+  return `${workload.kind} ${workload.namespace ?? 'default'}/${workload.name}`;
+}
+
+/** Keys of every workload a HorizontalPodAutoscaler among `objects` scales. */
 export function autoscaledWorkloads(objects: readonly KubeObject[]): Set<string> {
   const out = new Set<string>();
   for (const object of objects) {
     if (object.kind !== 'HorizontalPodAutoscaler') continue;
     const target = (object.spec as { scaleTargetRef?: { kind?: string; name?: string } } | undefined)?.scaleTargetRef;
-    if (target?.kind && target.name) out.add(`${target.kind} ${object.metadata.namespace ?? 'default'}/${target.name}`);
+    if (target?.kind && target.name) out.add(workloadKey({ kind: target.kind, namespace: object.metadata.namespace, name: target.name }));
   }
   return out;
 }
@@ -73,9 +79,9 @@ export function autoscaledWorkloads(objects: readonly KubeObject[]): Set<string>
  * after `ferry rollback` scaled the target to zero brings the pods back.
  */
 function withReplicasOwnership(object: KubeObject, autoscaled: Set<string>): KubeObject {
-  if (!SCALABLE.has(object.kind)) return object;
+  if (!SCALABLE_KINDS.has(object.kind)) return object;
   const spec = (object.spec ?? {}) as Record<string, unknown>;
-  if (autoscaled.has(`${object.kind} ${object.metadata.namespace ?? 'default'}/${object.metadata.name}`)) {
+  if (autoscaled.has(workloadKey({ kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name }))) {
     if (!('replicas' in spec)) return object;
     const { replicas: _owned, ...rest } = spec;
     return { ...object, spec: rest };

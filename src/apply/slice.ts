@@ -34,6 +34,14 @@ export function targetClient(plan: MigrationPlan, options: { kubeconfig?: string
   return new KubeClient(loadKubeConfig({ context, ...(kubeconfig ? { kubeconfig } : {}) }));
 }
 
+/** The live source cluster's client for a plan; undefined when the source is exported YAML. */
+export function sourceClient(plan: MigrationPlan, options: { kubeconfig?: string } = {}): KubeClient | undefined {
+  const { context, manifests } = plan.spec.source;
+  if (!context || manifests) return undefined;
+  const kubeconfig = plan.spec.source.kubeconfig ?? options.kubeconfig;
+  return new KubeClient(loadKubeConfig({ context, ...(kubeconfig ? { kubeconfig } : {}) }));
+}
+
 /**
  * The first stage of a slice: its objects (and the plan's prerequisites), transformed,
  * server-side applied to the target and waited for, then its smoke checks.

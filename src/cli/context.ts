@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { FerryError } from '../util/errors.js';
 import { renderTable, toJson, toYamlText, type OutputFormat } from '../util/output.js';
 
@@ -11,6 +11,21 @@ export interface GlobalOptions {
 
 export function globalOptions(command: Command): GlobalOptions {
   return command.optsWithGlobals() as GlobalOptions;
+}
+
+/** `--target-context` (and kubectl-style `--context-target`) for commands that act on a plan's target. */
+export function addTargetContextOption(command: Command): Command {
+  return command
+    .option('--target-context <name>', "override the plan's target context")
+    .addOption(new Option('--context-target <name>', 'same as --target-context').hideHelp());
+}
+
+/** The kubeconfig and target-context overrides given on the command line, as the plan APIs take them. */
+export function targetClusterOptions(command: Command): { kubeconfig?: string; targetContext?: string } {
+  const { kubeconfig } = globalOptions(command);
+  const { targetContext, contextTarget } = command.opts<{ targetContext?: string; contextTarget?: string }>();
+  const context = targetContext ?? contextTarget;
+  return { ...(kubeconfig ? { kubeconfig } : {}), ...(context ? { targetContext: context } : {}) };
 }
 
 export function parseOutputFormat<T extends string>(value: string, allowed: readonly T[], flag = '-o'): T {

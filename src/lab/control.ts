@@ -10,7 +10,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { FerryError } from '../util/errors.js';
-import { isAlive, labFiles, readLabState, readPid, type LabState } from './state.js';
+import { isAlive } from '../util/process.js';
+import { labFiles, readLabState, readPid, type LabState } from './state.js';
 import { ADMIN_FAULTS_PATH } from './api/server.js';
 import type { ApiFaults } from './api/faults.js';
 

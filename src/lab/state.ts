@@ -1,7 +1,5 @@
 /** The files a running lab keeps in its directory (default .ferry/lab), and reading them back. */
 import { existsSync, readFileSync } from 'node:fs';
-import { isAlive } from '../util/process.js';
-export { isAlive };
 import { join } from 'node:path';
 
 export interface LabState {

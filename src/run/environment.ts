@@ -2,15 +2,16 @@ import { KubeConfig } from '../kube/client-node.js';
 import { systemClock } from '../analysis/clock.js';
 import { parseDuration } from '../analysis/gates-schema.js';
 import { PrometheusMetricsProvider } from '../analysis/prometheus.js';
-import { applySlice, targetClient } from '../apply/slice.js';
-import { autoscaledWorkloads, findSlice, readPlanSource } from '../apply/desired.js';
+import { applySlice, sourceClient, targetClient } from '../apply/slice.js';
+import { SCALABLE_KINDS, autoscaledWorkloads, findSlice, readPlanSource, workloadKey } from '../apply/desired.js';
 import { FERRY_DECOMMISSION_MANAGER, FERRY_ROLLBACK_MANAGER } from '../apply/conflicts.js';
 import { createDataProvider } from '../data/index.js';
 import type { DataProvider } from '../data/provider.js';
 import type { Inventory } from '../inventory/load.js';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
-import type { MigrationPlan, Slice } from '../plan/schema.js';
+import type { KubeObject } from '../kube/object.js';
+import type { MigrationPlan, ResourceRef, Slice } from '../plan/schema.js';
 import { createTrafficProvider } from '../traffic/index.js';
 import { kubeClusterObjects } from '../traffic/cluster-objects.js';
 import { FerryError } from '../util/errors.js';
@@ -41,7 +42,6 @@ export function planEnvironment(plan: MigrationPlan, options: { kubeconfig?: str
   };
 
   async function build(slice: Slice): Promise<SliceServices> {
-    inventory ??= readPlanSource(plan, kubeconfigOption);
     const provider = slice.traffic?.provider ?? plan.spec.defaults.traffic.provider;
     const traffic = provider === 'none' ? undefined : typeof provider === 'string'
       ? missingSettings(slice, provider)
@@ -50,38 +50,33 @@ export function planEnvironment(plan: MigrationPlan, options: { kubeconfig?: str
     const data = slice.data ? dataFor(slice) : undefined;
     return {
       apply: async () => {
-        const report = await applySlice(plan, slice.name, { ...kubeconfigOption, inventory: await inventory! });
+        // Read once for every slice, and only by a process that applies (not by `ferry rollback`).
+        inventory ??= readPlanSource(plan, kubeconfigOption);
+        const report = await applySlice(plan, slice.name, { ...kubeconfigOption, inventory: await inventory });
         return { ...report.counts, smoke: report.smoke.length };
       },
       ...(traffic ? { traffic } : {}),
       ...(metrics ? { metrics } : {}),
       ...(data ? { data } : {}),
       decommission: async () => {
-        const source = plan.spec.source.context;
-        if (!source || plan.spec.source.manifests) return { skipped: 'the source is exported YAML' };
-        const client = new KubeClient(loadKubeConfig({ context: source, ...(plan.spec.source.kubeconfig ?? options.kubeconfig ? { kubeconfig: (plan.spec.source.kubeconfig ?? options.kubeconfig)! } : {}) }));
-        for (const workload of slice.workloads.filter((w) => ['Deployment', 'StatefulSet', 'ReplicaSet'].includes(w.kind))) {
-          const group = workload.apiVersion.includes('/') ? `/apis/${workload.apiVersion}` : `/api/${workload.apiVersion}`;
-          await client.request({ method: 'PATCH', path: `${group}/namespaces/${workload.namespace}/${workload.kind.toLowerCase()}s/${workload.name}`, query: { fieldManager: FERRY_DECOMMISSION_MANAGER }, body: { spec: { replicas: 0 } }, contentType: 'application/merge-patch+json' });
-        }
+        const client = sourceClient(plan, kubeconfigOption);
+        if (!client) return { skipped: 'the source is exported YAML' };
+        const scaled = await scaleToZero(client, slice.workloads, FERRY_DECOMMISSION_MANAGER).finally(() => client.close());
         const teardown = data ? await data.teardown() : undefined;
-        return { scaledToZero: slice.workloads.length, ...(teardown ? { replicationObjectsDropped: teardown.dropped.length } : {}) };
+        return { scaledToZero: scaled.length, ...(teardown ? { replicationObjectsDropped: teardown.dropped.length } : {}) };
       },
       retireTarget: async () => {
         const client = targetClient(plan, kubeconfigOption);
-        // An autoscaled workload at zero replicas has its HPA switched off, and a re-apply (which
-        // leaves replicas to the HPA) would not bring it back: it stays up, serving no traffic.
-        const autoscaled = autoscaledWorkloads((await inventory!).objects);
-        const keptForAutoscaler: string[] = [];
-        for (const workload of slice.workloads.filter((w) => ['Deployment', 'StatefulSet'].includes(w.kind))) {
-          const name = `${workload.kind} ${workload.namespace ?? 'default'}/${workload.name}`;
-          if (autoscaled.has(name)) {
-            keptForAutoscaler.push(name);
-            continue;
-          }
-          await client.request({ method: 'PATCH', path: `/apis/${workload.apiVersion}/namespaces/${workload.namespace}/${workload.kind.toLowerCase()}s/${workload.name}`, query: { fieldManager: FERRY_ROLLBACK_MANAGER }, body: { spec: { replicas: 0 } }, contentType: 'application/merge-patch+json' });
+        try {
+          // An autoscaled workload at zero replicas has its HPA switched off, and a re-apply (which
+          // leaves replicas to the HPA) would not bring it back: it stays up, serving no traffic.
+          const autoscaled = await autoscaledOnTarget(client, slice);
+          const kept = slice.workloads.filter((w) => autoscaled.has(workloadKey(w)));
+          const scaled = await scaleToZero(client, slice.workloads.filter((w) => !autoscaled.has(workloadKey(w))), FERRY_ROLLBACK_MANAGER);
+          return { targetScaledToZero: scaled.length, ...(kept.length > 0 ? { keptForAutoscaler: kept.map(workloadKey) } : {}) };
+        } finally {
+          client.close();
         }
-        return { targetScaledToZero: slice.workloads.length - keptForAutoscaler.length, ...(keptForAutoscaler.length > 0 ? { keptForAutoscaler } : {}) };
       },
     };
   }
@@ -105,6 +100,32 @@ export function planEnvironment(plan: MigrationPlan, options: { kubeconfig?: str
     const spec = slice.data!;
     return createDataProvider({ kind: 'postgres', name: slice.name.replace(/[^a-z0-9_]/g, '_'), source: { url: resolveSecretRef(spec.source, `slice ${slice.name} data.source`) }, target: { url: resolveSecretRef(spec.target, `slice ${slice.name} data.target`) } });
   }
+}
+
+/** Scales the scalable workloads to zero with a merge patch as `fieldManager`; returns their names. */
+export async function scaleToZero(client: KubeClient, workloads: readonly ResourceRef[], fieldManager: string): Promise<string[]> {
+  const scaled: string[] = [];
+  for (const workload of workloads.filter((w) => SCALABLE_KINDS.has(w.kind))) {
+    const group = workload.apiVersion.includes('/') ? `/apis/${workload.apiVersion}` : `/api/${workload.apiVersion}`;
+    const path = `${group}/namespaces/${workload.namespace ?? 'default'}/${workload.kind.toLowerCase()}s/${workload.name}`;
+    await client.request({ method: 'PATCH', path, query: { fieldManager }, body: { spec: { replicas: 0 } }, contentType: 'application/merge-patch+json' });
+    scaled.push(workloadKey(workload));
+  }
+  return scaled;
+}
+
+/** Workloads the slice's own HorizontalPodAutoscalers scale, read from the target where they were applied. */
+async function autoscaledOnTarget(client: KubeClient, slice: Slice): Promise<Set<string>> {
+  const hpas: KubeObject[] = [];
+  for (const ref of slice.resources.filter((r) => r.kind === 'HorizontalPodAutoscaler')) {
+    const path = `/apis/${ref.apiVersion}/namespaces/${ref.namespace ?? 'default'}/horizontalpodautoscalers/${ref.name}`;
+    const hpa = await client.request<KubeObject>({ path }).catch((error: FerryError) => {
+      if (error.code === 'http-404') return undefined;
+      throw error;
+    });
+    if (hpa) hpas.push(hpa);
+  }
+  return autoscaledWorkloads(hpas);
 }
 
 function missingSettings(slice: Slice, provider: string): never {

@@ -25,3 +25,27 @@ export async function startTestLab(clusters: string[] = ['source', 'target'], po
     kubectl: (args, context = clusters[0]) => runAsync('kubectl', ['--kubeconfig', kubeconfigFile, '--context', context!, ...args]),
   };
 }
+
+/**
+ * A Deployment `default/stuck` whose pod runs but never passes its readiness probe (a
+ * process that does not listen), for tests of readiness failures; pods must be processes.
+ */
+export function stuckDeployment(options: { progressDeadlineSeconds?: number } = {}): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stuck, namespace: default}
+spec:
+  replicas: 1
+${options.progressDeadlineSeconds === undefined ? '' : `  progressDeadlineSeconds: ${options.progressDeadlineSeconds}\n`}  selector: {matchLabels: {app: stuck}}
+  template:
+    metadata:
+      labels: {app: stuck}
+      annotations: {lab.ferry.dev/command: "sleep 120"}
+    spec:
+      containers:
+      - name: app
+        image: example.com/stuck:v1
+        ports: [{containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+`;
+}

@@ -1,29 +1,26 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { applySlice, type SliceApplyReport } from '../../apply/slice.js';
 import { loadPlan } from '../../plan/load.js';
 import { color } from '../../util/color.js';
-import { globalOptions, parseOutputFormat, printResult } from '../context.js';
+import { addTargetContextOption, parseOutputFormat, printResult, targetClusterOptions } from '../context.js';
 import { startProgress } from '../progress.js';
 
 export function register(program: Command): void {
-  program
-    .command('apply <plan>')
-    .description('server-side apply a slice to the target in dependency order, wait until it is ready, run its smoke checks')
-    .requiredOption('--slice <name>', 'the slice to apply')
-    .option('--target-context <name>', "override the plan's target context")
-    .addOption(new Option('--context-target <name>', 'same as --target-context').hideHelp())
+  addTargetContextOption(
+    program
+      .command('apply <plan>')
+      .description('server-side apply a slice to the target in dependency order, wait until it is ready, run its smoke checks')
+      .requiredOption('--slice <name>', 'the slice to apply'),
+  )
     .option('--force-conflicts', 'take over fields another field manager owns on the target')
     .option('--dry-run', 'ask the server what would happen; change nothing')
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (file: string, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       const { plan } = loadPlan(file);
-      const kubeconfig = globalOptions(command).kubeconfig;
-      const targetContext: string | undefined = options.targetContext ?? options.contextTarget;
       const progress = startProgress(`${options.slice}`);
       const report = await applySlice(plan, options.slice, {
-        ...(kubeconfig ? { kubeconfig } : {}),
-        ...(targetContext ? { targetContext } : {}),
+        ...targetClusterOptions(command),
         force: Boolean(options.forceConflicts),
         dryRun: Boolean(options.dryRun),
         onProgress: (done, total, what, phase) => progress.update(done, total, `${phase === 'ready' ? 'ready' : 'applied'} · ${what}`),

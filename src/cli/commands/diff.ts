@@ -1,28 +1,27 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { diffObjects, type ObjectDiff } from '../../apply/diff.js';
 import { desiredObjects, findSlice, readPlanSource } from '../../apply/desired.js';
 import { targetClient } from '../../apply/slice.js';
 import { loadPlan } from '../../plan/load.js';
 import { color } from '../../util/color.js';
-import { globalOptions, parseOutputFormat, printResult } from '../context.js';
+import { addTargetContextOption, parseOutputFormat, printResult, targetClusterOptions } from '../context.js';
 
 export function register(program: Command): void {
-  program
-    .command('diff <plan>')
-    .description('show what applying would create or change on the target, as a unified diff (Secret values redacted)')
-    .option('--slice <name>', 'one slice (default: the whole plan)')
-    .option('--target-context <name>', "override the plan's target context")
-    .addOption(new Option('--context-target <name>', 'same as --target-context').hideHelp())
+  addTargetContextOption(
+    program
+      .command('diff <plan>')
+      .description('show what applying would create or change on the target, as a unified diff (Secret values redacted)')
+      .option('--slice <name>', 'one slice (default: the whole plan)'),
+  )
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (file: string, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       const { plan } = loadPlan(file);
-      const kubeconfig = globalOptions(command).kubeconfig;
-      const targetContext: string | undefined = options.targetContext ?? options.contextTarget;
-      const inventory = await readPlanSource(plan, kubeconfig ? { kubeconfig } : {});
+      const cluster = targetClusterOptions(command);
+      const inventory = await readPlanSource(plan, cluster.kubeconfig ? { kubeconfig: cluster.kubeconfig } : {});
       const slices = options.slice ? [findSlice(plan, options.slice)] : undefined;
       const { desired } = desiredObjects(plan, inventory, { ...(slices ? { slices } : {}), prerequisites: true });
-      const client = targetClient(plan, { ...(kubeconfig ? { kubeconfig } : {}), ...(targetContext ? { targetContext } : {}) });
+      const client = targetClient(plan, cluster);
       const diffs = await diffObjects(client, desired).finally(() => client.close());
       printResult(format, diffs, () => renderDiff(diffs));
       if (diffs.some((d) => d.action === 'invalid')) process.exitCode = 1;

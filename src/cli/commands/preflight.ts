@@ -3,19 +3,19 @@ import { runPreflight } from '../../apply/preflight/index.js';
 import { loadPlan } from '../../plan/load.js';
 import { color } from '../../util/color.js';
 import { renderTable } from '../../util/output.js';
-import { globalOptions, parseOutputFormat, printResult } from '../context.js';
+import { addTargetContextOption, parseOutputFormat, printResult, targetClusterOptions } from '../context.js';
 
 export function register(program: Command): void {
-  program
-    .command('preflight <plan>')
-    .description('compare source and target before anything moves: BLOCK rows stop the run')
-    .option('--target-context <name>', "override the plan's target context")
+  addTargetContextOption(
+    program
+      .command('preflight <plan>')
+      .description('compare source and target before anything moves: BLOCK rows stop the run'),
+  )
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (file: string, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       const { plan } = loadPlan(file);
-      const kubeconfig = globalOptions(command).kubeconfig;
-      const report = await runPreflight(plan, { ...(kubeconfig ? { kubeconfig } : {}), ...(options.targetContext ? { targetContext: options.targetContext } : {}) });
+      const report = await runPreflight(plan, targetClusterOptions(command));
       printResult(format, report, () => {
         const c = color();
         const paint = { BLOCK: c.red, WARN: c.yellow, OK: c.green } as const;

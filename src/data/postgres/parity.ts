@@ -177,14 +177,12 @@ async function classify(
   const pair = await openPair(source, target, consistency, 1);
   try {
     const out: RowDifference[] = [];
-    const byTable = new Map<string, string[][]>();
-    for (const c of candidates) byTable.set(c.table.name, [...(byTable.get(c.table.name) ?? []), c.key]);
-    for (const [table, keys] of byTable) {
+    for (const [table, keys] of keysByTable(candidates)) {
       const sql = sqls.get(table)!;
       const [s, t] = await Promise.all([rowsByKeys(pair.source.conns[0]!, sql, keys), rowsByKeys(pair.target.conns[0]!, sql, keys)]);
       count();
       count();
-      for (const diff of diffRowHashes(s, t)) out.push({ table, key: diff.key, kind: diff.kind });
+      out.push(...rowDifferences(table, s, t));
     }
     return out;
   } finally {
@@ -210,8 +208,7 @@ async function confirmLive(
   if (candidates.length === 0) return [];
   const sender = direction.from === 'source' ? source : target;
   const receiver = direction.from === 'source' ? target : source;
-  const byTable = new Map<string, string[][]>();
-  for (const c of candidates) byTable.set(c.table.name, [...(byTable.get(c.table.name) ?? []), c.key]);
+  const byTable = keysByTable(candidates);
   const lock = await sender.open();
   const senderRows = new Map<string, RowHash[]>();
   const receiverRows = new Map<string, RowHash[]>();
@@ -239,13 +236,22 @@ async function confirmLive(
   } finally {
     await sender.release(lock);
   }
-  const out: RowDifference[] = [];
-  for (const table of byTable.keys()) {
-    const fromSource = direction.from === 'source' ? senderRows.get(table)! : receiverRows.get(table)!;
-    const fromTarget = direction.from === 'source' ? receiverRows.get(table)! : senderRows.get(table)!;
-    for (const diff of diffRowHashes(fromSource, fromTarget)) out.push({ table, key: diff.key, kind: diff.kind });
+  const [sourceRows, targetRows] = direction.from === 'source' ? [senderRows, receiverRows] : [receiverRows, senderRows];
+  return [...byTable.keys()].flatMap((table) => rowDifferences(table, sourceRows.get(table)!, targetRows.get(table)!));
+}
+
+function keysByTable(candidates: Array<{ table: TableInfo; key: string[] }>): Map<string, string[][]> {
+  const byTable = new Map<string, string[][]>();
+  for (const { table, key } of candidates) {
+    const keys = byTable.get(table.name);
+    if (keys) keys.push(key);
+    else byTable.set(table.name, [key]);
   }
-  return out;
+  return byTable;
+}
+
+function rowDifferences(table: string, source: RowHash[], target: RowHash[]): RowDifference[] {
+  return diffRowHashes(source, target).map((diff) => ({ table, key: diff.key, kind: diff.kind }));
 }
 
 interface Pair {

@@ -23,7 +23,7 @@ export class ControllerManager {
   private running = 0;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly delayed = new Map<string, { timer: NodeJS.Timeout; due: number }>();
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly store: ObjectStore, private readonly controllers: Controller[]) {
@@ -42,12 +42,19 @@ export class ControllerManager {
   enqueue(controller: Controller, key: string, delayMs = 0): void {
     if (this.stopped) return;
     if (delayMs > 0) {
+      // One pending timer per key, the earliest: a Deployment reconciled on every pod change
+      // asks for the same deadline again and again.
+      const id = `${controller.name}|${key}`;
+      const due = Date.now() + delayMs;
+      const pending = this.delayed.get(id);
+      if (pending && pending.due <= due) return;
+      if (pending) clearTimeout(pending.timer);
       const timer = setTimeout(() => {
-        this.timers.delete(timer);
+        this.delayed.delete(id);
         this.enqueue(controller, key);
       }, delayMs);
       timer.unref();
-      this.timers.add(timer);
+      this.delayed.set(id, { timer, due });
       return;
     }
     this.queues.get(controller)!.add(key);
@@ -63,8 +70,8 @@ export class ControllerManager {
   stop(): void {
     this.stopped = true;
     this.unsubscribe?.();
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    for (const { timer } of this.delayed.values()) clearTimeout(timer);
+    this.delayed.clear();
   }
 
   private isIdle(): boolean {

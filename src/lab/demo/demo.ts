@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { KubeConfig } from '../../kube/client-node.js';
+import { loadKubeConfig } from '../../kube/config.js';
 import { KubeClient } from '../../kube/client.js';
 import pg from 'pg';
 import { startLab, type Lab } from '../cluster.js';
@@ -27,6 +27,8 @@ import { deriveRunState } from '../../run/state.js';
 import { toYamlText } from '../../util/output.js';
 import { FerryError, toFerryError } from '../../util/errors.js';
 import { applyObjects } from '../../apply/apply.js';
+import { FERRY_DECOMMISSION_MANAGER } from '../../apply/conflicts.js';
+import { scaleToZero } from '../../run/environment.js';
 import { startLoad, type RunningLoad } from './load.js';
 import { SHOP_HOST, shopManifests } from './shop.js';
 import { buildScorecard, type Scorecard } from './scorecard.js';
@@ -80,7 +82,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<Scorecard> {
 
     say('deploying the shop on the source cluster');
     // As the shop team's CI would: its own field manager, then wait for the rollout.
-    await applyObjects(new KubeClient(contextConfig(kubeconfigFile, 'source')), shopManifests(shopUrl), { fieldManager: 'team-shop-ci', readyTimeoutMs: 60_000 });
+    const sourceClient = new KubeClient(loadKubeConfig({ kubeconfig: kubeconfigFile, context: 'source' }));
+    const targetClient = new KubeClient(loadKubeConfig({ kubeconfig: kubeconfigFile, context: 'target' }));
+    cleanups.push(async () => sourceClient.close(), async () => targetClient.close());
+    await applyObjects(sourceClient, shopManifests(shopUrl), { fieldManager: 'team-shop-ci', readyTimeoutMs: 60_000 });
 
     say('starting the embedded router in front of both clusters, and customers');
     const token = randomBytes(16).toString('hex');
@@ -101,7 +106,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<Scorecard> {
     load = startLoad({ url: router.url, host: SHOP_HOST, ratePerSecond: options.rate ?? 100, writeShare: 0.25, users: 500, maxSeconds: 600, maxRequests: 120_000 });
 
     say('planning the migration from the live source cluster');
-    const plan = demoPlan(await inventoryFromCluster({ kubeconfig: kubeconfigFile, context: 'source' }), kubeconfigFile, router.adminUrl!);
+    const sourceInventory = await inventoryFromCluster({ kubeconfig: kubeconfigFile, context: 'source' });
+    const plan = demoPlan(sourceInventory, kubeconfigFile, router.adminUrl!);
     const planFile = join(dir, 'plan.yaml');
     writeFileSync(planFile, toYamlText(plan));
     const loaded = parsePlan(toYamlText(plan), planFile).plan;
@@ -110,8 +116,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<Scorecard> {
 
     const files = createRun(join(dir, 'state'), loaded);
     const journal = Journal.open(files.journal);
-    const sourceInventory = await inventoryFromCluster({ kubeconfig: kubeconfigFile, context: 'source' });
-    const targetConfig = contextConfig(kubeconfigFile, 'target');
     const data = createDataProvider({ kind: 'postgres', name: 'shop', source: { url: sourceDb.connectionString }, target: { url: targetDb.connectionString } });
     cleanups.push(() => data.close());
     const traffic = createTrafficProvider(sliceProvider(loaded));
@@ -123,7 +127,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Scorecard> {
         return {
           apply: async () => {
             const { desired } = desiredObjects(loaded, sourceInventory, { slices: [slice], prerequisites: true });
-            const report = await applyObjects(new KubeClient(targetConfig), desired, { readyTimeoutMs: 60_000 });
+            const report = await applyObjects(targetClient, desired, { readyTimeoutMs: 60_000 });
             return report.counts;
           },
           traffic,
@@ -136,11 +140,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<Scorecard> {
           repointData: async (side) => endpoint.switchTo(side === 'target' ? { host: targetDb.host, port: targetDb.port } : { host: sourceDb.host, port: sourceDb.port }),
           decommission: async () => {
             // A merge patch, not an apply: the source's manifests stay owned by whoever applied them.
-            await new KubeClient(contextConfig(kubeconfigFile, 'source')).request({
-              method: 'PATCH', path: '/apis/apps/v1/namespaces/shop/deployments/shop', body: { spec: { replicas: 0 } }, contentType: 'application/merge-patch+json',
-            });
+            const scaled = await scaleToZero(sourceClient, slice.workloads, FERRY_DECOMMISSION_MANAGER);
             const teardown = await data.teardown();
-            return { sourceReplicas: 0, replicationObjectsDropped: teardown.dropped.length, leftovers: teardown.leftovers.length };
+            return { scaledToZero: scaled.length, replicationObjectsDropped: teardown.dropped.length, leftovers: teardown.leftovers.length };
           },
         };
       },
@@ -195,13 +197,6 @@ function sliceProvider(plan: MigrationPlan) {
   const provider = shop.traffic?.provider;
   if (!provider || typeof provider === 'string') throw new FerryError('demo', 'shop slice has no router settings', { fix: 'this is a bug in the demo' });
   return provider;
-}
-
-function contextConfig(file: string, context: string): KubeConfig {
-  const config = new KubeConfig();
-  config.loadFromFile(file);
-  config.setCurrentContext(context);
-  return config;
 }
 
 function savePodLogs(lab: Lab, dir: string): void {

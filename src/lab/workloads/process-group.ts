@@ -1,5 +1,3 @@
-import { isAlive } from '../../util/process.js';
-export { isAlive };
 /**
  * Every container runs as the leader of its own process group (spawn `detached`), so one
  * signal to `-pid` reaches the shell of a `lab.ferry.dev/command` and everything it forked.

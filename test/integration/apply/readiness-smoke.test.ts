@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ferryAsync } from '../../helpers/cli.js';
-import { startTestLab, type TestLab } from '../../helpers/lab.js';
+import { startTestLab, stuckDeployment, type TestLab } from '../../helpers/lab.js';
 
 const MANIFESTS = `
 apiVersion: apps/v1
@@ -34,23 +34,7 @@ spec:
   selector: {app: web}
   ports: [{name: http, port: 80, targetPort: http}]
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: stuck, namespace: default}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: stuck}}
-  template:
-    metadata:
-      labels: {app: stuck}
-      annotations: {lab.ferry.dev/command: "sleep 120"}
-    spec:
-      containers:
-      - name: app
-        image: example.com/stuck:v1
-        ports: [{containerPort: 8080}]
-        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
-`;
+${stuckDeployment()}`;
 
 // What the kubelet records when a readiness probe fails (the lab's pods do not write Events).
 const EVENT = `

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestLab, type TestLab } from '../../helpers/lab.js';
+import { startTestLab, stuckDeployment, type TestLab } from '../../helpers/lab.js';
 
 let lab: TestLab;
 const kubectl = async (...args: string[]) => lab.kubectl(args);
@@ -21,24 +21,7 @@ after(async () => {
   await lab?.stop();
 });
 
-const STUCK = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: stuck, namespace: default}
-spec:
-  replicas: 1
-  progressDeadlineSeconds: 3
-  selector: {matchLabels: {app: stuck}}
-  template:
-    metadata:
-      labels: {app: stuck}
-      annotations: {lab.ferry.dev/command: "sleep 120"}
-    spec:
-      containers:
-      - name: app
-        image: example.com/stuck:v1
-        ports: [{containerPort: 8080}]
-        readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
-`;
+const STUCK = stuckDeployment({ progressDeadlineSeconds: 3 });
 
 const progressing = async () => JSON.parse((await kubectl('get', 'deploy', 'stuck', '-o', 'json')).stdout).status.conditions.find((c: { type: string }) => c.type === 'Progressing');
 

@@ -34,19 +34,6 @@ export async function startBackend(name: string, args: string[] = []): Promise<B
   };
 }
 
-/** Deterministic uniform [0, 1) (mulberry32) for reproducible routing decisions. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-
 const ferryBin = fileURLToPath(new URL('../../../bin/ferry.js', import.meta.url));
 
 export interface RouterProcess {

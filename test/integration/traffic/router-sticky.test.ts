@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { Pool } from 'undici';
 import { startRouter, type Router } from '../../../src/traffic/proxy/server.js';
 import { parseRouterConfig } from '../../../src/traffic/proxy/config.js';
-import { seededRandom, startBackend, type BackendProcess } from './helpers.js';
+import { seededRandom } from '../../../src/util/random.js';
+import { startBackend, type BackendProcess } from './helpers.js';
 
 // 10,000 users, each with its own cookie, send one request at every step of a 1→10→50→100
 // ramp; the answering backend is read from the response. Nobody may go target → source.

@@ -5,7 +5,7 @@ import { mannWhitney, tieGroupsOfSamples, capSample } from '../../../src/analysi
 import { confidenceRadius, mixtureLogLikelihoodRatio, runSequentialTest } from '../../../src/analysis/stats/msprt.js';
 import { normalCdf } from '../../../src/analysis/stats/normal.js';
 import { testRateBelow, testRateIncrease } from '../../../src/analysis/stats/proportions.js';
-import { seededRandom } from '../../../src/analysis/simulation.js';
+import { seededRandom } from '../../../src/util/random.js';
 
 const latencies = fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 40 });
 
