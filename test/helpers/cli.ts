@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -44,4 +44,21 @@ export function runAsync(command: string, args: string[], options: { env?: NodeJ
       resolve({ code: code ?? -1, stdout, stderr });
     });
   });
+}
+
+/** A long `ferry` command running in its own process: its output so far, and its exit code once closed. */
+export interface RunningFerry {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  closed: Promise<number | null>;
+}
+
+/** Starts the real CLI without waiting for it (a run to pause, approve or kill midway). */
+export function startFerry(args: string[], env: Record<string, string> = {}): RunningFerry {
+  const child = spawn(process.execPath, [`${REPO}/bin/ferry.js`, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
+  const running: RunningFerry = { child, stdout: '', stderr: '', closed: new Promise((resolve) => child.on('close', resolve)) };
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (running.stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (running.stderr += chunk));
+  return running;
 }

@@ -5,9 +5,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { startLocalPostgres, type LocalPostgres } from '../../../src/data/postgres/local-server.js';
-import { REPO } from '../../helpers/cli.js';
+import { startFerry } from '../../helpers/cli.js';
 import { sql } from '../../helpers/pg.js';
 import { WriteLoad } from './write-load.js';
 
@@ -16,15 +15,11 @@ let target: LocalPostgres;
 let load: WriteLoad | undefined;
 let env: Record<string, string>;
 
-function ferry(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [`${REPO}/bin/ferry.js`, ...args], { env: { ...process.env, NO_COLOR: '1', ...env, ...extraEnv }, cwd: REPO });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+/** The real CLI with the servers' URLs in its environment; resolves when it exits (or is killed). */
+async function ferry(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+  const running = startFerry(args, { ...env, ...extraEnv });
+  const code = await running.closed;
+  return { code, signal: running.child.signalCode, stdout: running.stdout, stderr: running.stderr };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

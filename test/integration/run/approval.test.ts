@@ -6,11 +6,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { BOUTIQUE, REPO, ferryAsync } from '../../helpers/cli.js';
+import { BOUTIQUE, ferryAsync, startFerry } from '../../helpers/cli.js';
 import { startTestLab, type TestLab } from '../../helpers/lab.js';
 import { driveLoad, startLabBackend, startPrometheus, type LabBackend, type PrometheusProcess } from '../analysis/helpers.js';
 import { startRouterProcess, type RouterProcess } from '../traffic/helpers.js';
@@ -80,19 +79,11 @@ test('a slice with approvers waits for one of them before any traffic moves, the
   };
   const load = driveLoad(send, 100, 90_000, () => stop);
 
-  const child = spawn(process.execPath, [`${REPO}/bin/ferry.js`, 'run', plan, '--kubeconfig', lab.kubeconfigFile, '--state-dir', stateDir, '-o', 'json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', FERRY_ROUTER_TOKEN: router.token },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const running = startFerry(['run', plan, '--kubeconfig', lab.kubeconfigFile, '--state-dir', stateDir, '-o', 'json'], { FERRY_ROUTER_TOKEN: router.token });
   try {
     const deadline = Date.now() + 60_000;
-    while (!/waiting for alice/.test(stderr) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
-    assert.match(stderr, /adservice: approval .*waiting for alice: ferry approve \S+ adservice/);
+    while (!/waiting for alice/.test(running.stderr) && Date.now() < deadline && running.child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    assert.match(running.stderr, /adservice: approval .*waiting for alice: ferry approve \S+ adservice/);
     const run = readdirSync(join(stateDir, 'runs'))[0]!;
 
     const waiting = JSON.parse((await ferry(['status', run, '-o', 'json'])).stdout);
@@ -107,8 +98,8 @@ test('a slice with approvers waits for one of them before any traffic moves, the
 
     const approved = await ferry(['approve', run, 'adservice', '--as', 'alice']);
     assert.equal(approved.code, 0, approved.stderr);
-    assert.equal(await exited, 0, stderr);
-    const state = JSON.parse(stdout);
+    assert.equal(await running.closed, 0, running.stderr);
+    const state = JSON.parse(running.stdout);
     assert.equal(state.status, 'completed');
     assert.deepEqual(state.approvals.map((a: any) => a.by), ['alice']);
 
@@ -117,11 +108,11 @@ test('a slice with approvers waits for one of them before any traffic moves, the
     const approvedAt = at((r) => r.type === 'approved');
     assert.equal(records[approvedAt].actor, 'alice');
     assert.ok(approvedAt < at((r) => r.type === 'stage-started' && r.data?.stage === 'ramp'), 'approved before the ramp started');
-    assert.match(stderr, /adservice: ramp 50%/);
-    assert.match(stderr, /adservice: ramp 100%/);
+    assert.match(running.stderr, /adservice: ramp 50%/);
+    assert.match(running.stderr, /adservice: ramp 100%/);
   } finally {
     stop = true;
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (running.child.exitCode === null) running.child.kill('SIGKILL');
   }
   const users = await load;
   assert.equal(users.failed, 0, `${users.failed} of ${users.requests} customer requests failed: ${failures.slice(0, 5).join('; ')}`);

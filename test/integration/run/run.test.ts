@@ -1,9 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BOUTIQUE, REPO, ferryAsync } from '../../helpers/cli.js';
+import { BOUTIQUE, ferryAsync, startFerry } from '../../helpers/cli.js';
 import { startTestLab, type TestLab } from '../../helpers/lab.js';
 
 let lab: TestLab;
@@ -37,12 +36,10 @@ test('a run killed mid-way resumes to completion; its journal stays intact; roll
   const plan = await writePlan();
   // Slow the target's API so the run is still going when it is killed.
   lab.clusters[0]!.setFaults({ latencyMs: 40 });
-  const child = spawn(process.execPath, [`${REPO}/bin/ferry.js`, 'run', plan, '--kubeconfig', lab.kubeconfigFile, '--state-dir', stateDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  await waitFor(() => /frontend: apply/.test(stderr), 60_000);
-  child.kill('SIGKILL');
-  await new Promise((resolve) => child.on('close', resolve));
+  const running = startFerry(['run', plan, '--kubeconfig', lab.kubeconfigFile, '--state-dir', stateDir]);
+  await waitFor(() => /frontend: apply/.test(running.stderr), 60_000);
+  running.child.kill('SIGKILL');
+  await running.closed;
   lab.clusters[0]!.setFaults({});
 
   const run = readdirSync(join(stateDir, 'runs'))[0]!;
@@ -95,21 +92,16 @@ test('ferry pause stops a run at the next slice; resume finishes it', async () =
   const pausedState = join(own.dir, 'state-pause');
   // Slow enough that the run is still going when `ferry pause` (a second process) arrives.
   own.clusters[0]!.setFaults({ latencyMs: 150 });
-  const child = spawn(process.execPath, [`${REPO}/bin/ferry.js`, 'run', plan, '--kubeconfig', own.kubeconfigFile, '--state-dir', pausedState, '-o', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-  let stderr = '';
-  let stdout = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  await waitFor(() => /loadgenerator: apply/.test(stderr), 60_000, () => stderr);
+  const running = startFerry(['run', plan, '--kubeconfig', own.kubeconfigFile, '--state-dir', pausedState, '-o', 'json']);
+  await waitFor(() => /loadgenerator: apply/.test(running.stderr), 60_000, () => running.stderr);
   const paused = await ferryAsync(['pause', '--state-dir', pausedState, '-o', 'json']);
   assert.equal(paused.code, 0, paused.stderr);
   assert.equal(JSON.parse(paused.stdout).requested, 'pause');
-  const code = await closed;
+  const code = await running.closed;
   own.clusters[0]!.setFaults({});
   assert.equal(code, 1, 'a paused run is not finished');
-  assert.ok(stdout.trim().startsWith('{'), `no state printed; stderr: ${stderr.slice(-600)}`);
-  const state = JSON.parse(stdout);
+  assert.ok(running.stdout.trim().startsWith('{'), `no state printed; running.stderr: ${running.stderr.slice(-600)}`);
+  const state = JSON.parse(running.stdout);
   assert.equal(state.status, 'paused');
   assert.ok(state.slices.some((s: any) => s.stages.apply === 'pending'), 'it stopped before the end');
   const resumed = await ferryAsync(['resume', '--state-dir', pausedState, '--kubeconfig', own.kubeconfigFile, '-o', 'json']);
@@ -142,24 +134,19 @@ test('a slice without traffic that names approvers waits for one of them before 
   const plan = join(lab.dir, 'approval-plan.json');
   writeFileSync(plan, JSON.stringify(full));
   const approvalState = join(lab.dir, 'state-approval');
-  const child = spawn(process.execPath, [`${REPO}/bin/ferry.js`, 'run', plan, '--kubeconfig', lab.kubeconfigFile, '--state-dir', approvalState, '-o', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-  let stderr = '';
-  let stdout = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  const running = startFerry(['run', plan, '--kubeconfig', lab.kubeconfigFile, '--state-dir', approvalState, '-o', 'json']);
   try {
-    await waitFor(() => /waiting for alice/.test(stderr), 60_000, () => stderr);
+    await waitFor(() => /waiting for alice/.test(running.stderr), 60_000, () => running.stderr);
     const run = readdirSync(join(approvalState, 'runs'))[0]!;
     const approved = await ferryAsync(['approve', run, 'adservice', '--as', 'alice', '--state-dir', approvalState, '-o', 'json']);
     assert.equal(approved.code, 0, approved.stderr);
     assert.deepEqual(JSON.parse(approved.stdout), { run, requested: 'approve', slice: 'adservice', by: 'alice' });
-    assert.equal(await closed, 0, stderr);
-    assert.equal(JSON.parse(stdout).status, 'completed');
+    assert.equal(await running.closed, 0, running.stderr);
+    assert.equal(JSON.parse(running.stdout).status, 'completed');
     const types = readFileSync(join(approvalState, 'runs', run, 'journal.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line)).map((r) => `${r.type}${r.data?.stage ? ` ${r.data.stage}` : ''}`);
     assert.ok(types.indexOf('approved') < types.indexOf('stage-started decommission'), types.join(', '));
     assert.ok(types.indexOf('stage-completed apply') < types.indexOf('approval-requested'), 'applied before asking');
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (running.child.exitCode === null) running.child.kill('SIGKILL');
   }
 });
