@@ -144,8 +144,13 @@ test('a slice without traffic that names approvers waits for one of them before 
     assert.equal(await running.closed, 0, running.stderr);
     assert.equal(JSON.parse(running.stdout).status, 'completed');
     const types = readFileSync(join(approvalState, 'runs', run, 'journal.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line)).map((r) => `${r.type}${r.data?.stage ? ` ${r.data.stage}` : ''}`);
-    assert.ok(types.indexOf('approved') < types.indexOf('stage-started decommission'), types.join(', '));
-    assert.ok(types.indexOf('stage-completed apply') < types.indexOf('approval-requested'), 'applied before asking');
+    const at = (type: string) => {
+      const index = types.indexOf(type);
+      assert.ok(index >= 0, `no ${type} in the journal: ${types.join(', ')}`);
+      return index;
+    };
+    assert.ok(at('approved') < at('stage-started decommission'), types.join(', '));
+    assert.ok(at('stage-completed apply') < at('approval-requested'), 'applied before asking');
   } finally {
     if (running.child.exitCode === null) running.child.kill('SIGKILL');
   }
