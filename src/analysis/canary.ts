@@ -9,7 +9,7 @@ import { FerryError } from '../util/errors.js';
 import type { Clock } from './clock.js';
 import { parseDuration, type AnalysisConfig, type Gates } from './gates-schema.js';
 import { SequentialJudge, type JudgeVerdict, type LookInput } from './judge.js';
-import type { MetricsProvider } from './metrics-provider.js';
+import type { Bucket, MetricsProvider } from './metrics-provider.js';
 
 /** Values from other parts of Ferry that some gates need, read at every look. */
 export interface GateProbes {
@@ -29,6 +29,8 @@ export interface CanaryOptions {
   steps: number[];
   /** How long each step is held before it may pass, ms. */
   holdMs: number;
+  /** How long after a weight change clients can have seen it (DNS TTL); the step's window starts after it. */
+  changeSettleMs?: number;
   gates: Gates;
   analysis: AnalysisConfig;
   probes?: GateProbes;
@@ -91,8 +93,12 @@ export async function runCanary(options: CanaryOptions): Promise<CanaryOutcome> 
     throw new FerryError('analysis.metrics-offline', `the ${metrics.name} metrics provider is not answering`, { fix: 'check the metrics address in the plan; a ramp is never started blind' });
   }
   const records: StepRecord[] = [];
+  const reads: ReadState = { metricsFailures: 0, promqlFailures: new Map() };
   for (const [index, weight] of options.steps.entries()) {
+    delete reads.baseline;
+    delete reads.baselineWindow;
     await setAndReadBack(options.traffic, weight);
+    if (options.changeSettleMs) await clock.sleep(options.changeSettleMs);
     // Judge only what was routed after the change: start at the next bucket boundary.
     const stepStart = Math.ceil(clock.now() / bucketMs) * bucketMs;
     options.onEvent?.({ type: 'step-started', step: index, weight, at: stepStart });
@@ -103,12 +109,14 @@ export async function runCanary(options: CanaryOptions): Promise<CanaryOutcome> 
     // At 100 % the source serves nothing to compare with live: the target is judged against
     // the source of the step before (its whole window), instead of waiting forever.
     const previous = records.at(-2);
-    const baseline = weight === 100 && previous ? await metrics.buckets(options.source, previous.startedAt, previous.endedAt, bucketMs) : undefined;
-    if (baseline) record.baseline = { from: previous!.startedAt, to: previous!.endedAt, weight: previous!.weight };
+    if (weight === 100 && previous) {
+      reads.baselineWindow = { from: previous.startedAt, to: previous.endedAt, weight: previous.weight };
+      record.baseline = reads.baselineWindow;
+    }
     while (true) {
       now += lookMs;
       await clock.sleep(Math.max(0, now - clock.now()));
-      const verdict = judge.look({ ...(await readLook(options, stepStart, now, bucketMs)), ...(baseline ? { baseline } : {}) });
+      const verdict = judge.look(await readLook(options, reads, stepStart, now, bucketMs));
       record.looks++;
       record.endedAt = now;
       options.onEvent?.({ type: 'look', step: index, verdict });
@@ -144,21 +152,60 @@ export async function runCanary(options: CanaryOptions): Promise<CanaryOutcome> 
   return { result: 'completed', steps: records, alphaPerTest: judge.alphaPerTest };
 }
 
-async function readLook(options: CanaryOptions, from: number, to: number, bucketMs: number): Promise<LookInput> {
+/** Failures in a row, kept across looks: a failed query is evidence, and enough of them a verdict. */
+interface ReadState {
+  metricsFailures: number;
+  metricsSince?: number;
+  promqlFailures: Map<string, number>;
+  /** The 100 % step's fixed source window, read once it can be. */
+  baselineWindow?: { from: number; to: number; weight: number };
+  baseline?: Bucket[];
+}
+
+async function readLook(options: CanaryOptions, reads: ReadState, from: number, to: number, bucketMs: number): Promise<LookInput> {
   const { metrics, probes } = options;
-  const [target, source] = await Promise.all([metrics.buckets(options.target, from, to, bucketMs), metrics.buckets(options.source, from, to, bucketMs)]);
-  const input: LookInput = { now: to, target, source };
+  const input: LookInput = { now: to, target: [], source: [] };
+  if (metrics.noLatency) input.noLatency = metrics.noLatency;
+  try {
+    const window = reads.baselineWindow;
+    const [target, source, baseline] = await Promise.all([
+      metrics.buckets(options.target, from, to, bucketMs),
+      metrics.buckets(options.source, from, to, bucketMs),
+      window && !reads.baseline ? metrics.buckets(options.source, window.from, window.to, bucketMs) : Promise.resolve(reads.baseline),
+    ]);
+    input.target = target;
+    input.source = source;
+    if (baseline) input.baseline = reads.baseline = baseline;
+    reads.metricsFailures = 0;
+    delete reads.metricsSince;
+  } catch (error) {
+    // Never zero traffic: the judge shows the failure, and fails the step after enough in a row.
+    reads.metricsFailures++;
+    reads.metricsSince ??= to;
+    input.metricsError = { message: messageOf(error), consecutive: reads.metricsFailures, since: reads.metricsSince };
+  }
   if (options.gates.promql?.length) {
     input.promql = {};
     for (const gate of options.gates.promql) {
       const query = gate.query.replaceAll('$target', options.target).replaceAll('$source', options.source);
-      input.promql[gate.name] = await metrics.query(query, to).catch(() => undefined);
+      try {
+        input.promql[gate.name] = { value: await metrics.query(query, to) };
+        reads.promqlFailures.set(gate.name, 0);
+      } catch (error) {
+        const consecutive = (reads.promqlFailures.get(gate.name) ?? 0) + 1;
+        reads.promqlFailures.set(gate.name, consecutive);
+        input.promql[gate.name] = { error: messageOf(error), consecutive };
+      }
     }
   }
   if (probes?.shadow) input.shadow = await probes.shadow();
   if (probes?.replicationLagMs) input.replicationLagMs = await probes.replicationLagMs();
   if (probes?.parity) input.parity = await probes.parity();
   return input;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 async function rollBack(options: CanaryOptions, step: number, weightBefore: number, evidence: JudgeVerdict, decision: RollbackRecord['decision']): Promise<RollbackRecord> {

@@ -76,6 +76,12 @@ export const analysisSchema = z
     maxExtensions: z.number().int().min(0).default(2).describe('How many times an inconclusive step is held for another window before onInconclusive applies.'),
     onInconclusive: z.enum(['hold', 'advance', 'rollback']).default('hold').describe('What to do with a step still inconclusive after its extensions: wait for approval, move on, or roll back.'),
     latencySampleCap: z.number().int().min(50).default(1000).describe('Most latency observations per backend per window the rank test uses (evenly thinned).'),
+    consecutiveErrorLimit: z
+      .number()
+      .int()
+      .min(1)
+      .default(20)
+      .describe('Looks in a row whose metrics query may fail before the judge fails the step (weight back to 0): it cannot see the target. Each failure is shown as "query failed: …".'),
   })
   .strict()
   .describe('How the sequential judge runs.');

@@ -162,6 +162,13 @@ export function judgeLatency(gate: LatencyGate, w: WindowData, sorted: SortedLat
   const sourceQ = quantileSorted(sorted.source, q);
   const base = { percentile: q, targetMs: targetQ, sourceMs: sourceQ, targetSamples: sorted.target.length, sourceSamples: sorted.source.length };
   const out: GateVerdict[] = [];
+  if (sorted.target.length === 0 || sorted.source.length === 0) {
+    // Requests without latencies (a histogram missing on one side): nothing to rank, nothing to pass.
+    const reason = `no latency observations (target ${sorted.target.length} for ${w.target.requests} requests, source ${sorted.source.length} for ${w.source.requests})`;
+    if (gate.max !== undefined) out.push(latencyUnavailable(`${name}.max`, reason, w));
+    if (gate.maxIncrease !== undefined) out.push(latencyUnavailable(`${name}.maxIncrease`, reason, w));
+    return out;
+  }
   if (gate.max !== undefined) {
     const maxMs = parseDuration(gate.max);
     const { count: slow, n } = slowerThan(w.target, sorted.target, maxMs);
@@ -244,10 +251,30 @@ export function judgeShadow(maxRate: number, stats: { compared: number; mismatch
   };
 }
 
-export function judgePromql(gate: PromqlGate, value: number | undefined, at: number): GateVerdict {
+/** What one PromQL gate query gave at a look: a number, or the failure and how many looks in a row failed. */
+export type PromqlReading = { value: number } | { error: string; consecutive: number };
+
+/**
+ * A custom PromQL gate. A query that fails is evidence, never "no value": the verdict says
+ * why, and after `errorLimit` failures in a row the gate fails (the judge cannot see, so the
+ * weight goes back), as Argo Rollouts' consecutiveErrorLimit does.
+ */
+export function judgePromql(gate: PromqlGate, reading: PromqlReading | undefined, at: number, errorLimit: number): GateVerdict {
   const name = `promql.${gate.name}`;
+  if (reading && 'error' in reading) {
+    const failed = reading.consecutive >= errorLimit;
+    return {
+      gate: name,
+      verdict: failed ? 'fail' : 'inconclusive',
+      reason: `query failed (${reading.consecutive} in a row, limit ${errorLimit}): ${reading.error}`,
+      from: at,
+      to: at,
+      numbers: { consecutiveErrors: reading.consecutive, errorLimit },
+    };
+  }
+  const value = reading?.value;
   if (value === undefined || Number.isNaN(value)) {
-    return { gate: name, verdict: 'inconclusive', reason: `query returned no value: ${gate.query}`, from: at, to: at, numbers: {} };
+    return { gate: name, verdict: 'inconclusive', reason: `query returned no value (NaN): ${gate.query}`, from: at, to: at, numbers: {} };
   }
   const tooHigh = gate.max !== undefined && value > gate.max;
   const tooLow = gate.min !== undefined && value < gate.min;
@@ -260,6 +287,32 @@ export function judgePromql(gate: PromqlGate, value: number | undefined, at: num
     to: at,
     numbers: { value, ...limits },
   };
+}
+
+/** The per-backend series could not be read: no traffic gate can be judged at this look. */
+export interface MetricsReadError {
+  message: string;
+  /** Looks in a row whose bucket queries failed. */
+  consecutive: number;
+  /** When the first of them failed, epoch ms. */
+  since: number;
+}
+
+export function judgeMetricsRead(error: MetricsReadError, errorLimit: number, at: number): GateVerdict {
+  const failed = error.consecutive >= errorLimit;
+  return {
+    gate: 'metrics',
+    verdict: failed ? 'fail' : 'inconclusive',
+    reason: `query failed (${error.consecutive} in a row, limit ${errorLimit}): ${error.message}`,
+    from: error.since,
+    to: at,
+    numbers: { consecutiveErrors: error.consecutive, errorLimit },
+  };
+}
+
+/** A latency gate the metrics cannot feed: inconclusive with the reason, so it is never passed blind. */
+export function latencyUnavailable(gateName: string, reason: string, w: { from: number; to: number }): GateVerdict {
+  return { gate: gateName, verdict: 'inconclusive', reason: `no latencies: ${reason}`, from: w.from, to: w.to, numbers: {} };
 }
 
 export function judgeReplicationLag(max: string, lagMs: number | undefined, at: number): GateVerdict {

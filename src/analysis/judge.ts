@@ -19,14 +19,18 @@ import {
   judgeDataParity,
   judgeErrorRate,
   judgeLatency,
+  judgeMetricsRead,
   judgePromql,
   judgeReplicationLag,
   judgeShadow,
   latencyBoundOf,
   latencyTestCount,
+  latencyUnavailable,
   sortLatencies,
   tooFewRequests,
   type GateVerdict,
+  type MetricsReadError,
+  type PromqlReading,
   type Verdict,
   type WindowData,
 } from './gates.js';
@@ -53,7 +57,11 @@ export interface LookInput {
    * previous step: every window compares the target against this whole fixed sample instead.
    */
   baseline?: Bucket[];
-  promql?: Record<string, number | undefined>;
+  promql?: Record<string, PromqlReading | undefined>;
+  /** The per-backend queries failed at this look: `target`/`source` are empty, and this says why. */
+  metricsError?: MetricsReadError;
+  /** The metrics provider has no latencies at all (MetricsProvider.noLatency): latency gates say so. */
+  noLatency?: string;
   shadow?: { compared: number; mismatched: number };
   replicationLagMs?: number;
   parity?: { ok: boolean; differences: number };
@@ -107,22 +115,30 @@ export class SequentialJudge {
     const target = prefixSums(input.target);
     const source = prefixSums(input.baseline ?? input.source);
 
-    if (gates.errorRate) {
-      const gate = gates.errorRate;
-      verdicts.push(
-        ...this.acrossStarts(['errorRate.max', 'errorRate.maxIncrease'].filter((name) => gate[name.split('.')[1] as 'max' | 'maxIncrease'] !== undefined), this.errorSchedule, input, target, source, (w) =>
-          judgeErrorRate(gate, w, alpha),
-        ),
-      );
-    }
-    for (const gate of gates.latency ?? []) {
-      const names = [...(gate.max !== undefined ? [`latency.p${gate.percentile}.max`] : []), ...(gate.maxIncrease !== undefined ? [`latency.p${gate.percentile}.maxIncrease`] : [])];
-      verdicts.push(
-        ...this.acrossStarts(names, this.latencySchedule, input, target, source, (w) => judgeLatency(gate, w, sortLatencies(w, analysis.latencySampleCap), alpha), true),
-      );
+    if (input.metricsError) {
+      verdicts.push(judgeMetricsRead(input.metricsError, analysis.consecutiveErrorLimit, input.now));
+    } else {
+      if (gates.errorRate) {
+        const gate = gates.errorRate;
+        verdicts.push(
+          ...this.acrossStarts(['errorRate.max', 'errorRate.maxIncrease'].filter((name) => gate[name.split('.')[1] as 'max' | 'maxIncrease'] !== undefined), this.errorSchedule, input, target, source, (w) =>
+            judgeErrorRate(gate, w, alpha),
+          ),
+        );
+      }
+      for (const gate of gates.latency ?? []) {
+        const names = [...(gate.max !== undefined ? [`latency.p${gate.percentile}.max`] : []), ...(gate.maxIncrease !== undefined ? [`latency.p${gate.percentile}.maxIncrease`] : [])];
+        if (input.noLatency) {
+          for (const name of names) verdicts.push(latencyUnavailable(name, input.noLatency, { from: stepStart, to: input.now }));
+          continue;
+        }
+        verdicts.push(
+          ...this.acrossStarts(names, this.latencySchedule, input, target, source, (w) => judgeLatency(gate, w, sortLatencies(w, analysis.latencySampleCap), alpha), true),
+        );
+      }
     }
     if (gates.shadowMismatch) verdicts.push(judgeShadow(gates.shadowMismatch.maxRate, input.shadow, gates.minRequests, alpha, input.now));
-    for (const gate of gates.promql ?? []) verdicts.push(judgePromql(gate, input.promql?.[gate.name], input.now));
+    for (const gate of gates.promql ?? []) verdicts.push(judgePromql(gate, input.promql?.[gate.name], input.now, analysis.consecutiveErrorLimit));
     if (gates.replicationLag) verdicts.push(judgeReplicationLag(gates.replicationLag.max, input.replicationLagMs, input.now));
     if (gates.dataParity?.required) verdicts.push(judgeDataParity(input.parity, input.now));
 
@@ -130,7 +146,8 @@ export class SequentialJudge {
     const verdict: Verdict = failed.length > 0 ? 'fail' : verdicts.length > 0 && verdicts.every((v) => v.verdict === 'pass') ? 'pass' : 'inconclusive';
     const ordered = [...failed, ...verdicts.filter((v) => v.verdict !== 'fail')];
     const result: JudgeVerdict = { verdict, at: input.now, gates: ordered, alphaPerTest: alpha };
-    if (failed[0]) result.onsetAt = estimateOnset(failed[0], input.target, stepStart);
+    // A judge that cannot read the metrics dates the problem from the first failed read.
+    if (failed[0]) result.onsetAt = failed[0].gate === 'metrics' && input.metricsError ? input.metricsError.since : estimateOnset(failed[0], input.target, stepStart);
     return result;
   }
 

@@ -23,6 +23,11 @@ export interface MetricsProvider {
   readonly name: string;
   /** Smallest bucket width it can give, in ms (the scrape interval for Prometheus). */
   readonly resolutionMs: number;
+  /**
+   * Set when the provider has no latency data at all, saying why (e.g. HAProxy's exporter has
+   * no per-server histogram): latency gates are then inconclusive with this reason, never passed.
+   */
+  readonly noLatency?: string;
   /** Can it answer now? The controller refuses to start a ramp it cannot judge. */
   isOnline(): Promise<boolean>;
   /**

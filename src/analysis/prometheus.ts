@@ -1,23 +1,29 @@
 /**
  * MetricsProvider over Prometheus' HTTP API (https://prometheus.io/docs/prometheus/latest/querying/api/),
- * reading the embedded router's series (docs/architecture.md, "The router's observation
- * API"). Counts per bucket are differences of the raw counters sampled at bucket edges —
- * not `increase()`, which extrapolates to the range edges and gives fractional requests.
- * Latencies come from the duration histogram: each response counts at its bucket's upper
+ * reading, per side, a requests counter, an errors counter and a latency histogram given as
+ * PromQL (default-queries.ts: the series each traffic product exports; or the plan's
+ * `traffic.queries`). Counts per bucket are differences of the raw counters sampled at bucket
+ * edges — not `increase()`, which extrapolates to the range edges and gives fractional
+ * requests. Latencies come from the histogram: each response counts at its bucket's upper
  * bound, so the rank test sees the histogram as tie groups (which is what it is).
  */
 import { request } from 'undici';
 import { FerryError } from '../util/errors.js';
+import { routerQueries, type SideQueries } from './default-queries.js';
 import type { Bucket, MetricsProvider } from './metrics-provider.js';
 
 export interface PrometheusOptions {
   /** Base URL, e.g. http://127.0.0.1:9090 */
   url: string;
-  /** The router route whose backends are judged. */
-  route: string;
-  /** Scrape interval of the router job, ms: the finest bucket Prometheus can give. */
+  /** Scrape interval of the jobs read, ms: the finest bucket Prometheus can give. */
   scrapeIntervalMs: number;
   timeoutMs?: number;
+  /** The series of each backend, by the name `buckets()` is called with. */
+  backends?: Record<string, SideQueries>;
+  /** Why there is no latency histogram, when there is none (shown by latency gates). */
+  noLatency?: string;
+  /** Shorthand for the embedded router's series of one route: backends `source` and `target` (by role). */
+  route?: string;
 }
 
 interface RangeSeries {
@@ -28,9 +34,17 @@ interface RangeSeries {
 export class PrometheusMetricsProvider implements MetricsProvider {
   readonly name = 'prometheus';
   readonly resolutionMs: number;
+  readonly noLatency?: string;
+  private readonly backends: Record<string, SideQueries>;
 
   constructor(private readonly options: PrometheusOptions) {
     this.resolutionMs = options.scrapeIntervalMs;
+    if (options.noLatency) this.noLatency = options.noLatency;
+    const router = options.route !== undefined ? routerQueries(options.route) : undefined;
+    this.backends = options.backends ?? (router ? { source: router.source, target: router.target } : {});
+    if (Object.keys(this.backends).length === 0) {
+      throw new FerryError('config', 'the Prometheus metrics provider was given no series to read', { fix: 'pass backends (see createMetricsProvider in src/analysis/index.ts) or a router route' });
+    }
   }
 
   async isOnline(): Promise<boolean> {
@@ -56,20 +70,26 @@ export class PrometheusMetricsProvider implements MetricsProvider {
   }
 
   async buckets(backend: string, from: number, to: number, widthMs: number): Promise<Bucket[]> {
-    const selector = `{route=${JSON.stringify(this.options.route)},backend=${JSON.stringify(backend)},role!="shadow"}`;
+    const queries = this.backends[backend];
+    if (!queries) {
+      throw new FerryError('analysis.unknown-backend', `the Prometheus metrics provider has no series for backend ${JSON.stringify(backend)} (it knows ${Object.keys(this.backends).map((name) => JSON.stringify(name)).join(', ')})`, {
+        fix: 'judge the slice with the source and target names metricsForSlice returned',
+      });
+    }
     const [requests, errors, histogram] = await Promise.all([
-      this.range(`sum(ferry_router_requests_total${selector})`, from, to, widthMs),
-      this.range(`sum(ferry_router_errors_total${selector})`, from, to, widthMs),
-      this.range(`sum by (le) (ferry_router_request_duration_seconds_bucket${selector})`, from, to, widthMs),
+      this.range(queries.requests, from, to, widthMs),
+      this.range(queries.errors, from, to, widthMs),
+      queries.latency ? this.range(queries.latency.query, from, to, widthMs) : Promise.resolve([]),
     ]);
     const edges: number[] = [];
     for (let t = from; t <= to; t += widthMs) edges.push(t);
-    const requestDeltas = deltas(requests[0], edges);
-    const errorDeltas = deltas(errors[0], edges);
+    const requestDeltas = deltas(single(requests, queries.requests), edges);
+    const errorDeltas = deltas(single(errors, queries.errors), edges);
+    const toMs = queries.latency?.unit === 'ms' ? 1 : 1000;
     const les = histogram
       .map((series) => ({ le: series.metric.le === '+Inf' ? Infinity : Number(series.metric.le), cumulative: deltas(series, edges) }))
       .sort((a, b) => a.le - b.le);
-    const lastFinite = les.filter((b) => Number.isFinite(b.le)).at(-1)?.le ?? 10;
+    const lastFinite = les.filter((b) => Number.isFinite(b.le)).at(-1)?.le ?? 10_000 / toMs;
     return edges.slice(0, -1).map((start, i) => {
       const latenciesMs: number[] = [];
       let below = 0;
@@ -77,7 +97,7 @@ export class PrometheusMetricsProvider implements MetricsProvider {
         const cumulative = bucket.cumulative[i] ?? 0;
         const count = Math.max(0, cumulative - below);
         below = Math.max(below, cumulative);
-        const valueMs = (Number.isFinite(bucket.le) ? bucket.le : 2 * lastFinite) * 1000;
+        const valueMs = (Number.isFinite(bucket.le) ? bucket.le : 2 * lastFinite) * toMs;
         for (let k = 0; k < count; k++) latenciesMs.push(valueMs);
       }
       return { start, requests: requestDeltas[i] ?? 0, errors: errorDeltas[i] ?? 0, latenciesMs };
@@ -102,7 +122,7 @@ export class PrometheusMetricsProvider implements MetricsProvider {
       });
       payload = (await response.body.json()) as typeof payload;
     } catch (error) {
-      throw new FerryError('analysis.prometheus-unreachable', `cannot reach Prometheus at ${this.options.url}: ${(error as Error).message}`, {
+      throw new FerryError('analysis.prometheus-unreachable', `cannot reach Prometheus at ${withoutCredentials(this.options.url)}: ${(error as Error).message}`, {
         fix: 'check the metrics provider URL in the plan and that Prometheus is running',
         cause: error,
       });
@@ -112,6 +132,26 @@ export class PrometheusMetricsProvider implements MetricsProvider {
     }
     return payload.data;
   }
+}
+
+/** The URL as messages may show it: user and password, if any, left out. */
+function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return '<the configured Prometheus URL>';
+  }
+}
+
+/** The one series a counter query must give (none yet is fine: no traffic so far). */
+function single(result: RangeSeries[], query: string): RangeSeries | undefined {
+  if (result.length > 1) {
+    throw new FerryError('analysis.promql-shape', `the counter query returned ${result.length} series, expected one: ${query}`, { fix: 'aggregate it to one series, e.g. wrap it in sum(...)' });
+  }
+  return result[0];
 }
 
 /**

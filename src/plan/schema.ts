@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { analysisSchema, durationSchema, gatesSchema } from '../analysis/gates-schema.js';
+import { sideQueriesSchema } from '../analysis/queries-schema.js';
 import { trafficProviderSchema as trafficProviderSettingsSchema } from '../traffic/provider-config.js';
 
 /**
@@ -58,6 +59,7 @@ export const trafficSchema = z
       .strict()
       .optional()
       .describe('Keep each user on one side: hash a cookie or header to a bucket.'),
+    queries: sideQueriesSchema.optional().describe("Prometheus series the judge reads for the source and the target, replacing the traffic provider's defaults (docs/architecture.md, \"Default queries per provider\")."),
   })
   .strict();
 

@@ -96,7 +96,7 @@ test('Prometheus provider over a real Prometheus scraping the router agrees with
     now: to,
     target: await provider.buckets('target', from, to, SCRAPE_MS),
     source: await provider.buckets('source', from, to, SCRAPE_MS),
-    promql: { 'target-errors': errorRatio },
+    promql: { 'target-errors': { value: errorRatio } },
   });
   for (const gate of verdict.gates) process.stdout.write(`# ${gate.gate}: ${gate.verdict}: ${gate.reason}\n`);
   assert.equal(verdict.verdict, 'fail');
