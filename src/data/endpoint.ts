@@ -12,12 +12,13 @@ export interface DatabaseEndpoint {
   host: string;
   port: number;
   backend(): { host: string; port: number };
-  switchTo(backend: { host: string; port: number }): void;
+  /** Sends new connections to `backend` and closes the open ones; returns how many it closed. */
+  switchTo(backend: { host: string; port: number }): number;
   connections(): number;
   close(): Promise<void>;
 }
 
-export async function startDatabaseEndpoint(backend: { host: string; port: number }, options: { port?: number } = {}): Promise<DatabaseEndpoint> {
+export async function startDatabaseEndpoint(backend: { host: string; port: number }, options: { port?: number; host?: string } = {}): Promise<DatabaseEndpoint> {
   let current = backend;
   const open = new Set<{ client: net.Socket; server: net.Socket }>();
   const listener = net.createServer((client) => {
@@ -36,20 +37,22 @@ export async function startDatabaseEndpoint(backend: { host: string; port: numbe
   });
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
-    listener.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    listener.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const address = listener.address() as net.AddressInfo;
   return {
-    host: '127.0.0.1',
+    host: address.address,
     port: address.port,
     backend: () => current,
     switchTo(next) {
       current = next;
+      const closed = open.size;
       for (const pair of [...open]) {
         pair.client.destroy();
         pair.server.destroy();
       }
       open.clear();
+      return closed;
     },
     connections: () => open.size,
     close: () =>

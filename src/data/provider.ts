@@ -103,8 +103,15 @@ export interface SwitchoverReport {
   from: Side;
   to: Side;
   alreadyDone: boolean;
-  /** Time writes could not be acknowledged anywhere: lock requested on `from` → `to` open. */
+  /** Time writes could not be acknowledged anywhere: lock requested on `from` → `to` open (the attempt that switched). */
   writePauseMs: number;
+  /** The budget the pause ran under (`data.maxWritePause`); null when none was set. */
+  maxWritePauseMs: number | null;
+  /**
+   * How far the pause went over the budget (0 when within). Only the two commits after the
+   * last budget check (close the old side, open the new one) can overrun; never hidden.
+   */
+  pauseOverLimitMs: number;
   steps: Array<{ step: string; ms: number }>;
   sequencesCopied: number;
   lockAttempts: number;
@@ -113,8 +120,19 @@ export interface SwitchoverReport {
    * on): not part of the pause, but a stall the application saw.
    */
   failedFreezeMs: number;
+  /** Attempts whose pause would have exceeded the budget: writes were given back to `from` and the freeze retried. */
+  givenBack: GivenBackPause[];
   parity: ParityReport | null;
   reverseDirection: string;
+}
+
+export interface GivenBackPause {
+  attempt: number;
+  /** How long writers queued in that attempt before the freeze was rolled back. */
+  pauseMs: number;
+  /** The step that would have run out of time (drain, detach, start, point, close…). */
+  step: string;
+  reason: string;
 }
 
 export interface TeardownReport {
@@ -164,6 +182,22 @@ export interface SwitchoverOptions {
   lockAttempts?: number;
   /** Longest the pause may wait for replication to drain before it aborts and unfreezes. */
   drainTimeoutMs?: number;
+  /**
+   * The plan's `data.maxWritePause`: longest the write pause may last (lock requested → new
+   * side open). An attempt that would exceed it gives the writes back to the old side and is
+   * retried (up to `lockAttempts` in all); then the switchover fails with an error naming
+   * `data.maxWritePause`. Unset: no budget (only `drainTimeoutMs` bounds the drain).
+   */
+  maxWritePauseMs?: number;
+  /**
+   * Points the applications' database address at a side (`DatabaseClientAccess.pointTo`).
+   * Called before the pause with the side that has the writes (observe-then-ensure), inside
+   * the pause with the side about to open (after the new direction exists, before the old
+   * side closes, within the budget), and again after a give-back. Must be safe to repeat.
+   */
+  pointApplications?: (side: Side) => Promise<void>;
+  /** Told of each attempt given back (for the run journal). */
+  onGiveBack?: (event: GivenBackPause) => void;
   /** Refuse to freeze while the lag is above this. */
   maxLagBeforeFreezeMs?: number;
   /** Run final parity on the frozen snapshots (after the target opened, outside the pause). */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { analysisSchema, durationSchema, gatesSchema } from '../analysis/gates-schema.js';
 import { sideQueriesSchema } from '../analysis/queries-schema.js';
 import { trafficProviderSchema as trafficProviderSettingsSchema } from '../traffic/provider-config.js';
+import { clientAccessSchema } from '../data/client-access/schema.js';
 
 /**
  * The MigrationPlan, written once: TypeScript types, validation messages and the JSON Schema
@@ -72,6 +73,7 @@ export const dataSyncSchema = z
     copySchema: z.boolean().default(true),
     maxWritePause: durationSchema.default('1s').describe('Longest acceptable write freeze at cutover.'),
     maxLag: durationSchema.default('1s').describe('Replication lag below which cutover may start.'),
+    clientAccess: clientAccessSchema.optional().describe('How the applications reach the database (service, externalName or endpoint); Ferry points it at the new primary inside the cutover\'s write pause and back at failback.'),
   })
   .strict();
 

@@ -5,6 +5,7 @@ import { FerryError } from '../../util/errors.js';
 import { PostgresDataProvider } from '../../data/postgres/provider.js';
 import { DEFAULT_CHUNK_ROWS } from '../../data/postgres/parity.js';
 import type { CheckReport, ParityReport, SwitchoverReport, SyncStatus } from '../../data/provider.js';
+import { parseHostPort, startEndpointService } from '../../data/endpoint-admin.js';
 
 interface DataOptions {
   source?: string;
@@ -123,17 +124,55 @@ export function register(program: Command): void {
     .option('--hash <kind>', 'record (typed hash where as strict as text; default) or text (always the row text)', 'record');
 
   const switchCommand = (name: 'cutover' | 'failback', description: string) =>
-    dataCommand<DataOptions & { drainTimeout: string; lockTimeout: string; parity: boolean }>(data, name, description, async (p, options, format) => {
-      const opts = { drainTimeoutMs: Number(options.drainTimeout) * 1000, lockTimeoutMs: Number(options.lockTimeout), finalParity: options.parity };
+    dataCommand<DataOptions & { drainTimeout: string; lockTimeout: string; maxWritePause: string; parity: boolean }>(data, name, description, async (p, options, format) => {
+      const maxWritePauseMs = Number(options.maxWritePause);
+      if (!Number.isFinite(maxWritePauseMs) || maxWritePauseMs <= 0) {
+        throw new FerryError('usage', `--max-write-pause must be a positive number of milliseconds, not "${options.maxWritePause}"`, { fix: 'e.g. --max-write-pause 1000' });
+      }
+      const opts = { drainTimeoutMs: Number(options.drainTimeout) * 1000, lockTimeoutMs: Number(options.lockTimeout), maxWritePauseMs, finalParity: options.parity };
       const report = name === 'cutover' ? await p.cutover(opts) : await p.reverse(opts);
       printResult(format, report, () => switchText(report));
       if (report.parity && !report.parity.ok) process.exitCode = 1;
     })
       .option('--drain-timeout <seconds>', 'abort (and unfreeze) if replication does not drain within this', '30')
       .option('--lock-timeout <ms>', 'longest one freeze attempt may queue writers', '500')
+      .option('--max-write-pause <ms>', 'longest write pause (the plan\'s data.maxWritePause): an attempt that would exceed it gives the writes back and is retried', '1000')
       .option('--no-parity', 'skip the final parity on the frozen snapshots');
   switchCommand('cutover', 'freeze the source, drain, copy sequences, replicate back target → source, open the target');
   switchCommand('failback', 'the same the other way: freeze the target, drain, open the source again');
+
+  data
+    .command('endpoint')
+    .description('run a database endpoint the applications connect to, which Ferry re-points from source to target at cutover (data.clientAccess.type: endpoint)')
+    .requiredOption('--listen <host:port>', 'where the applications connect (port 0: any free port)')
+    .requiredOption('--source <host:port>', 'the source database')
+    .requiredOption('--target <host:port>', 'the target database')
+    .requiredOption('--admin <host:port>', 'admin API, loopback only (GET/PUT /side)')
+    .option('--side <side>', 'side served at start, unless --state-file says otherwise', 'source')
+    .option('--token-env <name>', 'environment variable holding the admin API\'s bearer token (unset: read-only)', 'FERRY_ENDPOINT_TOKEN')
+    .option('--state-file <file>', 'keeps the side across restarts')
+    .option('-o, --output <format>', 'table or json (the startup summary)', 'table')
+    .action(async (options: { listen: string; source: string; target: string; admin: string; side: string; tokenEnv: string; stateFile?: string; output: string }) => {
+      const format = parseOutputFormat(options.output, ['table', 'json'] as const);
+      if (options.side !== 'source' && options.side !== 'target') throw new FerryError('usage', `--side must be source or target, not "${options.side}"`, { location: { field: '--side' } });
+      const side = options.side;
+      const token = process.env[options.tokenEnv] || undefined;
+      const service = await startEndpointService({
+        listen: parseHostPort(options.listen, '--listen'),
+        admin: parseHostPort(options.admin, '--admin'),
+        sides: { source: parseHostPort(options.source, '--source'), target: parseHostPort(options.target, '--target') },
+        side,
+        token,
+        stateFile: options.stateFile,
+      });
+      const summary = { listen: `${service.listen.host}:${service.listen.port}`, adminUrl: service.adminUrl, side: service.side(), adminWritable: token !== undefined };
+      printResult(format, summary, () => `database endpoint on ${summary.listen} → ${summary.side}; admin API on ${summary.adminUrl}${token ? '' : ` (read-only: ${options.tokenEnv} is not set)`}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await service.close();
+    });
 
   dataCommand(data, 'teardown', 'drop the subscriptions, publications and replication slots of this sync', async (p, _o, format) => {
     const report = await p.teardown();
@@ -175,7 +214,9 @@ function switchText(report: SwitchoverReport): string {
   if (report.alreadyDone) return `already done: writes go to the ${report.to}, replication ${report.reverseDirection} runs back to the ${report.from}\n`;
   return [
     `writes moved ${report.from} → ${report.to}; write pause ${report.writePauseMs.toFixed(0)} ms; ${report.sequencesCopied} sequences copied; replication ${report.reverseDirection} runs back`,
-    ...(report.lockAttempts > 1 ? [`  before it: ${report.lockAttempts - 1} freeze attempt(s) timed out, writers queued ${report.failedFreezeMs.toFixed(0)} ms in all, then went on`] : []),
+    ...(report.pauseOverLimitMs > 0 ? [`WARNING: the pause went ${report.pauseOverLimitMs.toFixed(0)} ms over --max-write-pause ${report.maxWritePauseMs} ms in its last two commits`] : []),
+    ...(report.givenBack.length > 0 ? [`  before it: ${report.givenBack.length} attempt(s) would have exceeded the write pause limit and gave the writes back (${report.givenBack.map((g) => `${g.pauseMs.toFixed(0)} ms at ${g.step}`).join(', ')})`] : []),
+    ...(report.lockAttempts - 1 - report.givenBack.length > 0 ? [`  before it: ${report.lockAttempts - 1 - report.givenBack.length} freeze attempt(s) timed out, writers queued ${report.failedFreezeMs.toFixed(0)} ms in all, then went on`] : []),
     ...report.steps.map((s) => `  ${s.step.padEnd(32)} ${s.ms.toFixed(1)} ms`),
     report.parity ? `final parity ${report.parity.ok ? 'OK' : 'FAILED'} at the frozen point: ${report.parity.rows} rows, ${report.parity.differences.length} differences` : 'final parity skipped',
     '',

@@ -219,6 +219,23 @@ export class PostgresDataProvider implements DataProvider {
     return out;
   }
 
+  /**
+   * Ends the applications' sessions on one side so that they reconnect — through an address
+   * that now reaches the other side (`data.clientAccess` of type service or externalName,
+   * which only change where new connections go). Ferry's own sessions (application_name
+   * `ferry`) and replication workers are left alone. Needs the role to be allowed to signal
+   * those backends (superuser, the same role, or pg_signal_backend). Returns how many ended.
+   */
+  async disconnectApplications(side: Side): Promise<number> {
+    const db = side === 'source' ? this.source : this.target;
+    const row = await db.one<{ n: number }>(
+      `select count(*) filter (where pg_terminate_backend(pid))::int as n from pg_stat_activity
+        where backend_type = 'client backend' and pid <> pg_backend_pid() and datname = current_database()
+          and coalesce(application_name, '') <> 'ferry'`,
+    );
+    return row.n;
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.source.close(), this.target.close()]);
   }
