@@ -4,9 +4,12 @@ import { idOf, type DependencyGraph, type NodeId } from '../graph/model.js';
 import { isWorkload } from '../graph/pod-spec.js';
 import { buildUnitGraph, type UnitGraph } from '../graph/units.js';
 import { compareStrings, groupBy } from '../util/stable.js';
+import { FerryError } from '../util/errors.js';
 import { assignObjectsToSlices } from './assign.js';
 import { defaultSliceDefaults } from './defaults.js';
-import { PLAN_API_VERSION, PLAN_KIND, type MigrationPlan, type ResourceRef, type Slice, type SliceDefaults, type Wave } from './schema.js';
+import { sliceEdge } from './edge.js';
+import { PLAN_API_VERSION, PLAN_KIND, metricsSchema, type MigrationPlan, type ResourceRef, type Slice, type Wave } from './schema.js';
+import { checkTrafficChoice, providerForSlice, type TrafficChoice } from './traffic-choice.js';
 import { assignWaves, type PlanOrder } from './waves.js';
 
 export interface GeneratePlanOptions {
@@ -16,8 +19,19 @@ export interface GeneratePlanOptions {
   order?: PlanOrder;
   steps?: number[];
   stepWindow?: string;
-  provider?: SliceDefaults['traffic']['provider'];
+  /**
+   * What moves the edge slices' traffic, with the settings no slice's objects can give.
+   * Undefined: edge slices inherit `spec.defaults.traffic.provider: router`, a bare kind whose
+   * settings are still to be filled in, which `ferry validate` and `ferry run` refuse until they are.
+   */
+  traffic?: TrafficChoice;
+  /** Prometheus the judge reads (`spec.metrics`). */
+  metrics?: { url: string; scrapeInterval?: string };
 }
+
+/** Plan annotations that say which slices ramp traffic and why the others do not. */
+export const EDGE_SLICES_ANNOTATION = 'ferry.dev/edge-slices';
+export const INTERNAL_SLICES_ANNOTATION = 'ferry.dev/internal-slices';
 
 /**
  * Turns an inventory into a MigrationPlan: one slice per workload unit, ordered into waves,
@@ -25,6 +39,8 @@ export interface GeneratePlanOptions {
  * objects and options give the same plan, key for key.
  */
 export function generatePlan(objects: readonly KubeObject[], options: GeneratePlanOptions): MigrationPlan {
+  if (options.traffic) checkTrafficChoice(options.traffic);
+  const metrics = options.metrics ? planMetrics(options.metrics) : undefined;
   const order = options.order ?? 'consumers-first';
   const graph = buildDependencyGraph(objects);
   const byId = new Map(objects.map((object) => [idOf(object), object]));
@@ -54,18 +70,29 @@ export function generatePlan(objects: readonly KubeObject[], options: GeneratePl
 
   const membersBySlice = groupBy(assigned.entries(), ([, slice]) => slice);
   const dependsOn = groupBy(units.edges, (edge) => edge.from);
+  const edgeSlices: string[] = [];
+  const internalSlices: string[] = [];
   const slices: Array<{ wave: number; slice: Slice }> = units.units.map((unit) => {
     const members = (membersBySlice.get(unit.name) ?? []).map(([id]) => byId.get(id)!);
-    const servesTraffic = members.some((object) => object.kind === 'Service');
+    const name = sliceName(unit.name);
+    const edge = sliceEdge(members);
+    // Only edge slices ramp for now: a slice only other services call needs its callers' side
+    // of the split (bridges and internal ramps, issue #16), so it moves with provider none.
+    // Without a traffic choice an edge slice inherits the defaults' bare kind, as plans always had.
+    let traffic: Slice['traffic'] = { provider: 'none' };
+    if (edge.reasons.length > 0) {
+      edgeSlices.push(`${name}: ${edge.reasons.join(', ')}`);
+      traffic = options.traffic ? { provider: providerForSlice(options.traffic, { name, namespace: unit.namespace, edge }) ?? 'none' } : undefined;
+    } else if (members.some((object) => object.kind === 'Service')) internalSlices.push(name);
     return {
       wave: waveOfUnit.get(unit.name)!,
       slice: {
-        name: sliceName(unit.name),
+        name,
         namespace: unit.namespace,
         workloads: unit.workloads.map((id) => refOf(byId.get(id)!)),
         resources: sortRefs(members.map(refOf)),
         dependsOn: (dependsOn.get(unit.name) ?? []).map((edge) => sliceName(edge.to)).sort(compareStrings),
-        ...(servesTraffic ? {} : { traffic: { provider: 'none' as const } }),
+        ...(traffic ? { traffic } : {}),
       },
     };
   });
@@ -87,20 +114,34 @@ export function generatePlan(objects: readonly KubeObject[], options: GeneratePl
     waves.push({ name: `wave-${number}`, slices: inWave, crossClusterCalls: crossClusterCalls(units, waveOfUnit, number) });
   }
 
+  const annotations: Record<string, string> = {};
+  if (edgeSlices.length > 0) annotations[EDGE_SLICES_ANNOTATION] = edgeSlices.sort(compareStrings).join('; ');
+  if (internalSlices.length > 0) {
+    annotations[INTERNAL_SLICES_ANNOTATION] = `${internalSlices.sort(compareStrings).join(', ')}: only other services call them, so they move with traffic provider none; internal ramps come with bridges (issue #16)`;
+  }
   return {
     apiVersion: PLAN_API_VERSION,
     kind: PLAN_KIND,
-    metadata: { name: options.name ?? 'migration' },
+    metadata: { name: options.name ?? 'migration', ...(Object.keys(annotations).length > 0 ? { annotations } : {}) },
     spec: {
       source: options.source,
       target: options.target,
       order,
       transforms: [{ name: 'strip-server-fields' }],
-      defaults: defaultSliceDefaults(options),
+      defaults: defaultSliceDefaults({ ...(options.steps ? { steps: options.steps } : {}), ...(options.stepWindow ? { stepWindow: options.stepWindow } : {}), ...(options.traffic ? { kind: options.traffic.kind } : {}) }),
+      ...(metrics ? { metrics } : {}),
       prerequisites: sortRefs(prerequisites),
       waves,
     },
   };
+}
+
+function planMetrics(input: { url: string; scrapeInterval?: string }): NonNullable<MigrationPlan['spec']['metrics']> {
+  const parsed = metricsSchema.safeParse({ provider: 'prometheus', url: input.url, ...(input.scrapeInterval ? { scrapeInterval: input.scrapeInterval } : {}) });
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const flag = issue.path[0] === 'scrapeInterval' ? '--scrape-interval' : '--prometheus';
+  throw new FerryError('usage', `${flag}: ${issue.message}`, { location: { field: flag }, fix: flag === '--prometheus' ? 'e.g. --prometheus http://prometheus.monitoring:9090' : 'e.g. --scrape-interval 5s' });
 }
 
 /** The calls that cross clusters once waves 1..`wave` have moved. */

@@ -1,14 +1,51 @@
 import type { Command } from 'commander';
 import { generatePlan } from '../../plan/generate.js';
+import { runnableProblems } from '../../plan/runnable.js';
+import { TRAFFIC_KINDS, type TrafficChoice, type TrafficKind } from '../../plan/traffic-choice.js';
+import { color } from '../../util/color.js';
 import { FerryError } from '../../util/errors.js';
 import { toJson, toYamlText } from '../../util/output.js';
 import { parseOutputFormat } from '../context.js';
 import { inventoryFromFlags } from '../sources.js';
 
+const TRAFFIC_HELP = `
+Traffic (--traffic): only edge slices ramp traffic — those with an Ingress, HTTPRoute or
+VirtualService, or a LoadBalancer or NodePort Service. Slices only other services call get
+provider none (internal ramps come with bridges). Without --traffic, edge slices name the
+bare kind "router", which \`ferry validate\` and \`ferry run\` refuse until its settings are
+filled in. Per edge slice, settings are derived from the slice:
+  router         route = slice name; adminUrl = --router-admin-url; tokenEnv = --router-token-env
+  haproxy        backend = slice name; servers --haproxy-source-server / --haproxy-target-server
+                 (default source, target); runtime API --haproxy-socket
+  istio          VirtualService = the slice's own (name, hosts, gateways), else named after the
+                 slice for host SERVICE.NS.svc.cluster.local (gateways: --istio-gateway);
+                 target = SERVICE.NS.svc.cluster.local, source = SERVICE-ferry-source.NS.svc.cluster.local
+  gateway-api    HTTPRoute = the slice's own (name, parentRefs, hostnames), else named after the
+                 slice, parent --gateway; target = SERVICE, source = SERVICE-ferry-source
+  ingress-nginx  primary Ingress = the slice's own (name, class, host), else named after the
+                 slice, host SLICE.--domain; target = SERVICE, source = SERVICE-ferry-source
+  powerdns       record = the slice's host if inside --pdns-zone, else SLICE.ZONE;
+                 addresses --source-address / --target-address
+  route53        record = the slice's host, else SLICE.--domain; batches in OUT-DIR/SLICE
+                 (generate-only: \`ferry validate\` says the ramp cannot be judged or sent)
+SERVICE is the Service a route names, else the LoadBalancer/NodePort Service, else the
+slice's first; its port likewise. SERVICE-ferry-source is the Service on the target cluster
+that reaches the source (suffix: --source-service-suffix). Mirroring is kept only over the
+router (the one provider that compares mirrored responses), stickiness only where the
+provider has it, and the latency gate is left out over HAProxy (no per-server histogram).
+
+Examples:
+  ferry plan --from old --to new --traffic router --router-admin-url http://10.0.0.5:9901 \\
+      --prometheus http://prometheus.monitoring:9090 > plan.yaml
+  ferry plan --from old --to new --traffic powerdns --pdns-api-url http://ns1:8081 \\
+      --pdns-zone example.com. --source-address 203.0.113.10 --target-address 203.0.113.20 \\
+      --prometheus http://prometheus:9090 > plan.yaml
+`;
+
 export function register(program: Command): void {
   program
     .command('plan')
-    .description('write a MigrationPlan: slices in dependency order, wave by wave')
+    .description('write a MigrationPlan: slices in dependency order, wave by wave, with the traffic and metrics settings to run it')
     .option('--from <context>', 'source cluster (kubeconfig context)')
     .option('--manifests <path>', 'exported YAML of the source instead of a live cluster')
     .option('--to <context>', 'target cluster (kubeconfig context)', 'target')
@@ -17,12 +54,33 @@ export function register(program: Command): void {
     .option('--order <order>', 'consumers-first (default) or providers-first', 'consumers-first')
     .option('--steps <weights>', 'traffic steps in percent, comma-separated', '1,10,50,100')
     .option('--step-window <duration>', 'how long each traffic step is held and judged', '5m')
-    .option('--provider <name>', 'traffic provider: router, haproxy, istio, gateway-api, ingress-nginx, powerdns, route53', 'router')
+    .option('--traffic <kind>', `what moves edge slices' traffic: ${TRAFFIC_KINDS.join(', ')}`)
+    .option('--router-admin-url <url>', "router: the embedded router's admin API")
+    .option('--router-token-env <name>', 'router: variable holding the admin token', 'FERRY_ROUTER_TOKEN')
+    .option('--haproxy-socket <path|host:port>', 'haproxy: runtime API socket (level admin)')
+    .option('--haproxy-source-server <name>', 'haproxy: server name of the source in each backend', 'source')
+    .option('--haproxy-target-server <name>', 'haproxy: server name of the target in each backend', 'target')
+    .option('--haproxy-state-file <path>', "haproxy: the server-state-file haproxy.cfg loads")
+    .option('--istio-gateway <namespace/name...>', 'istio: gateways for slices without their own VirtualService')
+    .option('--gateway <namespace/name>', 'gateway-api: the Gateway for slices without their own HTTPRoute')
+    .option('--ingress-class <name>', 'ingress-nginx: ingressClassName (default: the Ingress\'s own, else nginx)')
+    .option('--pdns-api-url <url>', "powerdns: the server's HTTP API")
+    .option('--pdns-zone <zone>', 'powerdns: zone holding the records, e.g. example.com.')
+    .option('--pdns-api-key-env <name>', 'powerdns: variable holding the API key', 'PDNS_API_KEY')
+    .option('--pdns-server-id <id>', 'powerdns: server id', 'localhost')
+    .option('--route53-zone-id <id>', 'route53: hosted zone id')
+    .option('--route53-out-dir <dir>', 'route53: where change batches are written, one folder per slice', 'route53')
+    .option('--source-address <ip,...>', "powerdns, route53: the source cluster's ingress address(es)")
+    .option('--target-address <ip,...>', "powerdns, route53: the target cluster's ingress address(es)")
+    .option('--domain <domain>', 'slices without a host of their own are reached as SLICE.DOMAIN')
+    .option('--source-service-suffix <suffix>', 'istio, gateway-api, ingress-nginx: the source side is SERVICE+SUFFIX', '-ferry-source')
+    .option('--prometheus <url>', 'Prometheus the judge reads (spec.metrics)')
+    .option('--scrape-interval <duration>', 'the scrape interval of the provider\'s metrics in that Prometheus', '5s')
     .option('-o, --output <format>', 'yaml or json', 'yaml')
+    .addHelpText('after', TRAFFIC_HELP)
     .action(async (options, command: Command) => {
       const format = parseOutputFormat(options.output, ['yaml', 'json'] as const);
       const order = parseOutputFormat(options.order, ['consumers-first', 'providers-first'] as const, '--order');
-      const provider = parseOutputFormat(options.provider, ['router', 'haproxy', 'istio', 'gateway-api', 'ingress-nginx', 'powerdns', 'route53'] as const, '--provider');
       const steps = String(options.steps).split(',').map((step) => Number(step.trim()));
       if (steps.some((step) => !Number.isFinite(step) || step < 0 || step > 100)) {
         throw new FerryError('usage', `--steps "${options.steps}" must be numbers from 0 to 100`, { location: { field: '--steps' }, fix: 'e.g. --steps 1,10,50,100' });
@@ -30,6 +88,7 @@ export function register(program: Command): void {
       if (!options.from && !options.manifests) {
         throw new FerryError('usage', 'no source: pass --from CONTEXT (a live cluster) or --manifests PATH', { location: { field: '--from' }, fix: 'e.g. ferry plan --from old --to new' });
       }
+      const traffic = options.traffic === undefined ? undefined : trafficChoice(options);
       const inventory = await inventoryFromFlags(command, options);
       const plan = generatePlan(inventory.objects, {
         name: options.name,
@@ -38,8 +97,37 @@ export function register(program: Command): void {
         order,
         steps,
         stepWindow: options.stepWindow,
-        provider,
+        ...(traffic ? { traffic } : {}),
+        ...(options.prometheus ? { metrics: { url: options.prometheus, scrapeInterval: options.scrapeInterval } } : {}),
       });
       process.stdout.write(format === 'json' ? toJson(plan) : toYamlText(plan));
+      // Said now rather than at `ferry validate`: what this plan still needs before it can run.
+      for (const problem of runnableProblems(plan).filter((p) => p.severity === 'error')) {
+        process.stderr.write(`${color().yellow('note:')} the plan cannot run yet: ${problem.field}: ${problem.message} (fix: ${problem.fix})\n`);
+      }
     });
+}
+
+/** The flags as the library's TrafficChoice; which are required is decided there. */
+function trafficChoice(options: Record<string, string | string[] | undefined>): TrafficChoice {
+  const kind = options.traffic as string;
+  if (!(TRAFFIC_KINDS as readonly string[]).includes(kind)) {
+    throw new FerryError('usage', `unknown traffic provider "${kind}"`, { location: { field: '--traffic' }, fix: `use one of: ${TRAFFIC_KINDS.join(', ')}` });
+  }
+  const text = (name: string) => options[name] as string | undefined;
+  const list = (name: string) => text(name)?.split(',').map((item) => item.trim()).filter(Boolean);
+  return {
+    kind: kind as TrafficKind,
+    router: { adminUrl: text('routerAdminUrl'), tokenEnv: text('routerTokenEnv') },
+    haproxy: { socket: text('haproxySocket'), sourceServer: text('haproxySourceServer'), targetServer: text('haproxyTargetServer'), serverStateFile: text('haproxyStateFile') },
+    istio: { gateways: options.istioGateway as string[] | undefined },
+    gatewayApi: { gateway: text('gateway') },
+    ingressNginx: { ingressClassName: text('ingressClass') },
+    powerdns: { apiUrl: text('pdnsApiUrl'), zone: text('pdnsZone'), apiKeyEnv: text('pdnsApiKeyEnv'), serverId: text('pdnsServerId') },
+    route53: { hostedZoneId: text('route53ZoneId'), outDir: text('route53OutDir') },
+    sourceAddresses: list('sourceAddress'),
+    targetAddresses: list('targetAddress'),
+    domain: text('domain'),
+    sourceServiceSuffix: text('sourceServiceSuffix'),
+  };
 }
