@@ -1,34 +1,56 @@
-import { KubeConfig } from '../kube/client-node.js';
 import { systemClock } from '../analysis/clock.js';
 import { parseDuration } from '../analysis/gates-schema.js';
-import { PrometheusMetricsProvider } from '../analysis/prometheus.js';
+import { metricsForSlice } from '../analysis/index.js';
 import { applySlice, sourceClient, targetClient } from '../apply/slice.js';
-import { SCALABLE_KINDS, autoscaledWorkloads, findSlice, readPlanSource, workloadKey } from '../apply/desired.js';
-import { FERRY_DECOMMISSION_MANAGER, FERRY_ROLLBACK_MANAGER } from '../apply/conflicts.js';
+import { findSlice, readPlanSource } from '../apply/desired.js';
+import { createClientAccess } from '../data/client-access/index.js';
 import { createDataProvider } from '../data/index.js';
 import type { DataProvider } from '../data/provider.js';
 import type { Inventory } from '../inventory/load.js';
-import { KubeClient } from '../kube/client.js';
+import type { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
-import type { KubeObject } from '../kube/object.js';
-import type { MigrationPlan, ResourceRef, Slice } from '../plan/schema.js';
+import type { MigrationPlan, Slice } from '../plan/schema.js';
 import { createTrafficProvider } from '../traffic/index.js';
 import { kubeClusterObjects } from '../traffic/cluster-objects.js';
+import type { TrafficProvider } from '../traffic/provider.js';
 import { FerryError } from '../util/errors.js';
+import { resolveReference } from './references.js';
 import type { RunEnvironment, SliceServices } from './services.js';
+import { effectiveSlice } from './slice-settings.js';
+import { restoreSource, retireSource, retireTarget } from './source-lifecycle.js';
+
+export interface PlanEnvironmentOptions {
+  kubeconfig?: string;
+  parallel?: number;
+  onProgress?: RunEnvironment['onProgress'];
+  control?: RunEnvironment['control'];
+  /** Where `env:` references and provider tokens are read; process.env by default. */
+  env?: Record<string, string | undefined>;
+}
 
 /**
- * Builds the services of each slice from the plan for real clusters: the apply engine on
- * the target, the traffic provider the slice names (with its settings), Prometheus for the
- * judge, PostgreSQL for its data. Secrets in data connection strings come from the
- * environment (`env:NAME`), never from the plan file.
+ * Builds the services of each slice from the plan alone — the same for a user's clusters,
+ * the lab and `ferry demo`: the apply engine on the target, the traffic provider the slice
+ * names (any product), its metrics read through the plan's Prometheus, PostgreSQL for its
+ * data and the way applications reach it. Secrets come from `env:` or `secret:` references,
+ * never from the plan file.
  */
-export function planEnvironment(plan: MigrationPlan, options: { kubeconfig?: string; onProgress?: RunEnvironment['onProgress']; control?: RunEnvironment['control'] }): RunEnvironment {
+export function planEnvironment(plan: MigrationPlan, options: PlanEnvironmentOptions = {}): RunEnvironment {
+  const env = options.env ?? process.env;
+  const kubeconfigOption = options.kubeconfig ? { kubeconfig: options.kubeconfig } : {};
   let inventory: Promise<Inventory> | undefined;
   const services = new Map<string, Promise<SliceServices>>();
-  const kubeconfigOption = options.kubeconfig ? { kubeconfig: options.kubeconfig } : {};
+  const clients = new Map<'source' | 'target', KubeClient | undefined>();
+  const closers: Array<() => Promise<unknown>> = [];
+  const clusterClient = (side: 'source' | 'target'): KubeClient | undefined => {
+    if (!clients.has(side)) clients.set(side, side === 'source' ? sourceClient(plan, kubeconfigOption) : targetClient(plan, kubeconfigOption));
+    return clients.get(side);
+  };
+  const readyTimeoutMs = parseDuration(plan.spec.defaults.readyTimeout);
+
   return {
     clock: systemClock,
+    ...(options.parallel ? { parallel: options.parallel } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.control ? { control: options.control } : {}),
     servicesFor(name) {
@@ -39,15 +61,32 @@ export function planEnvironment(plan: MigrationPlan, options: { kubeconfig?: str
       }
       return built;
     },
+    async close() {
+      for (const close of closers.splice(0)) await close().catch(() => undefined);
+      for (const client of clients.values()) client?.close();
+      clients.clear();
+    },
   };
 
   async function build(slice: Slice): Promise<SliceServices> {
-    const provider = slice.traffic?.provider ?? plan.spec.defaults.traffic.provider;
-    const traffic = provider === 'none' ? undefined : typeof provider === 'string'
-      ? missingSettings(slice, provider)
-      : createTrafficProvider(provider, { cluster: kubeClusterObjects(configFor(plan.spec.target.context, plan.spec.target.kubeconfig ?? options.kubeconfig)) });
-    const metrics = traffic ? metricsFor(plan, slice, provider) : undefined;
-    const data = slice.data ? dataFor(slice) : undefined;
+    const settings = effectiveSlice(plan, slice);
+    const traffic = trafficFor(slice);
+    if (traffic && settings.stickiness && !traffic.setStickiness) {
+      throw new FerryError('plan.stickiness', `slice ${slice.name}: the ${traffic.type} provider cannot be told how to keep users on one side`, {
+        location: { field: `slice ${slice.name} traffic.stickiness` },
+        fix: traffic.capabilities.sticky ? `configure stickiness in ${traffic.type} itself and remove traffic.stickiness` : 'remove traffic.stickiness, or route the slice through the embedded router',
+      });
+    }
+    const metrics = traffic ? metricsForSlice({
+      metrics: plan.spec.metrics,
+      traffic: settings.providerSettings!,
+      ...(slice.traffic?.queries ?? plan.spec.defaults.traffic.queries ? { queries: (slice.traffic?.queries ?? plan.spec.defaults.traffic.queries)! } : {}),
+      clusters: { ...(plan.spec.source.context ? { source: plan.spec.source.context } : {}), ...(plan.spec.target.context ? { target: plan.spec.target.context } : {}) },
+      sliceName: slice.name,
+    }) : undefined;
+    const data = slice.data ? await dataFor(slice) : undefined;
+    const access = slice.data?.clientAccess ? createClientAccess(slice.data.clientAccess, { clusters: { ...optionalClient('source'), ...optionalClient('target') }, env }) : undefined;
+    if (access) closers.push(() => access.close());
     return {
       apply: async () => {
         // Read once for every slice, and only by a process that applies (not by `ferry rollback`).
@@ -58,92 +97,53 @@ export function planEnvironment(plan: MigrationPlan, options: { kubeconfig?: str
       ...(traffic ? { traffic } : {}),
       ...(metrics ? { metrics } : {}),
       ...(data ? { data } : {}),
-      decommission: async () => {
-        const client = sourceClient(plan, kubeconfigOption);
-        if (!client) return { skipped: 'the source is exported YAML' };
-        const scaled = await scaleToZero(client, slice.workloads, FERRY_DECOMMISSION_MANAGER).finally(() => client.close());
+      ...(access ? { repointData: (side) => access.pointTo(side) } : {}),
+      decommission: async (what) => {
+        const client = clusterClient('source');
+        if (!client) return { scaledToZero: {}, deleted: [], skipped: 'the source is exported YAML' };
+        const report = await retireSource(client, slice, what);
         const teardown = data ? await data.teardown() : undefined;
-        return { scaledToZero: scaled.length, ...(teardown ? { replicationObjectsDropped: teardown.dropped.length } : {}) };
+        return { ...report, ...(teardown ? { replicationObjectsDropped: teardown.dropped.length } : {}) };
       },
-      retireTarget: async () => {
-        const client = targetClient(plan, kubeconfigOption);
-        try {
-          // An autoscaled workload at zero replicas has its HPA switched off, and a re-apply (which
-          // leaves replicas to the HPA) would not bring it back: it stays up, serving no traffic.
-          const autoscaled = await autoscaledOnTarget(client, slice);
-          const kept = slice.workloads.filter((w) => autoscaled.has(workloadKey(w)));
-          const scaled = await scaleToZero(client, slice.workloads.filter((w) => !autoscaled.has(workloadKey(w))), FERRY_ROLLBACK_MANAGER);
-          return { targetScaledToZero: scaled.length, ...(kept.length > 0 ? { keptForAutoscaler: kept.map(workloadKey) } : {}) };
-        } finally {
-          client.close();
-        }
+      restoreSource: async (report) => {
+        const source = clusterClient('source');
+        if (!source) return { skipped: 'the source is exported YAML' };
+        return restoreSource(source, clusterClient('target')!, slice, report, readyTimeoutMs);
       },
+      retireTarget: () => retireTarget(clusterClient('target')!, slice),
     };
   }
 
-  function metricsFor(plan: MigrationPlan, slice: Slice, provider: unknown): SliceServices['metrics'] {
-    const settings = provider as { type?: string; route?: string };
-    if (!plan.spec.metrics) {
-      throw new FerryError('plan', `slice ${slice.name} moves traffic but the plan names no metrics to judge it by`, { location: { field: 'spec.metrics' }, fix: 'add spec.metrics: { provider: prometheus, url: http://… } scraping the router' });
-    }
-    if (settings.type !== 'router' || !settings.route) {
-      throw new FerryError('plan', `slice ${slice.name}: the judge reads the embedded router's metrics; ${settings.type} ramps need custom PromQL gates`, { location: { field: `slice ${slice.name} traffic.provider` }, fix: 'route the slice through the embedded router, or judge it with gates.promql' });
-    }
-    return {
-      provider: new PrometheusMetricsProvider({ url: plan.spec.metrics.url, route: settings.route, scrapeIntervalMs: parseDuration(plan.spec.metrics.scrapeInterval) }),
-      source: 'source',
-      target: 'target',
-    };
+  function optionalClient(side: 'source' | 'target'): Partial<Record<'source' | 'target', KubeClient>> {
+    const client = clusterClient(side);
+    return client ? { [side]: client } : {};
   }
 
-  function dataFor(slice: Slice): DataProvider {
+  function trafficFor(slice: Slice): TrafficProvider | undefined {
+    const provider = slice.traffic?.provider ?? plan.spec.defaults.traffic.provider;
+    if (provider === 'none') return undefined;
+    if (typeof provider === 'string') {
+      throw new FerryError('plan', `slice ${slice.name} names the ${provider} traffic provider without its settings`, {
+        location: { field: `slice ${slice.name} traffic.provider` },
+        fix: `replace "${provider}" with its settings block, e.g. { type: ${provider}, ... } (see \`ferry schema\`), or generate them with \`ferry plan --traffic ${provider} …\``,
+      });
+    }
+    const needsCluster = provider.type === 'istio' || provider.type === 'gateway-api' || provider.type === 'ingress-nginx';
+    const context = plan.spec.target.context;
+    const kubeconfig = plan.spec.target.kubeconfig ?? options.kubeconfig;
+    const cluster = needsCluster ? kubeClusterObjects(loadKubeConfig({ ...(context ? { context } : {}), ...(kubeconfig ? { kubeconfig } : {}) })) : undefined;
+    return createTrafficProvider(provider, { ...(cluster ? { cluster } : {}), env });
+  }
+
+  async function dataFor(slice: Slice): Promise<DataProvider> {
     const spec = slice.data!;
-    return createDataProvider({ kind: 'postgres', name: slice.name.replace(/[^a-z0-9_]/g, '_'), source: { url: resolveSecretRef(spec.source, `slice ${slice.name} data.source`) }, target: { url: resolveSecretRef(spec.target, `slice ${slice.name} data.target`) } });
+    const source = () => clusterClient('source');
+    const [sourceUrl, targetUrl] = await Promise.all([
+      resolveReference(spec.source, `slice ${slice.name} data.source`, source, env),
+      resolveReference(spec.target, `slice ${slice.name} data.target`, source, env),
+    ]);
+    const provider = createDataProvider({ kind: 'postgres', name: slice.name.replace(/[^a-z0-9_]/g, '_'), source: { url: sourceUrl }, target: { url: targetUrl } });
+    closers.push(() => provider.close());
+    return provider;
   }
-}
-
-/** Scales the scalable workloads to zero with a merge patch as `fieldManager`; returns their names. */
-export async function scaleToZero(client: KubeClient, workloads: readonly ResourceRef[], fieldManager: string): Promise<string[]> {
-  const scaled: string[] = [];
-  for (const workload of workloads.filter((w) => SCALABLE_KINDS.has(w.kind))) {
-    const group = workload.apiVersion.includes('/') ? `/apis/${workload.apiVersion}` : `/api/${workload.apiVersion}`;
-    const path = `${group}/namespaces/${workload.namespace ?? 'default'}/${workload.kind.toLowerCase()}s/${workload.name}`;
-    await client.request({ method: 'PATCH', path, query: { fieldManager }, body: { spec: { replicas: 0 } }, contentType: 'application/merge-patch+json' });
-    scaled.push(workloadKey(workload));
-  }
-  return scaled;
-}
-
-/** Workloads the slice's own HorizontalPodAutoscalers scale, read from the target where they were applied. */
-async function autoscaledOnTarget(client: KubeClient, slice: Slice): Promise<Set<string>> {
-  const hpas: KubeObject[] = [];
-  for (const ref of slice.resources.filter((r) => r.kind === 'HorizontalPodAutoscaler')) {
-    const path = `/apis/${ref.apiVersion}/namespaces/${ref.namespace ?? 'default'}/horizontalpodautoscalers/${ref.name}`;
-    const hpa = await client.request<KubeObject>({ path }).catch((error: FerryError) => {
-      if (error.code === 'http-404') return undefined;
-      throw error;
-    });
-    if (hpa) hpas.push(hpa);
-  }
-  return autoscaledWorkloads(hpas);
-}
-
-function missingSettings(slice: Slice, provider: string): never {
-  throw new FerryError('plan', `slice ${slice.name} names the ${provider} traffic provider without its settings`, {
-    location: { field: `slice ${slice.name} traffic.provider` },
-    fix: `replace "${provider}" with its settings block, e.g. { type: ${provider}, ... } (see \`ferry schema\`)`,
-  });
-}
-
-/** `env:NAME` reads the environment; anything else is used as it is (plans should not hold passwords). */
-export function resolveSecretRef(reference: string, field: string): string {
-  if (!reference.startsWith('env:')) return reference;
-  const name = reference.slice(4);
-  const value = process.env[name];
-  if (!value) throw new FerryError('plan', `environment variable ${name} is not set`, { location: { field }, fix: `export ${name}=postgresql://… before running` });
-  return value;
-}
-
-function configFor(context: string | undefined, kubeconfig: string | undefined): KubeConfig {
-  return loadKubeConfig({ ...(context ? { context } : {}), ...(kubeconfig ? { kubeconfig } : {}) });
 }

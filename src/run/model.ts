@@ -14,6 +14,8 @@ export interface SliceState {
   passedSteps: number;
   dataCutOver: boolean;
   rolledBack: boolean;
+  /** Times `rollback.onFailure: automatic` took the slice back after a failed stage. */
+  automaticRollbacks?: number;
   lastError?: string;
 }
 
@@ -35,7 +37,7 @@ export interface RunState {
 /** Journal record types. Each carries `slice` (when about one) and plain data. */
 export type RecordType =
   | 'run-started' | 'run-resumed' | 'run-paused' | 'run-completed' | 'run-failed' | 'run-aborted'
-  | 'stage-started' | 'stage-completed' | 'stage-skipped' | 'stage-failed'
-  | 'weight-set' | 'ramp-step-passed' | 'ramp-look' | 'rolled-back'
+  | 'stage-started' | 'stage-completed' | 'stage-skipped' | 'stage-failed' | 'stage-interrupted'
+  | 'weight-set' | 'ramp-step-passed' | 'rolled-back' | 'traffic-settle' | 'shadow-extended' | 'source-kept'
   | 'approval-requested' | 'approved'
-  | 'rollback-started' | 'rollback-slice' | 'rollback-completed';
+  | 'rollback-started' | 'rollback-slice' | 'rollback-failed' | 'rollback-completed';

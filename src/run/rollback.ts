@@ -1,42 +1,87 @@
+import type { Clock } from '../analysis/clock.js';
 import type { Journal } from '../journal/journal.js';
+import type { JournalRecord } from '../journal/record.js';
 import type { MigrationPlan } from '../plan/schema.js';
 import { setAndVerifyWeight } from '../traffic/provider.js';
 import { toFerryError } from '../util/errors.js';
-import type { RunEnvironment } from './services.js';
+import type { SliceState } from './model.js';
+import type { DecommissionReport, RunEnvironment, SliceServices } from './services.js';
 import { deriveRunState } from './state.js';
 
 /**
- * Takes every slice that moved (or started to) back to the source, last moved first:
- * traffic to 0 % on the target (read back), data failed back if it was cut over (reverse
- * replication has kept the source current, so no write is lost), target workloads retired.
- * Each slice is journaled when done, so an interrupted rollback resumes where it stopped.
+ * Takes every slice that moved (or started to) back to the source, last moved first. Each
+ * slice is journaled when done, so an interrupted rollback resumes where it stopped.
  */
 export async function rollbackRun(id: string, plan: MigrationPlan, journal: Journal, env: RunEnvironment): Promise<void> {
   const state = deriveRunState(id, plan, journal.records);
   if (state.status === 'rolled-back') return;
   journal.append('rollback-started', { run: id });
+  const requestedAt = env.clock.now();
   const touched = state.slices.filter((slice) => !slice.rolledBack && Object.values(slice.stages).some((status) => status !== 'pending' && status !== 'skipped'));
   for (const slice of touched.reverse()) {
     env.onProgress?.({ slice: slice.name, stage: 'rollback' });
     try {
-      const services = await env.servicesFor(slice.name);
-      const steps: Record<string, unknown> = {};
-      if (services.traffic) {
-        await setAndVerifyWeight(services.traffic, 0);
-        await services.traffic.setMirror({ enabled: false, percent: 0 }).catch(() => undefined);
-        steps.weight = 0;
-      }
-      if (services.data && slice.dataCutOver) {
-        const report = await services.data.reverse({ finalParity: true });
-        await services.repointData?.('source');
-        steps.failback = { writePauseMs: report.writePauseMs, alreadyDone: report.alreadyDone };
-      }
-      if (services.retireTarget) steps.target = await services.retireTarget();
-      journal.append('rollback-slice', { slice: slice.name, ...steps });
+      await rollbackSlice(slice, await env.servicesFor(slice.name), journal, env.clock, { reason: 'requested', detectedAt: requestedAt });
     } catch (error) {
       journal.append('run-failed', { run: id, error: `rollback of ${slice.name} failed: ${toFerryError(error).oneLine()}` });
       throw error;
     }
   }
   journal.append('rollback-completed', { run: id, slices: touched.map((slice) => slice.name) });
+}
+
+/**
+ * One slice back to the source, in the order that never sends a user to a side that cannot
+ * serve: a decommissioned source is brought back and waited ready first; then the weight
+ * goes to 0 (read back); then data fails back (reverse replication kept the source current,
+ * so no write is lost) and the applications follow it; last, the target is retired.
+ * Journals when the failure was detected and when users were back on a serving source.
+ */
+export async function rollbackSlice(
+  slice: SliceState,
+  services: SliceServices,
+  journal: Journal,
+  clock: Clock,
+  cause: { reason: 'requested' | 'automatic'; detectedAt: number; error?: string },
+): Promise<void> {
+  const steps: Record<string, unknown> = {};
+  const decommissioned = decommissionOf(journal.records, slice.name);
+  if (decommissioned) steps.source = await services.restoreSource(decommissioned);
+  const sourceReadyAt = clock.now();
+  if (services.traffic) {
+    // DNS may have been made plain at the end of the ramp: reconcile re-creates the weighted record.
+    await services.traffic.reconcile();
+    await setAndVerifyWeight(services.traffic, 0);
+    const mirrorOff = await services.traffic.setMirror({ enabled: false, percent: 0 }).then(() => undefined, (error: unknown) => toFerryError(error).oneLine());
+    steps.weight = 0;
+    if (mirrorOff) steps.mirrorOffFailed = mirrorOff;
+  }
+  const recoveredAt = clock.now();
+  if (services.data && slice.dataCutOver && decommissioned?.replicationObjectsDropped !== undefined) {
+    // Decommission dropped the reverse replication after keepSourceFor: the source database
+    // is behind, so failing back would lose writes. The target database stays primary.
+    steps.failback = 'skipped: replication was dropped at decommission; the applications keep the target database';
+  } else if (services.data && slice.dataCutOver) {
+    const report = await services.data.reverse({ finalParity: true, ...(services.repointData ? { pointApplications: services.repointData } : {}) });
+    steps.failback = { writePauseMs: report.writePauseMs, alreadyDone: report.alreadyDone };
+  }
+  steps.target = await services.retireTarget();
+  journal.append('rollback-slice', {
+    slice: slice.name,
+    reason: cause.reason,
+    ...(cause.error ? { error: cause.error } : {}),
+    detectedAt: new Date(cause.detectedAt).toISOString(),
+    sourceReadyMs: sourceReadyAt - cause.detectedAt,
+    recoveryMs: recoveredAt - cause.detectedAt,
+    ...steps,
+  });
+}
+
+/** What the slice's decommission did, from its journal record, when it ran. */
+function decommissionOf(records: readonly JournalRecord[], slice: string): DecommissionReport | undefined {
+  const done = records.filter((record) => record.type === 'stage-completed' && record.data.slice === slice && record.data.stage === 'decommission').at(-1);
+  if (done) return done.data as unknown as DecommissionReport;
+  // Interrupted mid-decommission: restore whatever it may have done, from the plan's view (replicas unknown → 1).
+  const started = records.some((record) => record.type === 'stage-started' && record.data.slice === slice && record.data.stage === 'decommission');
+  return started ? { scaledToZero: {}, deleted: [], skipped: 'interrupted' } : undefined;
 }

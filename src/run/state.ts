@@ -36,6 +36,8 @@ export function deriveRunState(id: string, plan: MigrationPlan, records: readonl
       case 'stage-started': if (slice) slice.stages[data.stage as StageName] = 'running'; break;
       case 'stage-completed': if (slice) slice.stages[data.stage as StageName] = 'done'; break;
       case 'stage-skipped': if (slice) slice.stages[data.stage as StageName] = 'skipped'; break;
+      // A pause or abort stopped the stage part-way: it runs again from its start on resume.
+      case 'stage-interrupted': if (slice) slice.stages[data.stage as StageName] = 'pending'; break;
       case 'stage-failed':
         if (slice) {
           slice.stages[data.stage as StageName] = 'failed';
@@ -56,9 +58,14 @@ export function deriveRunState(id: string, plan: MigrationPlan, records: readonl
         break;
       case 'rollback-slice':
         if (slice) {
-          slice.rolledBack = true;
           slice.weight = 0;
           slice.dataCutOver = false;
+          slice.passedSteps = 0;
+          if (data.reason === 'automatic') {
+            // Rolled back after a failed stage: once the cause is fixed, `ferry resume` moves it again from the start.
+            slice.stages = Object.fromEntries(STAGES.map((stage) => [stage, 'pending'])) as SliceState['stages'];
+            slice.automaticRollbacks = (slice.automaticRollbacks ?? 0) + 1;
+          } else slice.rolledBack = true;
         }
         break;
     }

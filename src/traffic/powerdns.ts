@@ -61,7 +61,11 @@ export class PowerdnsProvider implements TrafficProvider {
   ) {
     this.zone = fqdn(config.zone);
     this.name = fqdn(config.record);
+    this.changeSettleMs = config.rampTtl * 1000;
   }
+
+  /** Resolvers may keep the previous answer for the ramp TTL after every change. */
+  readonly changeSettleMs: number;
 
   async reconcile(): Promise<{ settleMs: number }> {
     const sets = await this.rrsets();
@@ -69,7 +73,7 @@ export class PowerdnsProvider implements TrafficProvider {
     const plain = sets.find((set) => set.type === this.config.recordType);
     const remembered = lua ? originalTtl(lua) : undefined;
     const original = remembered ?? plain?.ttl ?? lua?.ttl ?? this.config.rampTtl;
-    const weights = lua ? parseLuaWeights(lua.records[0]?.content ?? '', this.config) : { source: 100, target: 0 };
+    const weights = lua ? parseLuaWeights(lua.records[0]?.content ?? '', this.config) : plain ? this.plainWeights(plain) : { source: 100, target: 0 };
     const oldTtl = lua?.ttl ?? plain?.ttl ?? 0;
     const changes: unknown[] = [];
     // A name cannot answer from both a plain A rrset and a LUA A record: replace it in one PATCH.
@@ -86,7 +90,29 @@ export class PowerdnsProvider implements TrafficProvider {
   }
 
   async getWeights(): Promise<TrafficWeights> {
-    return parseLuaWeights((await this.luaRecord()).records[0]?.content ?? '', this.config);
+    const sets = await this.rrsets();
+    const lua = sets.find((set) => set.type === 'LUA');
+    if (lua) return parseLuaWeights(lua.records[0]?.content ?? '', this.config);
+    const plain = sets.find((set) => set.type === this.config.recordType);
+    if (plain) return this.plainWeights(plain);
+    throw new FerryError('not-found', `${this.name} has no ${this.config.recordType} or LUA record in zone ${this.zone}`, { fix: 'create the record, or run the slice from its first traffic step (reconcile writes it)' });
+  }
+
+  /** After the last step: a plain record of the target's addresses at the original TTL; the source's answers are gone. */
+  async complete(): Promise<void> {
+    const lua = (await this.rrsets()).find((set) => set.type === 'LUA');
+    if (!lua) return;
+    await this.patch([
+      { name: this.name, type: 'LUA', changetype: 'DELETE' },
+      { name: this.name, type: this.config.recordType, ttl: originalTtl(lua) ?? lua.ttl, changetype: 'REPLACE', records: this.config.target.map((content) => ({ content, disabled: false })) },
+    ]);
+  }
+
+  /** A plain record answers with the side whose addresses it lists. */
+  private plainWeights(plain: RRSet): TrafficWeights {
+    const addresses = plain.records.filter((record) => !record.disabled).map((record) => record.content);
+    const target = addresses.length > 0 && addresses.every((address) => this.config.target.includes(address));
+    return target ? { source: 0, target: 100 } : { source: 100, target: 0 };
   }
 
   async setMirror(mirror: MirrorSetting): Promise<void> {

@@ -17,6 +17,24 @@ export interface MirrorSetting {
   enabled: boolean;
   /** Share of requests copied to the target, 0–100. */
   percent: number;
+  /** Also copy POST/PUT/PATCH/DELETE (the plan's `traffic.mirror.allowNonIdempotent`). */
+  allowNonIdempotent?: boolean;
+  /** Dotted JSON paths the response comparison leaves out (`traffic.mirror.ignoreJsonPaths`). */
+  ignorePaths?: string[];
+}
+
+/** How a user is kept on one side: the plan's `traffic.stickiness`. */
+export interface StickinessSetting {
+  mode: 'cookie' | 'header';
+  name: string;
+}
+
+/** What the shadow comparison saw since the route was created: cumulative counts. */
+export interface ShadowStats {
+  compared: number;
+  mismatched: number;
+  /** A few differing pairs, with the paths that differed (no bodies). */
+  samples?: unknown[];
 }
 
 export interface TrafficCapabilities {
@@ -26,6 +44,8 @@ export interface TrafficCapabilities {
   mirrorPercent: boolean;
   /** Users stay on one side while the weight ramps (cookie or header bucket). */
   sticky: boolean;
+  /** Mirrored responses are compared with the primary's, so the shadow stage has a verdict. */
+  compare?: boolean;
 }
 
 export interface TrafficStatus {
@@ -50,6 +70,20 @@ export interface TrafficProvider {
   /** The weights as the product reports them now: read back, never remembered. */
   getWeights(): Promise<TrafficWeights>;
   setMirror(mirror: MirrorSetting): Promise<void>;
+  /** Cumulative shadow comparison counts; only providers with `capabilities.compare`. */
+  shadowStats?(): Promise<ShadowStats>;
+  /** Sets how users are kept on one side; providers with `capabilities.sticky` and a settable key. */
+  setStickiness?(stickiness: StickinessSetting): Promise<void>;
+  /**
+   * How long after a weight change clients can have seen it (DNS: the ramp TTL, which
+   * resolvers may still serve from cache). The judged window of a step starts after it.
+   */
+  readonly changeSettleMs?: number;
+  /**
+   * The ramp reached 100 % and passed: make the target the plain, permanent answer (DNS: a
+   * plain record of the target's addresses at the original TTL, the source's removed).
+   */
+  complete?(): Promise<void>;
   status(): Promise<TrafficStatus>;
   /** All traffic back to the source and the routes Ferry added removed. */
   finalize(): Promise<void>;

@@ -1,12 +1,12 @@
 import { FerryError } from '../util/errors.js';
 import type { RouterProviderConfig } from './provider-config.js';
-import { assertMirror, assertWeight, type MirrorSetting, type TrafficProvider, type TrafficStatus, type TrafficWeights } from './provider.js';
+import { assertMirror, assertWeight, type MirrorSetting, type ShadowStats, type StickinessSetting, type TrafficProvider, type TrafficStatus, type TrafficWeights } from './provider.js';
 import type { RouteView } from './proxy/routes.js';
 
 /** The embedded router (src/traffic/proxy), driven through its admin API. */
 export class RouterProvider implements TrafficProvider {
   readonly type = 'router' as const;
-  readonly capabilities = { mirror: true, mirrorPercent: true, sticky: true };
+  readonly capabilities = { mirror: true, mirrorPercent: true, sticky: true, compare: true };
 
   constructor(
     private readonly config: RouterProviderConfig,
@@ -30,6 +30,17 @@ export class RouterProvider implements TrafficProvider {
   async setMirror(mirror: MirrorSetting): Promise<void> {
     assertMirror(this, mirror);
     await this.call('PUT', `/routes/${encodeURIComponent(this.config.route)}/mirror`, mirror);
+  }
+
+  async shadowStats(): Promise<ShadowStats> {
+    const stats = (await this.call('GET', `/routes/${encodeURIComponent(this.config.route)}/mirror`)) as { compared?: number; mismatched?: number; samples?: Array<{ method?: string; path?: string; differences?: Array<{ reason?: string; path?: string }> }> };
+    // Journaled as evidence: where responses differed, never the bodies (they may hold user data).
+    const samples = (stats.samples ?? []).slice(0, 5).map((pair) => ({ method: pair.method, path: pair.path?.split('?')[0], differences: (pair.differences ?? []).map((d) => ({ reason: d.reason, path: d.path })) }));
+    return { compared: stats.compared ?? 0, mismatched: stats.mismatched ?? 0, samples };
+  }
+
+  async setStickiness(stickiness: StickinessSetting): Promise<void> {
+    await this.call('PUT', `/routes/${encodeURIComponent(this.config.route)}/stickiness`, stickiness);
   }
 
   async status(): Promise<TrafficStatus> {

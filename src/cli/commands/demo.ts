@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { renderScorecard } from '../../lab/demo/scorecard.js';
-import { runDemo } from '../../lab/demo/demo.js';
+import { renderScorecard } from '../../demo/scorecard.js';
+import { runDemo } from '../../demo/demo.js';
 import { color } from '../../util/color.js';
 import { parseOutputFormat, printResult } from '../context.js';
 

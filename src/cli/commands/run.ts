@@ -1,13 +1,8 @@
 import type { Command } from 'commander';
-import { Journal } from '../../journal/journal.js';
 import { loadPlan } from '../../plan/load.js';
-import { validatePlanMeaning } from '../../plan/validate.js';
-import { executeRun } from '../../run/engine.js';
-import { planEnvironment } from '../../run/environment.js';
-import { rollbackRun } from '../../run/rollback.js';
-import { deriveRunState } from '../../run/state.js';
-import { acquireLock, createRun, openRun, stateDir, takeControlRequests, type RunFiles } from '../../run/store.js';
-import type { MigrationPlan } from '../../plan/schema.js';
+import { resumeRun, rollBackRun, startRun, type DriveOptions, type DriveResult } from '../../run/drive.js';
+import { DEFAULT_PARALLEL } from '../../run/engine.js';
+import { stateDir } from '../../run/store.js';
 import { color } from '../../util/color.js';
 import { FerryError } from '../../util/errors.js';
 import { globalOptions, parseOutputFormat, printResult } from '../context.js';
@@ -18,68 +13,79 @@ export function register(program: Command): void {
     .command('run <plan>')
     .description('execute a plan: apply, sync data, shadow, ramp, cut over, decommission — journaled and resumable')
     .option('--state-dir <dir>', 'where runs are kept (default .ferry or $FERRY_STATE_DIR)')
+    .option('--parallel <n>', `slices of one wave run at once (default ${DEFAULT_PARALLEL})`)
     .option('-o, --output <format>', 'table or json', 'table')
+    .addHelpText('after', '\nExamples:\n  ferry run plan.yaml\n  ferry run plan.yaml --parallel 1 -o json\n')
     .action(async (file: string, options, command: Command) => {
-      const { plan } = loadPlan(file);
-      const errors = validatePlanMeaning(plan).filter((p) => p.severity === 'error');
-      if (errors.length > 0) throw new FerryError('plan', `${errors[0]!.field}: ${errors[0]!.message}`, { location: { file }, fix: `${errors[0]!.fix} (\`ferry validate ${file}\` lists all)` });
-      const files = createRun(stateDir(options.stateDir), plan);
-      process.stderr.write(`run ${files.id} started; journal ${files.journal}\n`);
-      await drive(files, plan, command, options.output, 'run');
+      const format = parseOutputFormat(options.output, ['table', 'json'] as const);
+      const { plan, positionOf } = loadPlan(file);
+      const result = await withInterrupt((drive) => startRun(plan, { ...drive, planFile: file, positionOf }), driveOptions(options, command));
+      report(format, result);
     });
 
   program
     .command('resume [run]')
     .description('continue a run (the latest by default) from where it stopped')
     .option('--state-dir <dir>', 'where runs are kept')
+    .option('--parallel <n>', `slices of one wave run at once (default ${DEFAULT_PARALLEL})`)
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (id: string | undefined, options, command: Command) => {
-      const { files, plan } = openRun(stateDir(options.stateDir), id);
-      await drive(files, plan, command, options.output, 'run');
+      const format = parseOutputFormat(options.output, ['table', 'json'] as const);
+      report(format, await withInterrupt((drive) => resumeRun(id, drive), driveOptions(options, command)));
     });
 
   program
     .command('rollback [run]')
-    .description('take every slice of a run back to the source: traffic, data (no write lost), target workloads')
+    .description('take every slice of a run back to the source: source ready first, then traffic, data (no write lost), target workloads')
     .option('--state-dir <dir>', 'where runs are kept')
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (id: string | undefined, options, command: Command) => {
-      const { files, plan } = openRun(stateDir(options.stateDir), id);
-      await drive(files, plan, command, options.output, 'rollback');
+      const format = parseOutputFormat(options.output, ['table', 'json'] as const);
+      report(format, await withInterrupt((drive) => rollBackRun(id, drive), driveOptions(options, command)));
     });
 }
 
-async function drive(files: RunFiles, plan: MigrationPlan, command: Command, output: string, mode: 'run' | 'rollback'): Promise<void> {
-  const format = parseOutputFormat(output, ['table', 'json'] as const);
-  const release = acquireLock(files);
-  const journal = Journal.open(files.journal);
+function driveOptions(options: { stateDir?: string; parallel?: string }, command: Command): DriveOptions {
   const kubeconfig = globalOptions(command).kubeconfig;
-  const env = planEnvironment(plan, {
+  let parallel: number | undefined;
+  if (options.parallel !== undefined) {
+    parallel = Number(options.parallel);
+    if (!Number.isInteger(parallel) || parallel < 1) throw new FerryError('usage', `--parallel must be a whole number of at least 1, got "${options.parallel}"`, { location: { field: '--parallel' }, fix: '--parallel 4' });
+  }
+  return {
+    stateDir: stateDir(options.stateDir),
     ...(kubeconfig ? { kubeconfig } : {}),
+    ...(parallel ? { parallel } : {}),
     onProgress: ({ slice, stage, detail }) => process.stderr.write(`${color().dim(new Date().toISOString())} ${slice}: ${stage}${detail ? ` ${detail}` : ''}\n`),
-    control: async () => takeControlRequests(files),
-  });
-  // An interrupt leaves the journal consistent (every record is whole and fsync'd); say how to go on.
+  };
+}
+
+/** An interrupt leaves the journal consistent (every record is whole and fsync'd); it says how to go on. */
+async function withInterrupt(run: (options: DriveOptions) => Promise<DriveResult>, options: DriveOptions): Promise<DriveResult> {
+  let id: string | undefined;
   const onSignal = () => {
-    process.stderr.write(`\ninterrupted: \`ferry resume ${files.id}\` continues, \`ferry rollback ${files.id}\` goes back\n`);
-    release();
+    process.stderr.write(id ? `\ninterrupted: \`ferry resume ${id}\` continues, \`ferry rollback ${id}\` goes back\n` : '\ninterrupted before the run started\n');
     process.exit(130);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    // Every slice's services are built before anything moves: a plan that cannot be run
-    // (provider without settings, unset secrets) fails here, not half-way.
-    for (const slice of plan.spec.waves.flatMap((wave) => wave.slices)) await env.servicesFor(slice.name);
-    if (mode === 'run') await executeRun(files.id, plan, journal, env);
-    else await rollbackRun(files.id, plan, journal, env);
+    return await run({
+      ...options,
+      onStarted: (files) => {
+        id = files.id;
+        process.stderr.write(`run ${files.id}; journal ${files.journal}\n`);
+      },
+    });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    journal.close();
-    release();
   }
-  const state = deriveRunState(files.id, plan, journal.records);
-  printResult(format, state, () => `run ${state.id}: ${state.status}\n`);
+}
+
+function report(format: 'table' | 'json', result: DriveResult): void {
+  const { state, error } = result;
+  if (error && format === 'table') process.stderr.write(`${color().red('error')}: ${error.oneLine()}\n`);
+  printResult(format, error ? { ...state, error: error.oneLine() } : state, () => `run ${state.id}: ${state.status}\n`);
   if (state.status !== 'completed' && state.status !== 'rolled-back') process.exitCode = 1;
 }

@@ -15,7 +15,8 @@ import { closeServer, listen, type Router } from './server.js';
  *   GET  /routes, /routes/NAME        weights, stickiness, mirror setting
  *   GET  /routes/NAME/mirror          mismatch counts and the sample of differing pairs
  *   PUT  /routes/NAME/weight          {"target": 10}            (token)
- *   PUT  /routes/NAME/mirror          {"enabled": true, "percent": 5}   (token)
+ *   PUT  /routes/NAME/mirror          {"enabled": true, "percent": 5, "allowNonIdempotent"?, "ignorePaths"?}   (token)
+ *   PUT  /routes/NAME/stickiness      {"mode": "cookie"|"header"|"none", "name": "ferry_user"}   (token)
  */
 export async function startAdmin(listenAddress: string, router: Router, token: string | undefined): Promise<{ url: string; close(): Promise<void> }> {
   const expected = token ? digest(token) : undefined;
@@ -54,11 +55,26 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
     return sendJson(res, 200, router.setWeight(parts[1]!, target));
   }
   if (parts[0] === 'routes' && parts.length === 3 && parts[2] === 'mirror') {
-    const { enabled, percent } = body as { enabled?: unknown; percent?: unknown };
+    const { enabled, percent, allowNonIdempotent, ignorePaths } = body as { enabled?: unknown; percent?: unknown; allowNonIdempotent?: unknown; ignorePaths?: unknown };
     const current = findRoute(router, parts[1]!).mirror;
     if (enabled !== undefined && typeof enabled !== 'boolean') throw new FerryError('usage', '"enabled" must be true or false', { location: { field: 'enabled' } });
     if (percent !== undefined && typeof percent !== 'number') throw new FerryError('usage', '"percent" must be a number from 0 to 100', { location: { field: 'percent' } });
-    return sendJson(res, 200, router.setMirror(parts[1]!, { enabled: enabled ?? current.enabled, percent: percent ?? current.percent }));
+    if (allowNonIdempotent !== undefined && typeof allowNonIdempotent !== 'boolean') throw new FerryError('usage', '"allowNonIdempotent" must be true or false', { location: { field: 'allowNonIdempotent' } });
+    if (ignorePaths !== undefined && !(Array.isArray(ignorePaths) && ignorePaths.every((path) => typeof path === 'string' && path.length > 0))) {
+      throw new FerryError('usage', '"ignorePaths" must be a list of dotted JSON paths', { location: { field: 'ignorePaths' }, fix: 'e.g. ["meta.at", "items.*.updatedAt"]' });
+    }
+    return sendJson(res, 200, router.setMirror(parts[1]!, {
+      enabled: enabled ?? current.enabled,
+      percent: percent ?? current.percent,
+      allowNonIdempotent: allowNonIdempotent ?? current.allowNonIdempotent,
+      ignorePaths: (ignorePaths as string[] | undefined) ?? current.ignorePaths,
+    }));
+  }
+  if (parts[0] === 'routes' && parts.length === 3 && parts[2] === 'stickiness') {
+    const { mode, name } = body as { mode?: unknown; name?: unknown };
+    if (mode !== 'cookie' && mode !== 'header' && mode !== 'none') throw new FerryError('usage', '"mode" must be cookie, header or none', { location: { field: 'mode' } });
+    if (typeof name !== 'string' || name.length === 0) throw new FerryError('usage', '"name" must name the cookie or header', { location: { field: 'name' } });
+    return sendJson(res, 200, router.setStickiness(parts[1]!, { mode, name }));
   }
   return sendJson(res, 404, { code: 'not-found', message: `no admin endpoint ${method} ${url.pathname}` });
 }

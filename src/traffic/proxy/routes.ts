@@ -29,20 +29,32 @@ export const EJECT_MS = 1000;
 export interface MirrorSetting {
   enabled: boolean;
   percent: number;
+  /** Also mirror POST/PUT/PATCH/DELETE; default: the route's configured value. */
+  allowNonIdempotent?: boolean;
+  /** JSON paths left out of the comparison; default: the route's configured ones. */
+  ignorePaths?: string[];
+}
+
+export interface StickinessSetting {
+  mode: 'cookie' | 'header' | 'none';
+  name: string;
 }
 
 export class RouteState {
   /** Percentage of users served by the target, and the same in basis points of the bucket space. */
   weight: number;
   targetBasisPoints: number;
-  mirror: MirrorSetting;
+  mirror: Required<MirrorSetting>;
+  /** The comparison settings in force: the configured ones with the ignored paths set at run time. */
+  compare: RouteConfig['mirror']['compare'];
+  stickiness: StickinessSetting;
   readonly ledger: MirrorLedger;
   readonly hostExact: string | undefined;
   readonly hostSuffix: string | undefined;
   /** Precomputed for the request path: metric series per role, cookie attributes, header name. */
   readonly series: { source: Series; target: Series; shadow: Series };
   readonly setCookieSuffix: string;
-  readonly stickyHeader: string;
+  stickyHeader: string;
 
   constructor(
     readonly config: RouteConfig,
@@ -58,10 +70,12 @@ export class RouteState {
       shadow: metrics.series(config.name, shadow.name, 'shadow'),
     };
     this.setCookieSuffix = `; Path=/; Max-Age=${config.stickiness.maxAgeSeconds}; HttpOnly; SameSite=Lax`;
+    this.stickiness = { mode: config.stickiness.mode, name: config.stickiness.name };
     this.stickyHeader = config.stickiness.name.toLowerCase();
     this.weight = config.weight;
     this.targetBasisPoints = percentToBasisPoints(config.weight);
-    this.mirror = { enabled: config.mirror.enabled, percent: config.mirror.percent };
+    this.mirror = { enabled: config.mirror.enabled, percent: config.mirror.percent, allowNonIdempotent: config.mirror.allowNonIdempotent, ignorePaths: config.mirror.compare.ignorePaths };
+    this.compare = config.mirror.compare;
     this.ledger = new MirrorLedger(config.name, random);
     const host = config.match.host?.toLowerCase();
     if (host?.startsWith('*.')) this.hostSuffix = host.slice(1);
@@ -77,7 +91,16 @@ export class RouteState {
 
   setMirror(setting: MirrorSetting): void {
     assertPercent(setting.percent, `routes.${this.config.name}.mirror.percent`);
-    this.mirror = { enabled: setting.enabled, percent: setting.percent };
+    const ignorePaths = setting.ignorePaths ?? this.mirror.ignorePaths;
+    // Replaced whole, in one assignment each: a request sees the old or the new setting.
+    this.mirror = { enabled: setting.enabled, percent: setting.percent, allowNonIdempotent: setting.allowNonIdempotent ?? this.mirror.allowNonIdempotent, ignorePaths };
+    this.compare = { ...this.compare, ignorePaths };
+  }
+
+  /** Users keep their bucket across a change of name only if the same cookie or header carries it. */
+  setStickiness(setting: StickinessSetting): void {
+    this.stickyHeader = setting.name.toLowerCase();
+    this.stickiness = { mode: setting.mode, name: setting.name };
   }
 
   matches(host: string, path: string): boolean {
@@ -98,8 +121,8 @@ export class RouteState {
       target: this.target.name,
       shadow: this.shadow.name,
       weights: { source: round2(100 - this.weight), target: this.weight },
-      stickiness: { mode: this.config.stickiness.mode, name: this.config.stickiness.name },
-      mirror: { ...this.mirror, allowNonIdempotent: this.config.mirror.allowNonIdempotent },
+      stickiness: { ...this.stickiness },
+      mirror: { ...this.mirror, ignorePaths: [...this.mirror.ignorePaths] },
     };
   }
 }
@@ -111,8 +134,8 @@ export interface RouteView {
   target: string;
   shadow: string;
   weights: { source: number; target: number };
-  stickiness: { mode: string; name: string };
-  mirror: MirrorSetting & { allowNonIdempotent: boolean };
+  stickiness: StickinessSetting;
+  mirror: Required<MirrorSetting>;
 }
 
 function round2(value: number): number {

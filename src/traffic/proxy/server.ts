@@ -10,7 +10,7 @@ import { splitListen, type RouterConfig } from './config.js';
 import { errorCode, isConnectError, isRetryable, outboundHeaders, PrimaryHandler, ShadowHandler } from './forward.js';
 import { RouterMetrics, type ResponseListener } from './metrics.js';
 import { isIdempotent, type MirrorStats } from './mirror.js';
-import { EJECT_MS, RouteTable, type BackendPool, type MirrorSetting, type RouteState, type RouteView } from './routes.js';
+import { EJECT_MS, RouteTable, type BackendPool, type MirrorSetting, type RouteState, type StickinessSetting, type RouteView } from './routes.js';
 
 /**
  * The embedded router: an HTTP/1.1 reverse proxy over weighted source/target backends with
@@ -36,6 +36,7 @@ export interface Router {
   routes(): RouteView[];
   setWeight(route: string, targetPercent: number): RouteView;
   setMirror(route: string, setting: MirrorSetting): RouteView;
+  setStickiness(route: string, setting: StickinessSetting): RouteView;
   mirrorStats(route: string): MirrorStats;
   close(): Promise<void>;
 }
@@ -73,6 +74,11 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     setMirror: (name, setting) => {
       const route = routeOrThrow(name);
       route.setMirror(setting);
+      return route.view();
+    },
+    setStickiness: (name, setting) => {
+      const route = routeOrThrow(name);
+      route.setStickiness(setting);
       return route.view();
     },
     mirrorStats: (name) => {
@@ -171,7 +177,7 @@ class Proxy {
   }
 
   private route(route: RouteState, req: IncomingMessage, res: ServerResponse, body: Buffer | null, started: number): void {
-    const sticky = route.config.stickiness;
+    const sticky = route.stickiness;
     let bucket: number;
     let setCookie: string[] | undefined;
     if (sticky.mode === 'cookie') {
@@ -201,9 +207,9 @@ class Proxy {
     };
 
     const mirror = route.mirror;
-    const mirrored = mirror.enabled && route.ledger.shouldMirror(method, mirror.percent, route.config.mirror.allowNonIdempotent);
+    const mirrored = mirror.enabled && route.ledger.shouldMirror(method, mirror.percent, mirror.allowNonIdempotent);
     const shadowDone = mirrored ? this.mirror(route, options, started) : undefined;
-    const exchange = new Exchange(this, route, req, res, options, started, setCookie, mirrored ? route.config.mirror.compare.maxBodyBytes : 0, side, false, shadowDone);
+    const exchange = new Exchange(this, route, req, res, options, started, setCookie, mirrored ? route.compare.maxBodyBytes : 0, side, false, shadowDone);
     (res as TrackedResponse)[EXCHANGE] = exchange;
     res.on('close', onResponseClose);
     exchange.dispatch(route[side].pool, options);
@@ -238,7 +244,7 @@ class Proxy {
   private mirror(route: RouteState, options: Dispatcher.DispatchOptions, started: number): Promise<CapturedResponse | undefined> {
     const shadowOptions: Dispatcher.DispatchOptions = { ...options, headers: [...(options.headers as string[]), 'x-ferry-shadow', '1'] };
     return new Promise((resolve) => {
-      ShadowHandler.dispatch(route.shadow.pool, shadowOptions, new ShadowHandler(route.config.mirror.compare.maxBodyBytes, (response, error) => {
+      ShadowHandler.dispatch(route.shadow.pool, shadowOptions, new ShadowHandler(route.compare.maxBodyBytes, (response, error) => {
         const at = this.clock();
         const latencyMs = performance.now() - started;
         if (error || !response) {
@@ -259,7 +265,7 @@ class Proxy {
     if (!shadow || !primary) return;
     // Compare off the response path: the client already has its answer.
     setImmediate(() => {
-      const reason = route.ledger.record(at, req.method ?? 'GET', req.url ?? '/', primary, shadow, route.config.mirror.compare);
+      const reason = route.ledger.record(at, req.method ?? 'GET', req.url ?? '/', primary, shadow, route.compare);
       this.metrics.countComparison(route.config.name, reason);
     });
   }

@@ -1,7 +1,7 @@
-import type { JournalRecord } from '../../journal/record.js';
-import type { RunState } from '../../run/model.js';
-import { color } from '../../util/color.js';
-import { renderTable } from '../../util/output.js';
+import type { JournalRecord } from '../journal/record.js';
+import type { RunState } from '../run/model.js';
+import { color } from '../util/color.js';
+import { renderTable } from '../util/output.js';
 import { percentile, type LoadResult } from './load.js';
 
 /** What a rehearsal proves, in numbers: no customer errors, no lost write, every step timed. */

@@ -1,4 +1,4 @@
-import type { KubeObject } from '../../kube/object.js';
+import type { KubeObject } from '../kube/object.js';
 
 /**
  * The demo's workload as a team would deploy it: the `ferry.dev/shop` sample app (an order

@@ -1,0 +1,71 @@
+import { Journal } from '../journal/journal.js';
+import { assertRunnable } from '../plan/runnable.js';
+import type { MigrationPlan } from '../plan/schema.js';
+import { toFerryError, type FerryError } from '../util/errors.js';
+import { executeRun } from './engine.js';
+import { planEnvironment, type PlanEnvironmentOptions } from './environment.js';
+import type { RunState } from './model.js';
+import { rollbackRun } from './rollback.js';
+import { deriveRunState } from './state.js';
+import { acquireLock, createRun, openRun, takeControlRequests, type RunFiles } from './store.js';
+
+export interface DriveOptions extends Omit<PlanEnvironmentOptions, 'control'> {
+  /** Where runs are kept (`.ferry` by default, see `stateDir`). */
+  stateDir: string;
+  /** Told the run's files as soon as they exist (before anything moves). */
+  onStarted?: (files: RunFiles) => void;
+}
+
+export interface DriveResult {
+  files: RunFiles;
+  state: RunState;
+  /** Why the run stopped short, when it did (also in the journal). */
+  error?: FerryError;
+}
+
+/**
+ * `ferry run` as a library call — what the CLI, `ferry demo` and the controller use: refuse
+ * a plan that cannot run before anything is touched (the same checks and words as
+ * `ferry validate`), create the run, and drive it.
+ */
+export async function startRun(plan: MigrationPlan, options: DriveOptions & { planFile?: string; positionOf?: (path: Array<string | number>) => { line?: number; column?: number } }): Promise<DriveResult> {
+  assertRunnable(plan, { env: options.env ?? process.env, ...(options.planFile ? { file: options.planFile } : {}), ...(options.positionOf ? { positionOf: options.positionOf } : {}) });
+  const files = createRun(options.stateDir, plan);
+  options.onStarted?.(files);
+  return drive(files, plan, 'run', options);
+}
+
+/** Continues a run (the latest by default) from where its journal says it stopped. */
+export async function resumeRun(id: string | undefined, options: DriveOptions): Promise<DriveResult> {
+  const { files, plan } = openRun(options.stateDir, id);
+  options.onStarted?.(files);
+  return drive(files, plan, 'run', options);
+}
+
+/** Takes every moved slice of a run back to the source. */
+export async function rollBackRun(id: string | undefined, options: DriveOptions): Promise<DriveResult> {
+  const { files, plan } = openRun(options.stateDir, id);
+  options.onStarted?.(files);
+  return drive(files, plan, 'rollback', options);
+}
+
+async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollback', options: DriveOptions): Promise<DriveResult> {
+  const release = acquireLock(files);
+  const journal = Journal.open(files.journal);
+  const env = planEnvironment(plan, { ...options, control: async () => takeControlRequests(files) });
+  let error: FerryError | undefined;
+  try {
+    // Every slice's services are built before anything moves: a plan that cannot be run
+    // (unset secrets, an unreachable Secret, a provider refusing its settings) fails here.
+    for (const slice of plan.spec.waves.flatMap((wave) => wave.slices)) await env.servicesFor(slice.name);
+    if (mode === 'run') await executeRun(files.id, plan, journal, env);
+    else await rollbackRun(files.id, plan, journal, env);
+  } catch (caught) {
+    error = toFerryError(caught);
+  } finally {
+    await env.close?.();
+    journal.close();
+    release();
+  }
+  return { files, state: deriveRunState(files.id, plan, journal.records), ...(error ? { error } : {}) };
+}

@@ -1,0 +1,131 @@
+import { systemClock } from '../analysis/clock.js';
+import { FERRY_DECOMMISSION_MANAGER, FERRY_ROLLBACK_MANAGER } from '../apply/conflicts.js';
+import { SCALABLE_KINDS, autoscaledWorkloads, workloadKey } from '../apply/desired.js';
+import { ResourcePaths } from '../apply/resources.js';
+import { stripServerFields } from '../apply/transforms/strip-server-fields.js';
+import { waitForReady } from '../apply/wait-ready.js';
+import type { KubeClient } from '../kube/client.js';
+import type { KubeObject } from '../kube/object.js';
+import type { ResourceRef, Slice } from '../plan/schema.js';
+import { FerryError } from '../util/errors.js';
+import type { DecommissionReport } from './services.js';
+
+/**
+ * What happens to a slice's workloads on either cluster around the end of its migration:
+ * the source retired at decommission (scaled to zero, optionally deleted), brought back for a
+ * late rollback, and the target retired by a rollback. Changes are merge patches under
+ * Ferry's own field managers, so the source's manifests stay owned by whoever applied them.
+ */
+
+function pathOf(ref: Pick<ResourceRef, 'apiVersion' | 'kind' | 'namespace' | 'name'>, plural = `${ref.kind.toLowerCase()}s`): string {
+  const group = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
+  return `${group}/namespaces/${encodeURIComponent(ref.namespace ?? 'default')}/${plural}/${encodeURIComponent(ref.name)}`;
+}
+
+async function getOrUndefined<T>(client: KubeClient, path: string): Promise<T | undefined> {
+  return client.request<T>({ path }).catch((error: FerryError) => {
+    if (error.code === 'http-404') return undefined;
+    throw error;
+  });
+}
+
+/** Scales scalable workloads to `replicas` with a merge patch as `fieldManager`. */
+export async function scaleWorkloads(client: KubeClient, replicas: ReadonlyMap<ResourceRef, number>, fieldManager: string): Promise<void> {
+  for (const [workload, count] of replicas) {
+    await client.request({ method: 'PATCH', path: pathOf(workload), query: { fieldManager }, body: { spec: { replicas: count } }, contentType: 'application/merge-patch+json' });
+  }
+}
+
+/** Retires the source of a slice: replicas recorded, then zero; then, if asked, its objects deleted. */
+export async function retireSource(client: KubeClient, slice: Slice, options: { scaleSourceToZero: boolean; deleteSource: boolean }): Promise<DecommissionReport> {
+  const report: DecommissionReport = { scaledToZero: {}, deleted: [] };
+  if (options.scaleSourceToZero || options.deleteSource) {
+    const toScale = new Map<ResourceRef, number>();
+    for (const workload of slice.workloads.filter((w) => SCALABLE_KINDS.has(w.kind))) {
+      const live = await getOrUndefined<{ spec?: { replicas?: number } }>(client, pathOf(workload));
+      if (!live) continue;
+      // Already zero from an interrupted decommission: the count it had is in the target's copy.
+      report.scaledToZero[workloadKey(workload)] = live.spec?.replicas ?? 1;
+      toScale.set(workload, 0);
+    }
+    await scaleWorkloads(client, toScale, FERRY_DECOMMISSION_MANAGER);
+  }
+  if (options.deleteSource) {
+    // Workloads last-but-first: pods stop before the config they read disappears.
+    const ordered = [...slice.resources].sort((a, b) => Number(SCALABLE_KINDS.has(b.kind)) - Number(SCALABLE_KINDS.has(a.kind)));
+    for (const ref of ordered) {
+      const path = pathOf(ref, await pluralOf(client, ref));
+      const deleted = await client.request({ method: 'DELETE', path, body: { propagationPolicy: 'Background' } }).then(() => true, (error: FerryError) => {
+        if (error.code === 'http-404') return false;
+        throw error;
+      });
+      if (deleted) report.deleted.push(`${ref.kind} ${ref.namespace ?? 'default'}/${ref.name}`);
+    }
+  }
+  return report;
+}
+
+/**
+ * Brings a retired source back before any traffic returns to it: objects deleted at
+ * decommission are re-created from the target's copies, workloads get the replicas they had
+ * (or the target's, if the journal did not record them), and every one is waited ready.
+ */
+export async function restoreSource(source: KubeClient, target: KubeClient, slice: Slice, report: DecommissionReport, readyTimeoutMs: number): Promise<Record<string, unknown>> {
+  const recreated: string[] = [];
+  if (report.deleted.length > 0) {
+    for (const ref of slice.resources) {
+      const plural = await pluralOf(target, ref);
+      const copy = await getOrUndefined<KubeObject>(target, pathOf(ref, plural));
+      if (!copy) throw new FerryError('rollback.restore', `${ref.kind} ${ref.namespace}/${ref.name} was deleted from the source and is not on the target either`, { fix: 're-apply it to the source from your manifests, then `ferry rollback` again' });
+      const object = stripServerFields(copy);
+      await source.request({ method: 'PATCH', path: pathOf(ref, plural), query: { fieldManager: FERRY_ROLLBACK_MANAGER, force: 'true' }, body: object, contentType: 'application/apply-patch+yaml' });
+      recreated.push(`${ref.kind} ${ref.namespace ?? 'default'}/${ref.name}`);
+    }
+  }
+  const replicas = new Map<ResourceRef, number>();
+  for (const workload of slice.workloads.filter((w) => SCALABLE_KINDS.has(w.kind))) {
+    const live = await getOrUndefined<{ spec?: { replicas?: number } }>(source, pathOf(workload));
+    if (!live || (live.spec?.replicas ?? 0) > 0) continue;
+    const recorded = report.scaledToZero[workloadKey(workload)];
+    const fromTarget = (await getOrUndefined<{ spec?: { replicas?: number } }>(target, pathOf(workload)))?.spec?.replicas;
+    replicas.set(workload, recorded && recorded > 0 ? recorded : Math.max(1, fromTarget ?? 1));
+  }
+  await scaleWorkloads(source, replicas, FERRY_ROLLBACK_MANAGER);
+  const paths = new ResourcePaths(source);
+  await paths.refresh();
+  const workloads = slice.workloads.map((w) => ({ apiVersion: w.apiVersion, kind: w.kind, metadata: { name: w.name, namespace: w.namespace ?? 'default' } }) as KubeObject);
+  await waitForReady(source, paths, workloads, { timeoutMs: readyTimeoutMs, clock: systemClock });
+  return { recreated, scaledUp: Object.fromEntries([...replicas].map(([ref, count]) => [workloadKey(ref), count])), ready: true };
+}
+
+/**
+ * Scales the slice's workloads on the target to zero for a rollback. An autoscaled workload
+ * at zero has its HPA switched off and a re-apply (which leaves replicas to the HPA) would not
+ * bring it back, so those stay up, serving no traffic.
+ */
+export async function retireTarget(client: KubeClient, slice: Slice): Promise<Record<string, unknown>> {
+  const hpas: KubeObject[] = [];
+  for (const ref of slice.resources.filter((r) => r.kind === 'HorizontalPodAutoscaler')) {
+    const hpa = await getOrUndefined<KubeObject>(client, pathOf(ref, 'horizontalpodautoscalers'));
+    if (hpa) hpas.push(hpa);
+  }
+  const autoscaled = autoscaledWorkloads(hpas);
+  const toZero = new Map(slice.workloads.filter((w) => SCALABLE_KINDS.has(w.kind) && !autoscaled.has(workloadKey(w))).map((w) => [w, 0] as const));
+  await scaleWorkloads(client, toZero, FERRY_ROLLBACK_MANAGER);
+  const kept = slice.workloads.filter((w) => autoscaled.has(workloadKey(w))).map(workloadKey);
+  return { targetScaledToZero: toZero.size, ...(kept.length > 0 ? { keptForAutoscaler: kept } : {}) };
+}
+
+const plurals = new WeakMap<KubeClient, Promise<Map<string, string>>>();
+
+/** The REST plural of a kind, from the cluster's discovery (Ingress → ingresses, NetworkPolicy → networkpolicies). */
+async function pluralOf(client: KubeClient, ref: Pick<ResourceRef, 'apiVersion' | 'kind'>): Promise<string> {
+  let known = plurals.get(client);
+  if (!known) {
+    known = client.discoverResourcesAllVersions().then((resources) => new Map(resources.map((r) => [`${r.apiVersion}|${r.kind}`, r.plural])));
+    plurals.set(client, known);
+  }
+  const plural = (await known).get(`${ref.apiVersion}|${ref.kind}`);
+  if (!plural) throw new FerryError('apply', `the cluster does not serve ${ref.apiVersion} ${ref.kind}`, { fix: 'check the CRDs installed on both clusters (`ferry preflight`)' });
+  return plural;
+}

@@ -1,0 +1,178 @@
+import type { Journal } from '../journal/journal.js';
+import { FerryError } from '../util/errors.js';
+import type { RunControl } from './control.js';
+import type { SliceState, StageName } from './model.js';
+import { runRamp } from './ramp.js';
+import type { RunEnvironment, SliceServices } from './services.js';
+import type { EffectiveSlice } from './slice-settings.js';
+
+/** Everything a stage works with: one object instead of positional parameters. */
+export interface StageContext {
+  slice: EffectiveSlice;
+  /** The slice as the journal says it is, read when the slice (re)started. */
+  state: SliceState;
+  services: SliceServices;
+  journal: Journal;
+  env: RunEnvironment;
+  control: RunControl;
+  /** Journal records of this run so far (for stages that resume from what they journaled). */
+  recordsOf(type: string): Array<{ at: string; data: Record<string, unknown> }>;
+}
+
+type StageResult = Record<string, unknown>;
+
+/**
+ * One function per stage, in a table the compiler checks for completeness (every stage of
+ * `STAGES` has an entry). A stage is observe-then-ensure: run again after a crash, it
+ * changes nothing that was already done.
+ */
+export const STAGE_FUNCTIONS: Record<StageName, (ctx: StageContext) => Promise<StageResult>> = {
+  apply: async ({ services }) => ({ applied: await services.apply() }),
+  'data-sync': syncData,
+  parity: checkParity,
+  shadow,
+  ramp: runRamp,
+  'data-cutover': cutOverData,
+  soak,
+  decommission,
+};
+
+/** Why a stage does not apply to a slice, or undefined when it runs. */
+export function whySkip(stage: StageName, slice: EffectiveSlice, services: SliceServices): string | undefined {
+  const dataless = !services.data && (stage === 'data-sync' || stage === 'parity' || stage === 'data-cutover');
+  if (dataless) return 'the slice has no data section';
+  if ((stage === 'shadow' || stage === 'ramp') && !services.traffic) return 'the slice serves no traffic (provider none)';
+  if (stage === 'shadow' && slice.mirror.percent <= 0) return 'mirroring is off for this slice (traffic.mirror.percent 0)';
+  return undefined;
+}
+
+async function syncData({ slice, services, control, env }: StageContext): Promise<StageResult> {
+  const data = services.data!;
+  const check = await data.check();
+  if (!check.ok) {
+    const first = check.items.find((item) => !item.ok && item.severity === 'error');
+    throw new FerryError('data.check', `data check failed: ${first?.message ?? 'see ferry data check'}`, { location: { object: `slice ${slice.name}`, field: 'data' }, fix: first?.fix ?? 'run `ferry data check`' });
+  }
+  await data.prepare({ copySchema: slice.copySchema });
+  await data.startSync();
+  const deadline = env.clock.now() + slice.dataSyncTimeoutMs;
+  for (;;) {
+    const status = await data.status();
+    const lag = await data.lag();
+    if (status.allReady && lag.seconds !== null && lag.seconds * 1000 <= slice.maxLagMs) return { tables: status.tables.length, lagSeconds: lag.seconds };
+    if (env.clock.now() > deadline) {
+      throw new FerryError('data.sync', `replication did not catch up within ${Math.round(slice.dataSyncTimeoutMs / 60_000)} minutes (lag ${lag.seconds ?? 'unknown'} s)`, { fix: 'check `ferry data status`; large transactions delay the initial copy' });
+    }
+    await control.sleep(500);
+  }
+}
+
+async function checkParity({ services }: StageContext): Promise<StageResult> {
+  const report = await services.data!.parity();
+  if (!report.ok) {
+    const shown = report.differences.slice(0, 5).map((d) => `${d.table} ${d.key.join(',')} ${d.kind}`).join('; ');
+    throw new FerryError('data.parity', `data parity failed: ${report.differences.length} row(s) differ (${shown})`, { fix: 'inspect those keys on both sides; `ferry data parity` repeats the check' });
+  }
+  return { rows: report.rows, rowsPerSecond: Math.round(report.rowsPerSecond), queries: report.queries };
+}
+
+/**
+ * Mirrors live requests to the target for the mirror window and compares the responses.
+ * Fewer comparisons than `gates.minRequests` is inconclusive: the window is extended up to
+ * `analysis.maxExtensions` times, then `analysis.onInconclusive` decides — never a silent pass.
+ */
+async function shadow({ slice, services, control, journal }: StageContext): Promise<StageResult> {
+  const traffic = services.traffic!;
+  if (!traffic.capabilities.mirror || !traffic.capabilities.compare || !traffic.shadowStats) {
+    throw new FerryError('plan.mirror', `slice ${slice.name}: the ${traffic.type} provider cannot compare mirrored responses, so the shadow stage would judge nothing`, {
+      location: { field: `slice ${slice.name} traffic.mirror.percent` },
+      fix: 'set traffic.mirror.percent to 0 for this slice, or route it through the embedded router (provider: router) for the shadow stage',
+    });
+  }
+  await traffic.reconcile();
+  if (slice.stickiness && traffic.setStickiness) await traffic.setStickiness(slice.stickiness);
+  const before = await traffic.shadowStats();
+  await traffic.setMirror({ enabled: true, percent: slice.mirror.percent, allowNonIdempotent: slice.mirror.allowNonIdempotent, ignorePaths: slice.mirror.ignorePaths });
+  let compared = 0;
+  let mismatched = 0;
+  let extensions = 0;
+  let after = before;
+  try {
+    for (;;) {
+      await control.sleep(slice.mirror.durationMs);
+      after = await traffic.shadowStats();
+      compared = after.compared - before.compared;
+      mismatched = after.mismatched - before.mismatched;
+      if (compared >= slice.gates.minRequests || extensions >= slice.analysis.maxExtensions) break;
+      extensions++;
+      journal.append('shadow-extended', { slice: slice.name, compared, minRequests: slice.gates.minRequests, extension: extensions });
+    }
+  } finally {
+    await traffic.setMirror({ enabled: false, percent: 0 });
+  }
+  const rate = compared > 0 ? mismatched / compared : 0;
+  const samples = after.samples ?? [];
+  if (compared < slice.gates.minRequests) {
+    const message = `shadow compared ${compared} mirrored requests, fewer than gates.minRequests (${slice.gates.minRequests}): inconclusive`;
+    if (slice.analysis.onInconclusive !== 'advance') {
+      throw new FerryError('shadow.inconclusive', message, { fix: 'send traffic to the slice during the shadow window, lengthen traffic.mirror.duration or raise traffic.mirror.percent' });
+    }
+    return { compared, mismatched, inconclusive: true, extensions };
+  }
+  if (slice.maxMismatchRate !== undefined && rate > slice.maxMismatchRate) {
+    throw new FerryError('shadow.mismatch', `shadow responses differ on ${(rate * 100).toFixed(2)} % of ${compared} mirrored requests (limit ${(slice.maxMismatchRate * 100).toFixed(2)} %)`, {
+      fix: `differing paths: ${describeSamples(samples)}; fix the target or ignore volatile JSON paths in traffic.mirror.ignoreJsonPaths`,
+    });
+  }
+  return { compared, mismatched, mismatchRate: rate, extensions, samples };
+}
+
+function describeSamples(samples: unknown[]): string {
+  const paths = new Set<string>();
+  for (const sample of samples as Array<{ differences?: Array<{ reason?: string; path?: string }> }>) {
+    for (const difference of sample.differences ?? []) paths.add(`${difference.reason}${difference.path ? ` ${difference.path}` : ''}`);
+  }
+  return [...paths].slice(0, 5).join(', ') || 'none kept';
+}
+
+async function cutOverData({ slice, services, journal }: StageContext): Promise<StageResult> {
+  const data = services.data!;
+  // The applications follow their database inside the write pause (data.clientAccess); a
+  // re-run after a crash points them again, which changes nothing.
+  const report = await data.cutover({
+    finalParity: true,
+    maxWritePauseMs: slice.maxWritePauseMs,
+    ...(services.repointData ? { pointApplications: services.repointData } : {}),
+    onGiveBack: (event) => journal.append('write-pause-given-back', { slice: slice.name, ...event }),
+  });
+  if (report.parity && !report.parity.ok) {
+    throw new FerryError('data.parity', `final parity after cutover found ${report.parity.differences.length} differing row(s); the target is open and replication back to the source runs`, { fix: 'inspect the rows, then `ferry rollback` (no write is lost) or fix them on the target' });
+  }
+  return { writePauseMs: report.writePauseMs, lockAttempts: report.lockAttempts, failedFreezeMs: report.failedFreezeMs, alreadyDone: report.alreadyDone, sequencesCopied: report.sequencesCopied, reverse: report.reverseDirection, applicationsRepointed: Boolean(services.repointData) };
+}
+
+async function soak({ slice, control }: StageContext): Promise<StageResult> {
+  await control.sleep(slice.soakMs);
+  return { soakMs: slice.soakMs };
+}
+
+/**
+ * Retires the source, but not before `rollback.keepSourceFor` has passed since the slice
+ * reached 100 %: until then the source stays ready to take its traffic back.
+ */
+async function decommission(ctx: StageContext): Promise<StageResult> {
+  const { slice, services, control, journal, env } = ctx;
+  // From the moment the target took everything: the ramp's end, or the data cutover's for a slice without traffic.
+  const fullAt = ctx.recordsOf('stage-completed').filter((record) => record.data.slice === slice.name && (record.data.stage === 'ramp' || record.data.stage === 'data-cutover')).at(-1)?.at;
+  if (fullAt && slice.rollback.keepSourceForMs > 0) {
+    const until = Date.parse(fullAt) + slice.rollback.keepSourceForMs;
+    if (until > env.clock.now()) {
+      const announced = ctx.recordsOf('source-kept').some((record) => record.data.slice === slice.name);
+      if (!announced) journal.append('source-kept', { slice: slice.name, until: new Date(until).toISOString(), reason: 'rollback.keepSourceFor' });
+      env.onProgress?.({ slice: slice.name, stage: 'decommission', detail: `source kept ready until ${new Date(until).toISOString()} (rollback.keepSourceFor)` });
+      await control.sleep(until - env.clock.now());
+    }
+  }
+  const report = await services.decommission(slice.decommission);
+  return { ...report };
+}
