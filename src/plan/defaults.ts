@@ -7,7 +7,8 @@ import type { TrafficKind } from './traffic-choice.js';
  * What the traffic provider cannot do is left out, so the plan runs as generated: mirroring
  * only where the provider compares the mirrored responses (the router; Istio and Gateway API
  * mirror but report no comparison, so their shadow stage would have no verdict), stickiness
- * only where the provider keeps users on one side, and no latency gate over HAProxy, whose
+ * only where Ferry can tell the provider how to keep users on one side (the router; HAProxy
+ * keeps them by its own cookie, configured in haproxy.cfg), and no latency gate over HAProxy, whose
  * exporter has no per-server latency histogram. With a `kind`, every slice names its own
  * provider and the defaults say `none`; without one they name the bare kind `router`, the
  * settings still to be filled in (`ferry validate` says so).
@@ -21,7 +22,7 @@ export function defaultSliceDefaults(overrides: { steps?: number[]; stepWindow?:
       steps: overrides.steps ?? [1, 10, 50, 100],
       stepWindow: overrides.stepWindow ?? '5m',
       ...(mirror ? { mirror: { percent: 10, duration: '5m', allowNonIdempotent: false, ignoreJsonPaths: [] } } : {}),
-      ...(capabilities.sticky ? { stickiness: { cookie: 'ferry-user' } } : {}),
+      ...(capabilities.setsStickiness ? { stickiness: { cookie: 'ferry-user' } } : {}),
     },
     gates: {
       minRequests: 50,

@@ -1,4 +1,6 @@
-import { FerryError } from '../util/errors.js';
+import { metricsForSlice } from '../analysis/index.js';
+import type { TrafficProviderConfig } from '../traffic/provider-config.js';
+import { FerryError, isFerryError } from '../util/errors.js';
 import { formatPath } from './load.js';
 import { PROVIDER_CAPABILITIES, providersThat } from './provider-capabilities.js';
 import type { MigrationPlan, Slice } from './schema.js';
@@ -51,8 +53,11 @@ function checkSliceTraffic(plan: MigrationPlan, slice: Slice, path: Path, option
   }
   if (!capabilities.judged) {
     add('error', providerPath, `slice ${slice.name}: ${kind} is generate-only: Ferry can write its change batches (traffic.provider.outDir) but cannot send them or judge the ramp, so \`ferry run\` cannot move this slice's traffic`, `apply the change batches in traffic.provider.outDir by hand (aws route53 change-resource-record-sets --change-batch file://...) and give slice ${slice.name} traffic.provider: none so \`ferry run\` moves the rest`);
+  } else if (typeof provider !== 'string') {
+    checkJudged(plan, slice, provider, path, add);
   } else if (!plan.spec.metrics) {
-    add('error', ['spec', 'metrics'], `slice ${slice.name} moves traffic but the plan names no metrics to judge it by`, `pass --prometheus URL to \`ferry plan\`, or add spec.metrics: { provider: prometheus, url: http://... } scraping the ${kind} metrics`);
+    // The run's words (src/analysis/index.ts metricsForSlice), for a kind whose settings are still missing.
+    add('error', ['spec', 'metrics'], `slice ${slice.name} moves traffic (${kind}) but the plan names no metrics to judge it by`, 'pass --prometheus URL to `ferry plan`, or add spec.metrics: { provider: prometheus, url: http://…:9090, scrapeInterval: 5s }');
   }
 
   // The slice's own mirror and stickiness replace the defaults' (as in the run's effective slice).
@@ -66,14 +71,49 @@ function checkSliceTraffic(plan: MigrationPlan, slice: Slice, path: Path, option
   }
   const stickiness = own?.stickiness ?? defaults.stickiness;
   const stickinessPath = own?.stickiness !== undefined ? [...path, 'traffic', 'stickiness'] : ['spec', 'defaults', 'traffic', 'stickiness'];
-  if ((stickiness?.cookie !== undefined || stickiness?.header !== undefined) && !capabilities.sticky) {
-    add('error', stickinessPath, `slice ${slice.name}: the ${kind} provider cannot keep users on one side, but traffic.stickiness is set`, `give slice ${slice.name} traffic.stickiness: {}, or route it through a provider with stickiness (${providersThat('sticky').join(', ')})`);
+  if ((stickiness?.cookie || stickiness?.header) && !capabilities.setsStickiness) {
+    const unset = `give slice ${slice.name} traffic.stickiness: {} (or remove it from spec.defaults.traffic)`;
+    add('error', stickinessPath, `slice ${slice.name}: the ${kind} provider cannot be told how to keep users on one side`, capabilities.sticky ? `configure stickiness in ${kind} itself and ${unset}` : `${unset}, or route the slice through a provider Ferry can set stickiness on (${providersThat('setsStickiness').join(', ')})`);
   }
 
   if (typeof provider !== 'string' && options.env) {
     const secretEnv = provider.type === 'router' ? { key: 'tokenEnv', name: provider.tokenEnv } : provider.type === 'powerdns' ? { key: 'apiKeyEnv', name: provider.apiKeyEnv } : undefined;
     if (secretEnv) checkEnvSet(secretEnv.name, [...providerPath, secretEnv.key], options, add);
   }
+}
+
+/**
+ * What the judge will read for the slice, built exactly as the run builds it (no I/O): a
+ * refusal there (no spec.metrics, Istio subsets its metrics cannot tell apart, a DNS ramp
+ * without cluster contexts…) is reported with the run's own message.
+ */
+function checkJudged(plan: MigrationPlan, slice: Slice, provider: TrafficProviderConfig, path: Path, add: Add): void {
+  const queries = slice.traffic?.queries ?? plan.spec.defaults.traffic.queries;
+  try {
+    metricsForSlice({
+      metrics: plan.spec.metrics,
+      traffic: provider,
+      ...(queries ? { queries } : {}),
+      clusters: { source: plan.spec.source.context, target: plan.spec.target.context },
+      sliceName: slice.name,
+    });
+  } catch (error) {
+    if (!isFerryError(error)) throw error;
+    add('error', pathOfRunField(error.location.field, slice.name, path), error.message, error.fix ?? 'see docs/architecture.md (Analysis)');
+  }
+}
+
+/** The run names fields `spec.…` or `slice NAME traffic.…`; the plan problem needs the path. */
+function pathOfRunField(field: string | undefined, sliceName: string, slicePath: Path): Path {
+  const keys = (text: string): Path => text.split('.').flatMap((part) => {
+    const match = /^([^[]+)((?:\[\d+\])*)$/.exec(part);
+    if (!match) return [part];
+    return [match[1]!, ...[...match[2]!.matchAll(/\[(\d+)\]/g)].map((index) => Number(index[1]))];
+  });
+  if (!field) return [...slicePath, 'traffic'];
+  if (field.startsWith(`slice ${sliceName} `)) return [...slicePath, ...keys(field.slice(`slice ${sliceName} `.length))];
+  if (field.startsWith('spec.') || field === 'spec') return keys(field);
+  return [...slicePath, 'traffic'];
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -86,7 +126,7 @@ const NOT_REFERENCES = new Set(['transforms', 'resources', 'workloads', 'prerequ
 /** `env:NAME` and `secret:namespace/name/key` anywhere in the plan's settings. */
 function checkReferences(plan: MigrationPlan, options: RunnableOptions, add: Add): void {
   const visit = (value: unknown, path: Path): void => {
-    if (typeof value === 'string') return checkReference(value, path, options, add);
+    if (typeof value === 'string') return checkReference(value, path, plan.spec.source, options, add);
     if (Array.isArray(value)) return value.forEach((item, i) => visit(item, [...path, i]));
     if (value && typeof value === 'object') {
       for (const [key, item] of Object.entries(value)) if (!NOT_REFERENCES.has(key)) visit(item, [...path, key]);
@@ -95,7 +135,7 @@ function checkReferences(plan: MigrationPlan, options: RunnableOptions, add: Add
   visit(plan.spec, ['spec']);
 }
 
-function checkReference(value: string, path: Path, options: RunnableOptions, add: Add): void {
+function checkReference(value: string, path: Path, source: MigrationPlan['spec']['source'], options: RunnableOptions, add: Add): void {
   if (value.startsWith('env:')) {
     const name = value.slice(4);
     if (!ENV_NAME.test(name)) {
@@ -111,7 +151,10 @@ function checkReference(value: string, path: Path, options: RunnableOptions, add
       : !DNS_LABEL.test(parts[0]!) ? 'its namespace is not a Kubernetes namespace name'
         : !DNS_SUBDOMAIN.test(parts[1]!) ? 'its name is not a Kubernetes Secret name'
           : !SECRET_KEY.test(parts[2]!) ? 'its key may hold only letters, digits, -, _ and .' : undefined;
-    if (problem) add('error', path, `${formatPath(path)} is not a valid secret reference: ${problem}`, 'write secret:NAMESPACE/NAME/KEY, e.g. secret:shop/db-credentials/url (read from the source cluster)');
+    if (problem) add('error', path, `${formatPath(path)} is not a Secret reference: ${problem}`, 'write secret:NAMESPACE/NAME/KEY, e.g. secret:shop/db-credentials/url (read from the source cluster)');
+    else if (!source.context || source.manifests) {
+      add('error', path, `${formatPath(path)} reads Secret ${parts[0]}/${parts[1]}, but the plan's source is exported YAML, not a cluster`, 'use env:NAME, or set spec.source.context');
+    }
   }
 }
 

@@ -35,8 +35,8 @@ for (const choice of choices) {
     const table = PROVIDER_CAPABILITIES[provider.type];
     const actual = provider.capabilities as { mirror: boolean; mirrorPercent: boolean; sticky: boolean; compare?: boolean };
     assert.deepEqual(
-      { mirror: table.mirror, mirrorPercent: table.mirrorPercent, sticky: table.sticky, compare: table.compare },
-      { mirror: actual.mirror, mirrorPercent: actual.mirrorPercent, sticky: actual.sticky, compare: actual.compare ?? false },
+      { mirror: table.mirror, mirrorPercent: table.mirrorPercent, sticky: table.sticky, compare: table.compare, setsStickiness: table.setsStickiness },
+      { mirror: actual.mirror, mirrorPercent: actual.mirrorPercent, sticky: actual.sticky, compare: actual.compare ?? false, setsStickiness: typeof provider.setStickiness === 'function' },
     );
   });
 }

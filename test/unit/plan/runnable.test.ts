@@ -74,7 +74,7 @@ const cases: Case[] = [
       delete plan.spec.metrics;
       return 'spec.metrics';
     },
-    message: /^slice frontend moves traffic but the plan names no metrics to judge it by$/,
+    message: /^slice frontend moves traffic \(router\) but the plan names no metrics to judge it by$/,
   },
   {
     name: 'a route53 slice: generate-only, cannot be judged or sent',
@@ -88,6 +88,7 @@ const cases: Case[] = [
   {
     name: 'mirroring (from the defaults) over a provider that cannot mirror',
     breakPlan: (plan) => {
+      plan.spec.defaults.traffic.stickiness = {};
       at(plan, 'frontend').slice.traffic = { provider: haproxy };
       return 'spec.defaults.traffic.mirror.percent';
     },
@@ -98,6 +99,7 @@ const cases: Case[] = [
     breakPlan: (plan) => {
       const { slice, field } = at(plan, 'frontend');
       plan.spec.defaults.traffic.mirror!.percent = 0;
+      plan.spec.defaults.traffic.stickiness = {};
       slice.traffic = { provider: haproxy, mirror: { percent: 5, allowNonIdempotent: false, ignoreJsonPaths: [] } };
       return `${field}.traffic.mirror.percent`;
     },
@@ -110,7 +112,38 @@ const cases: Case[] = [
       at(plan, 'frontend').slice.traffic = { provider: istio };
       return 'spec.defaults.traffic.stickiness';
     },
-    message: /^slice frontend: the istio provider cannot keep users on one side, but traffic\.stickiness is set$/,
+    message: /^slice frontend: the istio provider cannot be told how to keep users on one side$/,
+  },
+  {
+    name: 'stickiness over HAProxy, which keeps users by its own cookie but cannot be told',
+    breakPlan: (plan) => {
+      const { slice, field } = at(plan, 'frontend');
+      plan.spec.defaults.traffic.mirror!.percent = 0;
+      slice.traffic = { provider: haproxy, stickiness: { header: 'x-user' } };
+      return `${field}.traffic.stickiness`;
+    },
+    message: /^slice frontend: the haproxy provider cannot be told how to keep users on one side$/,
+  },
+  {
+    name: "Istio subsets of one host that the judge's metrics cannot tell apart (the run's own refusal)",
+    breakPlan: (plan) => {
+      const { slice, field } = at(plan, 'frontend');
+      plan.spec.defaults.traffic.stickiness = {};
+      const host = 'frontend.default.svc.cluster.local';
+      slice.traffic = { provider: { ...istio, type: 'istio', hosts: [host], source: { host, subset: 'old', labels: { app: 'frontend' } }, target: { host, subset: 'new', labels: { app: 'frontend' } } } as TrafficProviderConfig };
+      return `${field}.traffic.provider.source.labels`;
+    },
+    message: /Istio's metrics tell subsets apart only by the pods' version label/,
+  },
+  {
+    name: 'a secret: reference while the source is exported YAML',
+    breakPlan: (plan) => {
+      const { slice, field } = at(plan, 'cartservice');
+      plan.spec.source = { manifests: BOUTIQUE };
+      slice.data = data('secret:shop/db-credentials/url');
+      return `${field}.data.source`;
+    },
+    message: /data\.source reads Secret shop\/db-credentials, but the plan's source is exported YAML, not a cluster$/,
   },
   {
     name: 'an env: reference whose variable is unset (run: error)',
@@ -154,7 +187,7 @@ const cases: Case[] = [
       slice.data = data('env:SHOP_DB', 'secret:shop/db-credentials');
       return `${field}.data.target`;
     },
-    message: /is not a valid secret reference: it has 2 parts separated by \/, not 3$/,
+    message: /is not a Secret reference: it has 2 parts separated by \/, not 3$/,
   },
   {
     name: 'a secret: reference with a namespace that is no Kubernetes name',
@@ -163,7 +196,7 @@ const cases: Case[] = [
       slice.data = data('secret:Shop_NS/db/url');
       return `${field}.data.source`;
     },
-    message: /is not a valid secret reference: its namespace is not a Kubernetes namespace name$/,
+    message: /is not a Secret reference: its namespace is not a Kubernetes namespace name$/,
   },
   {
     name: 'no target context to apply to',
