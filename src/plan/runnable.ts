@@ -64,8 +64,9 @@ function checkSliceTraffic(plan: MigrationPlan, slice: Slice, path: Path, option
   const mirror = own?.mirror ?? defaults.mirror;
   const mirrorPath = own?.mirror !== undefined ? [...path, 'traffic', 'mirror', 'percent'] : ['spec', 'defaults', 'traffic', 'mirror', 'percent'];
   const mirrorPercent = mirror?.percent ?? 0;
-  if (mirrorPercent > 0 && !capabilities.mirror) {
-    add('error', mirrorPath, `slice ${slice.name}: the ${kind} provider cannot mirror requests, but traffic.mirror.percent is ${mirrorPercent}`, `give slice ${slice.name} traffic.mirror: { percent: 0 }, or route it through a provider that mirrors (${providersThat('mirror').join(', ')})`);
+  // The shadow stage needs the mirrored responses compared, which only the router reports.
+  if (mirrorPercent > 0 && !(capabilities.mirror && capabilities.compare)) {
+    add('error', mirrorPath, `slice ${slice.name}: the ${kind} provider cannot compare mirrored responses, so the shadow stage would judge nothing`, `give slice ${slice.name} traffic.mirror: { percent: 0 }, or route it through the embedded router (provider: router) for the shadow stage`);
   } else if (mirrorPercent > 0 && mirrorPercent < 100 && !capabilities.mirrorPercent) {
     add('error', mirrorPath, `slice ${slice.name}: the ${kind} provider mirrors all requests or none, but traffic.mirror.percent is ${mirrorPercent}`, 'set traffic.mirror.percent to 100 or 0');
   }

@@ -92,7 +92,7 @@ const cases: Case[] = [
       at(plan, 'frontend').slice.traffic = { provider: haproxy };
       return 'spec.defaults.traffic.mirror.percent';
     },
-    message: /^slice frontend: the haproxy provider cannot mirror requests, but traffic\.mirror\.percent is 10$/,
+    message: /^slice frontend: the haproxy provider cannot compare mirrored responses, so the shadow stage would judge nothing$/,
   },
   {
     name: "mirroring in the slice's own traffic over a provider that cannot mirror",
@@ -103,7 +103,16 @@ const cases: Case[] = [
       slice.traffic = { provider: haproxy, mirror: { percent: 5, allowNonIdempotent: false, ignoreJsonPaths: [] } };
       return `${field}.traffic.mirror.percent`;
     },
-    message: /the haproxy provider cannot mirror requests, but traffic\.mirror\.percent is 5$/,
+    message: /the haproxy provider cannot compare mirrored responses/,
+  },
+  {
+    name: 'mirroring over Istio, which mirrors but reports no comparison',
+    breakPlan: (plan) => {
+      plan.spec.defaults.traffic.stickiness = {};
+      at(plan, 'frontend').slice.traffic = { provider: istio };
+      return 'spec.defaults.traffic.mirror.percent';
+    },
+    message: /^slice frontend: the istio provider cannot compare mirrored responses, so the shadow stage would judge nothing$/,
   },
   {
     name: 'stickiness over a provider without stickiness',
@@ -129,6 +138,7 @@ const cases: Case[] = [
     breakPlan: (plan) => {
       const { slice, field } = at(plan, 'frontend');
       plan.spec.defaults.traffic.stickiness = {};
+      plan.spec.defaults.traffic.mirror!.percent = 0;
       const host = 'frontend.default.svc.cluster.local';
       slice.traffic = { provider: { ...istio, type: 'istio', hosts: [host], source: { host, subset: 'old', labels: { app: 'frontend' } }, target: { host, subset: 'new', labels: { app: 'frontend' } } } as TrafficProviderConfig };
       return `${field}.traffic.provider.source.labels`;
