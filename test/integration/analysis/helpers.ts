@@ -86,17 +86,34 @@ export interface PrometheusProcess {
   stop(): Promise<void>;
 }
 
-/** Debian's /usr/bin/prometheus on a free loopback port with a temp config and storage dir. */
-export async function startPrometheus(scrapeTarget: string, scrapeIntervalMs: number): Promise<PrometheusProcess> {
+/** One scrape job: `host:port` targets, the metrics path, and labels Prometheus adds to every series (e.g. `cluster`). */
+export interface ScrapeJob {
+  job: string;
+  targets: string[];
+  metricsPath?: string;
+  labels?: Record<string, string>;
+}
+
+/**
+ * Debian's /usr/bin/prometheus on a free loopback port with a temp config and storage dir,
+ * scraping one `host:port` (job ferry-router) or the given jobs.
+ */
+export async function startPrometheus(scrape: string | ScrapeJob[], scrapeIntervalMs: number): Promise<PrometheusProcess> {
   const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const dir = mkdtempSync(join(tmpdir(), 'ferry-prometheus-'));
   const interval = `${scrapeIntervalMs}ms`;
-  writeFileSync(
-    join(dir, 'prometheus.yml'),
-    `global:\n  scrape_interval: ${interval}\n  evaluation_interval: ${interval}\nscrape_configs:\n  - job_name: ferry-router\n    scrape_interval: ${interval}\n    scrape_timeout: ${interval}\n    static_configs:\n      - targets: ['${scrapeTarget}']\n`,
-  );
+  const jobs: ScrapeJob[] = typeof scrape === 'string' ? [{ job: 'ferry-router', targets: [scrape] }] : scrape;
+  const jobText = jobs
+    .map((job) =>
+      `  - job_name: ${JSON.stringify(job.job)}\n    scrape_interval: ${interval}\n    scrape_timeout: ${interval}\n` +
+      (job.metricsPath ? `    metrics_path: ${JSON.stringify(job.metricsPath)}\n` : '') +
+      `    static_configs:\n      - targets: ${JSON.stringify(job.targets)}\n` +
+      (job.labels ? `        labels: ${JSON.stringify(job.labels)}\n` : ''),
+    )
+    .join('');
+  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: ${interval}\n  evaluation_interval: ${interval}\nscrape_configs:\n${jobText}`);
   const port = await freePort();
   const child = spawn('/usr/bin/prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
     stdio: ['ignore', 'ignore', 'pipe'],
