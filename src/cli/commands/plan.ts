@@ -25,14 +25,17 @@ filled in. Per edge slice, settings are derived from the slice:
   ingress-nginx  primary Ingress = the slice's own (name, class, host), else named after the
                  slice, host SLICE.--domain; target = SERVICE, source = SERVICE-ferry-source
   powerdns       record = the slice's host if inside --pdns-zone, else SLICE.ZONE;
-                 addresses --source-address / --target-address
+                 addresses --source-address / --target-address; judged from each
+                 cluster's ingress metrics by a cluster label = the context name (--from, --to)
   route53        record = the slice's host, else SLICE.--domain; batches in OUT-DIR/SLICE
                  (generate-only: \`ferry validate\` says the ramp cannot be judged or sent)
 SERVICE is the Service a route names, else the LoadBalancer/NodePort Service, else the
 slice's first; its port likewise. SERVICE-ferry-source is the Service on the target cluster
-that reaches the source (suffix: --source-service-suffix). Mirroring is kept only over the
-router (the one provider that compares mirrored responses), stickiness only where the
-provider has it, and the latency gate is left out over HAProxy (no per-server histogram).
+that reaches the source (suffix: --source-service-suffix). Mirroring and stickiness are
+kept only over the router (the one provider that compares mirrored responses and that Ferry
+can tell how to keep users on one side), and the latency gate is left out over HAProxy (its
+exporter has no per-server histogram). Anything the plan still lacks to run is printed as a
+note on stderr; \`ferry validate\` reports the same.
 
 Examples:
   ferry plan --from old --to new --traffic router --router-admin-url http://10.0.0.5:9901 \\
