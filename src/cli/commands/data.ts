@@ -6,6 +6,7 @@ import { PostgresDataProvider } from '../../data/postgres/provider.js';
 import { DEFAULT_CHUNK_ROWS } from '../../data/postgres/parity.js';
 import type { CheckReport, ParityReport, SwitchoverReport, SyncStatus } from '../../data/provider.js';
 import { parseHostPort, startEndpointService } from '../../data/endpoint-admin.js';
+import { createClientAccess } from '../../data/client-access/index.js';
 
 interface DataOptions {
   source?: string;
@@ -124,12 +125,19 @@ export function register(program: Command): void {
     .option('--hash <kind>', 'record (typed hash where as strict as text; default) or text (always the row text)', 'record');
 
   const switchCommand = (name: 'cutover' | 'failback', description: string) =>
-    dataCommand<DataOptions & { drainTimeout: string; lockTimeout: string; maxWritePause: string; parity: boolean }>(data, name, description, async (p, options, format) => {
+    dataCommand<DataOptions & { drainTimeout: string; lockTimeout: string; maxWritePause: string; parity: boolean; endpoint?: string; endpointTokenEnv: string }>(data, name, description, async (p, options, format) => {
       const maxWritePauseMs = Number(options.maxWritePause);
       if (!Number.isFinite(maxWritePauseMs) || maxWritePauseMs <= 0) {
         throw new FerryError('usage', `--max-write-pause must be a positive number of milliseconds, not "${options.maxWritePause}"`, { fix: 'e.g. --max-write-pause 1000' });
       }
-      const opts = { drainTimeoutMs: Number(options.drainTimeout) * 1000, lockTimeoutMs: Number(options.lockTimeout), maxWritePauseMs, finalParity: options.parity };
+      const access = options.endpoint ? createClientAccess({ type: 'endpoint', adminUrl: options.endpoint, tokenEnv: options.endpointTokenEnv }) : undefined;
+      const opts = {
+        drainTimeoutMs: Number(options.drainTimeout) * 1000,
+        lockTimeoutMs: Number(options.lockTimeout),
+        maxWritePauseMs,
+        finalParity: options.parity,
+        ...(access ? { pointApplications: (side: 'source' | 'target') => access.pointTo(side) } : {}),
+      };
       const report = name === 'cutover' ? await p.cutover(opts) : await p.reverse(opts);
       printResult(format, report, () => switchText(report));
       if (report.parity && !report.parity.ok) process.exitCode = 1;
@@ -137,7 +145,9 @@ export function register(program: Command): void {
       .option('--drain-timeout <seconds>', 'abort (and unfreeze) if replication does not drain within this', '30')
       .option('--lock-timeout <ms>', 'longest one freeze attempt may queue writers', '500')
       .option('--max-write-pause <ms>', 'longest write pause (the plan\'s data.maxWritePause): an attempt that would exceed it gives the writes back and is retried', '1000')
-      .option('--no-parity', 'skip the final parity on the frozen snapshots');
+      .option('--no-parity', 'skip the final parity on the frozen snapshots')
+      .option('--endpoint <admin-url>', 'admin API of a `ferry data endpoint` the applications connect through: re-pointed inside the pause')
+      .option('--endpoint-token-env <name>', 'environment variable holding that endpoint\'s admin token', 'FERRY_ENDPOINT_TOKEN');
   switchCommand('cutover', 'freeze the source, drain, copy sequences, replicate back target → source, open the target');
   switchCommand('failback', 'the same the other way: freeze the target, drain, open the source again');
 

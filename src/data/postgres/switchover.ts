@@ -99,7 +99,7 @@ interface Move {
 type PauseOutcome =
   | { kind: 'switched'; pauseMs: number; sequencesCopied: number; snapshots: { source: string; target: string } | null }
   | { kind: 'lock-timeout'; pauseMs: number; error: unknown }
-  | { kind: 'given-back'; pauseMs: number; step: string; reason: string; pointed: boolean };
+  | { kind: 'given-back'; pauseMs: number; step: string; reason: string; pointed: boolean; pointing?: Promise<unknown> };
 
 export async function switchover(ctx: SwitchoverContext, freezeSide: Side, options: SwitchoverOptions = {}): Promise<SwitchoverReport> {
   const steps: SwitchoverReport['steps'] = [];
@@ -185,10 +185,16 @@ export async function switchover(ctx: SwitchoverContext, freezeSide: Side, optio
       const given: GivenBackPause = { attempt: attempts, pauseMs: outcome.pauseMs, step: outcome.step, reason: outcome.reason };
       givenBack.push(given);
       steps.push({ step: `give back (attempt ${attempts}, at ${outcome.step})`, ms: outcome.pauseMs });
-      // The applications go back to the side that has the writes before anything else.
+      // The applications go back to the side that has the writes before anything else (after
+      // a re-point that ran out of time has finished, so it cannot land after ours).
+      await outcome.pointing?.catch(() => undefined);
       if (outcome.pointed) await move.options.pointApplications?.(freezeSide);
       move.options.onGiveBack?.(given);
-      if (attempts >= move.lockAttempts) throw pauseError(move, givenBack);
+      if (attempts >= move.lockAttempts) {
+        // Leave replication as it was before the first attempt (old direction attached), not half-switched.
+        await observeResumePoint(move);
+        throw pauseError(move, givenBack);
+      }
       // The next attempt repairs what this one started and waits for low lag again.
       prepared = false;
     }
@@ -323,9 +329,9 @@ async function freezeAndSwitch(m: Move, { freeze, holders }: PauseSessions): Pro
       await freeze.q('rollback').catch(() => undefined);
       return { kind: 'lock-timeout', pauseMs: elapsed(), error };
     }
-    const giveBack = async (at: string, reason: string): Promise<PauseOutcome> => {
+    const giveBack = async (at: string, reason: string, pointing?: Promise<unknown>): Promise<PauseOutcome> => {
       await freeze.q('rollback');
-      return { kind: 'given-back', pauseMs: elapsed(), step: at, reason, pointed };
+      return { kind: 'given-back', pauseMs: elapsed(), step: at, reason, pointed, pointing };
     };
     /** Budget left for a step, keeping the reserve for the two closing commits. */
     const left = () => (m.maxPauseMs === null ? Infinity : m.maxPauseMs - m.tailReserveMs - elapsed());
@@ -361,7 +367,22 @@ async function freezeAndSwitch(m: Move, { freeze, holders }: PauseSessions): Pro
     if (m.options.pointApplications) {
       if (left() <= 0) return giveBack('point', 'out of time before pointing the applications');
       pointed = true;
-      await step(`point applications at the ${openSide}`, () => m.options.pointApplications!(openSide));
+      const budget = left();
+      const pointing = m.options.pointApplications(openSide);
+      let inTime: boolean;
+      try {
+        // A re-point cannot be interrupted, but the pause need not wait for it past the budget.
+        inTime = await step(`point applications at the ${openSide}`, () => within(pointing, budget));
+      } catch (error) {
+        await freeze.q('rollback');
+        await m.options.pointApplications(freezeSide).catch(() => undefined);
+        throw new FerryError('data.cutover', `could not point the applications at the ${openSide}: ${(error as Error).message}; writes are open again on the ${freezeSide}`, {
+          location: { field: 'data.clientAccess' },
+          fix: 'check data.clientAccess (is the endpoint or cluster reachable?) and run the cutover again',
+          cause: error,
+        });
+      }
+      if (!inTime) return giveBack('point', `the applications were not re-pointed within the ${Math.round(budget)} ms left`, pointing);
     }
     if (left() <= 0) return giveBack('close', 'out of time before closing the old side');
 
@@ -372,6 +393,18 @@ async function freezeAndSwitch(m: Move, { freeze, holders }: PauseSessions): Pro
   } finally {
     // Any error before the close commit ends the freeze at once: writers go on on the old side.
     if (!committed) await freeze.q('rollback').catch(() => undefined);
+  }
+}
+
+/** Whether `work` settles within `ms` (its rejection is thrown; a late one is left to the caller). */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  if (ms <= 0) return false;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

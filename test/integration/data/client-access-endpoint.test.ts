@@ -12,7 +12,7 @@ import { startLocalPostgres, type LocalPostgres } from '../../../src/data/postgr
 import { PostgresDataProvider } from '../../../src/data/postgres/provider.js';
 import { createClientAccess, type DatabaseClientAccess } from '../../../src/data/client-access/index.js';
 import type { SwitchoverReport } from '../../../src/data/provider.js';
-import { startFerry, type RunningFerry } from '../../helpers/cli.js';
+import { ferry, startFerry, type RunningFerry } from '../../helpers/cli.js';
 import { sql } from '../../helpers/pg.js';
 import { RetryingWriter } from './retrying-writer.js';
 
@@ -123,4 +123,38 @@ test('an application writing through the endpoint while Ferry cuts over, fails b
   process.stdout.write(
     `# endpoint: ${writer.writes} acknowledged writes, ${writer.retries} retried, 0 failed; pauses ${reports.map((r) => `${r.writePauseMs.toFixed(0)} ms`).join(', ')}; longest gap the application saw ${writer.longestGapMs.toFixed(0)} ms\n`,
   );
+});
+
+test('ferry data failback killed while re-pointing the endpoint inside the pause, then run again: the application loses nothing and sees no failure', async () => {
+  writer = new RetryingWriter({ url: `postgresql://app:${APP_PASSWORD}@${listen}/${source.database}`, writers: 2, perSecond: 200, maxWrites: 20_000, giveUpMs: 20_000 });
+  writer.start();
+  await sleep(1000);
+  const env = { FERRY_SOURCE_URL: source.connectionString, FERRY_TARGET_URL: target.connectionString, SHOP_DB_ENDPOINT_TOKEN: TOKEN };
+  const args = ['data', 'failback', '--name', 'ep', '--endpoint', adminUrl, '--endpoint-token-env', 'SHOP_DB_ENDPOINT_TOKEN', '-o', 'json'];
+  const crashed = startFerry(args, { ...env, FERRY_FAILPOINT: 'switchover:point' });
+  await crashed.closed;
+  assert.equal(crashed.child.signalCode, 'SIGKILL', crashed.stderr);
+  // Killed with the endpoint already moved to the source, which is still closed: writes are refused and retried meanwhile.
+  assert.equal(await access.current(), 'source');
+
+  const resumed = startFerry(args, env);
+  assert.equal(await resumed.closed, 0, resumed.stderr);
+  const report = JSON.parse(resumed.stdout) as SwitchoverReport;
+  assert.equal(report.to, 'source');
+  assert.ok(report.writePauseMs <= 1000, `pause ${report.writePauseMs} ms`);
+  assert.equal(await access.current(), 'source');
+  const writes = writer.writes;
+  await sleep(1000);
+  assert.ok(writer.writes > writes + 50, 'the application writes on the source');
+  await writer.stop();
+  assert.equal(writer.failed, 0);
+  assert.deepEqual(await writer.missingOn(source.connectionString), []);
+  assert.ok(!resumed.stdout.includes(TOKEN) && !resumed.stderr.includes(TOKEN) && !crashed.stderr.includes(TOKEN));
+  process.stdout.write(`# crash while re-pointing: ${writer.writes} acknowledged writes, ${writer.retries} retried, 0 failed, 0 lost; resumed pause ${report.writePauseMs.toFixed(0)} ms; longest gap ${writer.longestGapMs.toFixed(0)} ms\n`);
+});
+
+test('ferry data endpoint keeps its admin API on loopback', () => {
+  const refused = ferry(['data', 'endpoint', '--listen', '127.0.0.1:0', '--source', '127.0.0.1:1', '--target', '127.0.0.1:2', '--admin', '0.0.0.0:0']);
+  assert.equal(refused.code, 2, 'a usage error');
+  assert.match(refused.stderr, /admin API must listen on loopback, not 0\.0\.0\.0/);
 });
