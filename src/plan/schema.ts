@@ -73,7 +73,7 @@ export const dataSyncSchema = z
     copySchema: z.boolean().default(true),
     maxWritePause: durationSchema.default('1s').describe('Longest acceptable write freeze at cutover.'),
     maxLag: durationSchema.default('1s').describe('Replication lag below which cutover may start.'),
-    clientAccess: clientAccessSchema.optional().describe('How the applications reach the database (service, externalName or endpoint); Ferry points it at the new primary inside the cutover\'s write pause and back at failback.'),
+    clientAccess: clientAccessSchema.optional().describe('How the applications reach the database (service, externalName, endpoint or pgbouncer); Ferry points it at the new primary inside the cutover\'s write pause and back at failback.'),
   })
   .strict();
 

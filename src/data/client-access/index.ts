@@ -4,6 +4,7 @@ import type { Side } from '../provider.js';
 import type { DatabaseClientAccess } from './access.js';
 import { EndpointClientAccess } from './endpoint.js';
 import { ExternalNameClientAccess } from './external-name.js';
+import { PgbouncerClientAccess } from './pgbouncer.js';
 import type { ClusterClients } from './kube.js';
 import { clientAccessSchema, type ClientAccessConfig, type ClientAccessInput } from './schema.js';
 import { ServiceClientAccess } from './service.js';
@@ -39,5 +40,6 @@ export function createClientAccess(input: ClientAccessConfig | ClientAccessInput
     case 'service': return new ServiceClientAccess(config, clusters, deps.disconnect);
     case 'externalName': return new ExternalNameClientAccess(config, clusters, deps.disconnect);
     case 'endpoint': return new EndpointClientAccess(config, (deps.env ?? process.env)[config.tokenEnv]);
+    case 'pgbouncer': return new PgbouncerClientAccess(config, (deps.env ?? process.env)[config.passwordEnv]);
   }
 }

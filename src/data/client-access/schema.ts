@@ -48,7 +48,26 @@ export const endpointAccessSchema = z
   })
   .strict();
 
-export const clientAccessSchema = z.discriminatedUnion('type', [serviceAccessSchema, externalNameAccessSchema, endpointAccessSchema]);
+/** A libpq-style connect string as PgBouncer's [databases] section takes it: key=value pairs, no password (auth_file holds it). */
+const pgbouncerConnect = z
+  .string()
+  .regex(/^(\s*[a-z_]+=[^\s=;]+)+\s*$/, 'key=value pairs, e.g. host=10.0.0.5 port=5432 dbname=shop')
+  .refine((value) => !/(^|\s)password=/.test(value), 'no password= in the plan: PgBouncer reads it from its auth_file');
+
+export const pgbouncerAccessSchema = z
+  .object({
+    type: z.literal('pgbouncer'),
+    adminAddress: hostPortSchema.describe('Where PgBouncer listens (its admin console is the database `pgbouncer` there).'),
+    adminUser: z.string().min(1).describe('A user in PgBouncer\'s admin_users.'),
+    passwordEnv: z.string().min(1).default('FERRY_PGBOUNCER_PASSWORD').describe('Environment variable holding that user\'s password.'),
+    database: z.string().min(1).describe('The [databases] entry the applications connect to.'),
+    databasesFile: z.string().min(1).describe('File holding PgBouncer\'s [databases] section (%include it from pgbouncer.ini); Ferry rewrites only the line of `database`.'),
+    sourceConnect: pgbouncerConnect.describe('Connect string of the source, e.g. host=10.0.0.5 port=5432 dbname=shop.'),
+    targetConnect: pgbouncerConnect.describe('Connect string of the target.'),
+  })
+  .strict();
+
+export const clientAccessSchema = z.discriminatedUnion('type', [serviceAccessSchema, externalNameAccessSchema, endpointAccessSchema, pgbouncerAccessSchema]);
 
 export type ClientAccessConfig = z.infer<typeof clientAccessSchema>;
 /** What a plan author writes (defaults not yet applied). */
@@ -56,3 +75,4 @@ export type ClientAccessInput = z.input<typeof clientAccessSchema>;
 export type ServiceAccessConfig = z.infer<typeof serviceAccessSchema>;
 export type ExternalNameAccessConfig = z.infer<typeof externalNameAccessSchema>;
 export type EndpointAccessConfig = z.infer<typeof endpointAccessSchema>;
+export type PgbouncerAccessConfig = z.infer<typeof pgbouncerAccessSchema>;

@@ -27,6 +27,11 @@ const cases: Array<{ name: string; input: unknown; parsed: unknown }> = [
     input: { type: 'endpoint', adminUrl: 'http://127.0.0.1:6433' },
     parsed: { type: 'endpoint', adminUrl: 'http://127.0.0.1:6433', tokenEnv: 'FERRY_ENDPOINT_TOKEN' },
   },
+  {
+    name: 'pgbouncer: the password variable has a default',
+    input: { type: 'pgbouncer', adminAddress: '127.0.0.1:6432', adminUser: 'ferry', database: 'shop', databasesFile: '/etc/pgbouncer/databases.ini', sourceConnect: 'host=10.0.0.5 port=5432 dbname=shop', targetConnect: 'host=10.1.0.5 dbname=shop' },
+    parsed: { type: 'pgbouncer', adminAddress: '127.0.0.1:6432', adminUser: 'ferry', passwordEnv: 'FERRY_PGBOUNCER_PASSWORD', database: 'shop', databasesFile: '/etc/pgbouncer/databases.ini', sourceConnect: 'host=10.0.0.5 port=5432 dbname=shop', targetConnect: 'host=10.1.0.5 dbname=shop' },
+  },
 ];
 
 for (const { name, input, parsed } of cases) {
@@ -43,6 +48,7 @@ const refused: Array<{ name: string; input: unknown; field: string }> = [
   { name: 'an unknown way', input: { type: 'pgpool', adminUrl: 'http://127.0.0.1:1' }, field: 'data.clientAccess.type' },
   { name: 'an address without a port', input: { type: 'service', namespace: 'shop', name: 'db', port: 5432, sourceAddress: '10.0.0.5', targetAddress: '10.1.0.5:5432' }, field: 'data.clientAccess.sourceAddress' },
   { name: 'a token written into the plan', input: { type: 'endpoint', adminUrl: 'http://127.0.0.1:6433', token: 'abc' }, field: 'data.clientAccess' },
+  { name: 'a password in a PgBouncer connect string', input: { type: 'pgbouncer', adminAddress: '127.0.0.1:6432', adminUser: 'ferry', database: 'shop', databasesFile: '/x', sourceConnect: 'host=a password=hunter2', targetConnect: 'host=b' }, field: 'data.clientAccess.sourceConnect' },
   { name: 'a cluster that is neither side', input: { type: 'externalName', namespace: 'shop', name: 'db', sourceHost: 'a.example.com', targetHost: 'b.example.com', clusters: ['staging'] }, field: 'data.clientAccess.clusters.0' },
 ];
 
