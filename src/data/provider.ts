@@ -173,6 +173,11 @@ export interface DataProvider {
   /** The same in the other direction: target → source. */
   reverse(options?: SwitchoverOptions): Promise<SwitchoverReport>;
   teardown(): Promise<TeardownReport>;
+  /**
+   * Ends the applications' sessions on one side (not Ferry's own, not replication), so that
+   * they reconnect through an address that moved: `createClientAccess`'s `deps.disconnect`.
+   */
+  disconnectApplications?(side: Side): Promise<number>;
   close(): Promise<void>;
 }
 
