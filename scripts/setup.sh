@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(haproxy prometheus pdns-server pdns-backend-sqlite3 sqlite3 wrk)
+debs=(haproxy prometheus pdns-server pdns-backend-sqlite3 sqlite3 wrk pgbouncer)
 missing=()
 for deb in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "install ok installed" || missing+=("$deb")
@@ -14,7 +14,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Debian starts these as system services on install; Ferry starts its own on loopback.
-  for svc in haproxy prometheus pdns; do $SUDO service "$svc" stop >/dev/null 2>&1 || true; done
+  for svc in haproxy prometheus pdns pgbouncer; do $SUDO service "$svc" stop >/dev/null 2>&1 || true; done
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -133,7 +133,8 @@ export const sliceSchema = z
     approvers: z.array(z.string()).optional().describe('People who must run `ferry approve` before the slice ramps traffic (or, without traffic, before its data cutover, else its decommission).'),
     transforms: z.array(transformSchema).optional(),
     smoke: z.array(smokeCheckSchema).optional(),
-    traffic: trafficSchema.partial().optional().describe('Overrides of spec.defaults.traffic.'),
+    // No defaults here: a slice that overrides only its step window must keep the plan's provider.
+    traffic: trafficSchema.partial().extend({ provider: trafficProviderSchema.optional() }).optional().describe('Overrides of spec.defaults.traffic.'),
     gates: gatesSchema.partial().optional(),
     data: dataSyncSchema.optional(),
     rollback: rollbackSchema.partial().optional(),

@@ -85,7 +85,12 @@ export function planEnvironment(plan: MigrationPlan, options: PlanEnvironmentOpt
       sliceName: slice.name,
     }) : undefined;
     const data = slice.data ? await dataFor(slice) : undefined;
-    const access = slice.data?.clientAccess ? createClientAccess(slice.data.clientAccess, { clusters: { ...optionalClient('source'), ...optionalClient('target') }, env }) : undefined;
+    // A Service or ExternalName only steers new connections: sessions left on the old database are ended.
+    const access = slice.data?.clientAccess ? createClientAccess(slice.data.clientAccess, {
+      clusters: { ...optionalClient('source'), ...optionalClient('target') },
+      env,
+      ...(data?.disconnectApplications ? { disconnect: (side: 'source' | 'target') => data.disconnectApplications!(side) } : {}),
+    }) : undefined;
     if (access) closers.push(() => access.close());
     return {
       apply: async () => {

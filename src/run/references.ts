@@ -16,7 +16,8 @@ export async function resolveReference(reference: string, field: string, sourceC
   if (reference.startsWith('secret:')) {
     const parts = reference.slice(7).split('/');
     if (parts.length !== 3 || parts.some((part) => part.length === 0)) {
-      throw new FerryError('plan.reference', `"${reference}" is not a Secret reference`, { location: { field }, fix: 'write secret:NAMESPACE/NAME/KEY' });
+      // The text is not echoed: a mistyped reference may be the secret itself.
+      throw new FerryError('plan.reference', `${field} is not a Secret reference of the form secret:NAMESPACE/NAME/KEY`, { location: { field }, fix: 'write secret:NAMESPACE/NAME/KEY' });
     }
     const [namespace, name, key] = parts as [string, string, string];
     const client = sourceCluster();

@@ -148,7 +148,7 @@ async function cutOverData({ slice, services, journal }: StageContext): Promise<
   if (report.parity && !report.parity.ok) {
     throw new FerryError('data.parity', `final parity after cutover found ${report.parity.differences.length} differing row(s); the target is open and replication back to the source runs`, { fix: 'inspect the rows, then `ferry rollback` (no write is lost) or fix them on the target' });
   }
-  return { writePauseMs: report.writePauseMs, lockAttempts: report.lockAttempts, failedFreezeMs: report.failedFreezeMs, alreadyDone: report.alreadyDone, sequencesCopied: report.sequencesCopied, reverse: report.reverseDirection, applicationsRepointed: Boolean(services.repointData) };
+  return { writePauseMs: report.writePauseMs, maxWritePauseMs: report.maxWritePauseMs, ...(report.pauseOverLimitMs ? { pauseOverLimitMs: report.pauseOverLimitMs } : {}), givenBack: report.givenBack.length, lockAttempts: report.lockAttempts, failedFreezeMs: report.failedFreezeMs, alreadyDone: report.alreadyDone, sequencesCopied: report.sequencesCopied, reverse: report.reverseDirection, applicationsRepointed: Boolean(services.repointData) };
 }
 
 async function soak({ slice, control }: StageContext): Promise<StageResult> {
