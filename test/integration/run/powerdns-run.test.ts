@@ -128,10 +128,14 @@ test('a DNS ramp through PowerDNS waits out the old TTL, ramps to 100 % judged f
       plan.spec.defaults.traffic.steps = [50, 100];
       plan.spec.defaults.traffic.stepWindow = '5s';
       plan.spec.defaults.gates.minRequests = 20;
-      // Budgets a few seconds of traffic can prove (the generated 1 % errors and p99 +20 % need
-      // minutes); the latency gate reads the ingresses' histograms.
+      // An error budget a few seconds of traffic can prove (the generated 1 % needs minutes).
       plan.spec.defaults.gates.errorRate = { max: 0.05, maxIncrease: 0.05 };
-      plan.spec.defaults.gates.latency = [{ percentile: 90, maxIncrease: 0.5 }];
+      // No latency gate here: both ingresses, the customers and the lab share this process, so
+      // on a loaded machine the side that traffic just moved to showed p90 ×2.5–×5 of the other
+      // in the step's first seconds (new connections, one event loop), and the gate failed a
+      // healthy target in 2 of 16 runs beside another test. Latency from the ingresses'
+      // histograms is covered by test/integration/analysis/provider-metrics.test.ts.
+      delete plan.spec.defaults.gates.latency;
       plan.spec.defaults.analysis = { ...plan.spec.defaults.analysis, onInconclusive: 'advance', maxExtensions: 1 };
       plan.spec.defaults.decommission.after = '0s';
       plan.spec.defaults.rollback.keepSourceFor = '0s';
@@ -155,10 +159,11 @@ test('a DNS ramp through PowerDNS waits out the old TTL, ramps to 100 % judged f
   }
   const runMs = Date.now() - started;
   const users = await customers.done;
-  assert.equal(code, 0, `${running.stderr}\n${running.stdout}`);
+  const records = readOnlyJournal(stateDir);
+  const rolledBack = records.find((r) => r.type === 'rolled-back');
+  assert.equal(code, 0, `${running.stderr}\n${JSON.parse(running.stdout).error}\nevidence: ${JSON.stringify(rolledBack?.data.evidence)}`);
   assert.equal(JSON.parse(running.stdout).status, 'completed');
 
-  const records = readOnlyJournal(stateDir);
   const settleAt = records.findIndex((r) => r.type === 'traffic-settle');
   const firstWeightAt = records.findIndex((r) => r.type === 'weight-set');
   assert.notEqual(settleAt, -1, 'the journal shows the wait for the old TTL');
