@@ -122,6 +122,19 @@ export const transformSchema = z
   })
   .strict();
 
+/**
+ * A slice's overrides of a defaults block: every field optional and WITHOUT its default, so
+ * a slice that overrides one field keeps the plan's value of the others (zod's `partial()`
+ * keeps defaults: `decommission: { deleteSource: true }` would reset `after` to 1h).
+ */
+function overridesOf<Shape extends z.ZodRawShape>(schema: z.ZodObject<Shape>) {
+  const shape = Object.fromEntries(Object.entries(schema.shape).map(([key, field]) => {
+    const inner = field instanceof z.ZodDefault ? (field.removeDefault() as z.ZodType) : (field as z.ZodType);
+    return [key, inner.optional()];
+  }));
+  return z.object(shape).strict() as unknown as z.ZodObject<{ [K in keyof Shape]: z.ZodOptional<Shape[K] extends z.ZodDefault<infer T> ? T : Shape[K]> }>;
+}
+
 export const sliceSchema = z
   .object({
     name: dnsName.describe('Unique slice name.'),
@@ -133,12 +146,11 @@ export const sliceSchema = z
     approvers: z.array(z.string()).optional().describe('People who must run `ferry approve` before the slice ramps traffic (or, without traffic, before its data cutover, else its decommission).'),
     transforms: z.array(transformSchema).optional(),
     smoke: z.array(smokeCheckSchema).optional(),
-    // No defaults here: a slice that overrides only its step window must keep the plan's provider.
-    traffic: trafficSchema.partial().extend({ provider: trafficProviderSchema.optional() }).optional().describe('Overrides of spec.defaults.traffic.'),
-    gates: gatesSchema.partial().optional(),
+    traffic: overridesOf(trafficSchema).optional().describe('Overrides of spec.defaults.traffic.'),
+    gates: overridesOf(gatesSchema).optional(),
     data: dataSyncSchema.optional(),
-    rollback: rollbackSchema.partial().optional(),
-    decommission: decommissionSchema.partial().optional(),
+    rollback: overridesOf(rollbackSchema).optional(),
+    decommission: overridesOf(decommissionSchema).optional(),
   })
   .strict();
 

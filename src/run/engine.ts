@@ -13,6 +13,9 @@ export interface RunOutcome {
   state: RunState;
 }
 
+/** Stage errors that mean "undecided, a person looks" rather than "failed". */
+const HELD_CODES = new Set(['ramp.held', 'shadow.inconclusive']);
+
 /** Slices of one wave that run at once unless the environment says otherwise. */
 export const DEFAULT_PARALLEL = 4;
 
@@ -100,7 +103,9 @@ async function runSlice(id: string, plan: MigrationPlan, slice: EffectiveSlice, 
       }
       const failure = toFerryError(error);
       journal.append('stage-failed', { slice: slice.name, stage, error: failure.oneLine() });
-      if (slice.rollback.onFailure === 'automatic') await rollBackAfterFailure(ctx, id, plan, failure);
+      // A held step waits for a person (analysis.onInconclusive: hold): nothing failed, so nothing is rolled back.
+      const held = HELD_CODES.has(failure.code);
+      if (slice.rollback.onFailure === 'automatic' && !held) await rollBackAfterFailure(ctx, id, plan, failure);
       throw failure;
     }
   }

@@ -45,7 +45,7 @@ export async function runRamp(ctx: StageContext): Promise<Record<string, unknown
       steps: remaining,
       holdMs: slice.stepHoldMs,
       changeSettleMs: traffic.changeSettleMs ?? 0,
-      gates: slice.gates,
+      gates: rampGates(ctx),
       analysis: slice.analysis,
       probes: probesFor(ctx),
       onEvent: (event: CanaryEvent) => {
@@ -55,6 +55,9 @@ export async function runRamp(ctx: StageContext): Promise<Record<string, unknown
           journal.append('rolled-back', { slice: slice.name, ...event.rollback, evidence: summarizeVerdict(event.rollback.evidence), detectionMs: event.rollback.detectedAt - event.rollback.onsetAt, recoveryMs: event.rollback.weightZeroAt - event.rollback.detectedAt });
         }
         if (event.type === 'step-started') env.onProgress?.({ slice: slice.name, stage: 'ramp', detail: `${event.weight}%` });
+        // An undecided step leaves its evidence: which gates were still open, and why.
+        if (event.type === 'step-extended') journal.append('ramp-step-extended', { slice: slice.name, step: firstIndex + event.step, extension: event.extension, open: openGates(event.verdict) });
+        if (event.type === 'step-inconclusive') journal.append('ramp-step-inconclusive', { slice: slice.name, step: firstIndex + event.step, action: event.action, open: openGates(event.verdict) });
       },
     });
     if (outcome.result === 'rolled-back') {
@@ -94,11 +97,25 @@ async function waitOutOldTtl(ctx: StageContext, settleMs: number): Promise<void>
   await control.sleep(left);
 }
 
+/**
+ * The gates a ramp step is judged on. The shadow gate belongs to the shadow stage (mirroring
+ * is off while users move); the lag and parity gates apply only to a slice that moves data.
+ */
+function rampGates({ slice, services }: StageContext): StageContext['slice']['gates'] {
+  const { shadowMismatch: _shadowStage, replicationLag, dataParity, ...gates } = slice.gates;
+  return { ...gates, ...(services.data && replicationLag ? { replicationLag } : {}), ...(services.data && dataParity ? { dataParity } : {}) };
+}
+
+/** Gates that did not pass in a verdict, with their reasons (what `ferry status` shows for a held step). */
+function openGates(verdict: unknown): Array<{ gate: string; verdict: string; reason: string }> {
+  const gates = (verdict as { gates?: Array<{ gate: string; verdict: string; reason: string }> }).gates ?? [];
+  return gates.filter((gate) => gate.verdict !== 'pass').map(({ gate, verdict: result, reason }) => ({ gate, verdict: result, reason }));
+}
+
 /** The lag and parity gates read the slice's data provider at every look (parity at most once a step window). */
 function probesFor({ slice, services }: StageContext): GateProbes {
   const probes: GateProbes = {};
   const data = services.data;
-  if (services.traffic?.shadowStats && slice.gates.shadowMismatch) probes.shadow = () => services.traffic!.shadowStats!();
   if (data && slice.gates.replicationLag) {
     probes.replicationLagMs = async () => {
       const lag = await data.lag();

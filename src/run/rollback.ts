@@ -65,6 +65,9 @@ export async function rollbackSlice(
     const report = await services.data.reverse({ finalParity: true, ...(services.repointData ? { pointApplications: services.repointData } : {}) });
     steps.failback = { writePauseMs: report.writePauseMs, alreadyDone: report.alreadyDone };
   }
+  // DNS clients may keep the target's address for the ramp TTL: its pods serve them until then.
+  const settleMs = services.traffic?.changeSettleMs ?? 0;
+  if (settleMs > 0) await clock.sleep(settleMs);
   steps.target = await services.retireTarget();
   journal.append('rollback-slice', {
     slice: slice.name,

@@ -55,7 +55,7 @@ export async function retireSource(client: KubeClient, slice: Slice, options: { 
     const ordered = [...slice.resources].sort((a, b) => Number(SCALABLE_KINDS.has(b.kind)) - Number(SCALABLE_KINDS.has(a.kind)));
     for (const ref of ordered) {
       const path = pathOf(ref, await pluralOf(client, ref));
-      const deleted = await client.request({ method: 'DELETE', path, body: { propagationPolicy: 'Background' } }).then(() => true, (error: FerryError) => {
+      const deleted = await client.request({ method: 'DELETE', path, query: { propagationPolicy: 'Background' } }).then(() => true, (error: FerryError) => {
         if (error.code === 'http-404') return false;
         throw error;
       });
@@ -72,15 +72,15 @@ export async function retireSource(client: KubeClient, slice: Slice, options: { 
  */
 export async function restoreSource(source: KubeClient, target: KubeClient, slice: Slice, report: DecommissionReport, readyTimeoutMs: number): Promise<Record<string, unknown>> {
   const recreated: string[] = [];
-  if (report.deleted.length > 0) {
-    for (const ref of slice.resources) {
-      const plural = await pluralOf(target, ref);
-      const copy = await getOrUndefined<KubeObject>(target, pathOf(ref, plural));
-      if (!copy) throw new FerryError('rollback.restore', `${ref.kind} ${ref.namespace}/${ref.name} was deleted from the source and is not on the target either`, { fix: 're-apply it to the source from your manifests, then `ferry rollback` again' });
-      const object = stripServerFields(copy);
-      await source.request({ method: 'PATCH', path: pathOf(ref, plural), query: { fieldManager: FERRY_ROLLBACK_MANAGER, force: 'true' }, body: object, contentType: 'application/apply-patch+yaml' });
-      recreated.push(`${ref.kind} ${ref.namespace ?? 'default'}/${ref.name}`);
-    }
+  // Whatever is missing on the source is re-created, whether or not the journal says it was
+  // deleted: a decommission interrupted mid-way may have deleted some objects unrecorded.
+  for (const ref of slice.resources) {
+    const plural = await pluralOf(source, ref);
+    if (await getOrUndefined<KubeObject>(source, pathOf(ref, plural))) continue;
+    const copy = await getOrUndefined<KubeObject>(target, pathOf(ref, plural));
+    if (!copy) throw new FerryError('rollback.restore', `${ref.kind} ${ref.namespace ?? 'default'}/${ref.name} is gone from the source and is not on the target either`, { fix: 're-apply it to the source from your manifests, then `ferry rollback` again' });
+    await source.request({ method: 'PATCH', path: pathOf(ref, plural), query: { fieldManager: FERRY_ROLLBACK_MANAGER, force: 'true' }, body: stripServerFields(copy), contentType: 'application/apply-patch+yaml' });
+    recreated.push(`${ref.kind} ${ref.namespace ?? 'default'}/${ref.name}`);
   }
   const replicas = new Map<ResourceRef, number>();
   for (const workload of slice.workloads.filter((w) => SCALABLE_KINDS.has(w.kind))) {

@@ -86,13 +86,7 @@ async function writePlan(): Promise<string> {
   return file;
 }
 
-// todo until src/run is fixed: the ramp judges the generated shadowMismatch gate on the router's
-// mirror counters, which stop at the shadow stage's ~120 comparisons once it turns mirroring
-// off, so the gate stays inconclusive (0/120 cannot show < 1 % at the ramp's α) and every step
-// is held — then rolled back by rollback.onFailure: automatic. Remove `todo` with the fix.
-const SHADOW_GATE_BUG = 'ramp held: the shadowMismatch gate is fed frozen mirror counts (report of 2026-11-30)';
-
-test('Online Boutique: the generated plan validates, preflights and runs to completion under load with 0 failed requests', { todo: SHADOW_GATE_BUG }, async () => {
+test('Online Boutique: the generated plan validates, preflights and runs to completion under load with 0 failed requests', async () => {
   const plan = await writePlan();
 
   const validated = await cli(['validate', plan]);
