@@ -167,10 +167,10 @@ export const metricsSchema = z
   .object({
     provider: z.literal('prometheus'),
     url: z.url({ protocol: /^https?$/ }).describe('Prometheus HTTP API, e.g. http://prometheus.monitoring:9090'),
-    scrapeInterval: durationSchema.default('5s').describe("The router job's scrape interval: the finest window the judge can use."),
+    scrapeInterval: durationSchema.default('5s').describe('The scrape interval of the traffic product\'s job: the finest window the judge can use.'),
   })
   .strict()
-  .describe('Where the judge reads live metrics for slices whose traffic goes through the embedded router.');
+  .describe('The Prometheus the judge reads every ramping slice\'s metrics from: the traffic product\'s own series (see traffic.queries to override).');
 
 export const waveSchema = z
   .object({
