@@ -20,8 +20,11 @@ export interface RunStage {
   target: LabBackend;
   router: RouterProcess;
   prometheus: PrometheusProcess;
-  /** Writes a plan of the adservice slice alone; `edit` changes it as a user would. */
-  writePlan(name: string, edit?: (plan: any, slice: any) => void): Promise<string>;
+  /**
+   * Writes a plan of the adservice slice (and the `also` slices in a second wave, without
+   * traffic); `edit` changes it as a user would.
+   */
+  writePlan(name: string, edit?: (plan: any, slice: any) => void, also?: string[]): Promise<string>;
   /** `ferry run` (or another command) as its own process, with the router token in its environment. */
   ferry(args: string[], env?: Record<string, string>): RunningFerry;
   journal(stateDir: string, run: string): any[];
@@ -47,14 +50,16 @@ export async function startRunStage(clusters: string[] = ['source', 'target']): 
 
   return {
     lab, source, target, router, prometheus,
-    async writePlan(name, edit) {
+    async writePlan(name, edit, also = []) {
       const from = clusters.includes('source') ? ['--from', 'source'] : ['--manifests', BOUTIQUE];
       const planned = await ferryAsync(['plan', ...from, '--to', 'target', '--kubeconfig', lab.kubeconfigFile, '--name', name, '-o', 'json']);
       if (planned.code !== 0) throw new Error(planned.stderr);
       const plan = JSON.parse(planned.stdout);
       const slice = plan.spec.waves.flatMap((w: any) => w.slices).find((s: any) => s.name === 'adservice');
       // Narrowed to one slice behind the test's router (a route the user named `ads`).
+      const others = plan.spec.waves.flatMap((w: any) => w.slices).filter((s: any) => also.includes(s.name)).map((s: any) => ({ ...s, dependsOn: [], traffic: { provider: 'none' } }));
       plan.spec.waves = [{ name: 'wave-1', slices: [{ ...slice, dependsOn: [], traffic: { provider: { type: 'router', adminUrl: router.adminUrl, route: 'ads' } } }] }];
+      if (others.length > 0) plan.spec.waves.push({ name: 'wave-2', slices: others });
       plan.spec.metrics = { provider: 'prometheus', url: prometheus.url, scrapeInterval: `${SCRAPE_MS}ms` };
       plan.spec.defaults.traffic.steps = [50, 100];
       plan.spec.defaults.traffic.stepWindow = '2s';
