@@ -71,7 +71,21 @@ test('a run killed mid-way resumes to completion; its journal stays intact; roll
   // The cause fixed, the same plan runs again: the retired workloads come back up.
   const again = await ferry(['run', plan, '-o', 'json']);
   assert.equal(again.code, 0, again.stderr);
-  assert.equal(JSON.parse(again.stdout).status, 'completed');
+  const againState = JSON.parse(again.stdout);
+  assert.equal(againState.status, 'completed');
+  // The slices of one wave moved at once (--parallel 4 by default): their applies overlap.
+  const againRecords = readFileSync(journalOf(againState.id), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const waveOf = new Map(againState.slices.map((slice: any) => [slice.name, slice.wave]));
+  const open = new Set<string>();
+  let overlapped = false;
+  for (const record of againRecords.filter((r) => r.data?.stage === 'apply')) {
+    if (record.type === 'stage-started') {
+      if ([...open].some((other) => waveOf.get(other) === waveOf.get(record.data.slice))) overlapped = true;
+      open.add(record.data.slice);
+    }
+    if (record.type === 'stage-completed') open.delete(record.data.slice);
+  }
+  assert.ok(overlapped, 'slices of one wave were applied one after the other');
   const revived = JSON.parse((await lab.kubectl(['get', 'deploy', '-n', 'default', '-o', 'json'], 'target')).stdout).items;
   assert.equal(revived.filter((d: any) => d.spec.replicas >= 1 && d.status.availableReplicas >= 1).length, 12);
 
