@@ -34,10 +34,10 @@ export function targetClient(plan: MigrationPlan, options: { kubeconfig?: string
   return new KubeClient(loadKubeConfig({ context, ...(kubeconfig ? { kubeconfig } : {}) }));
 }
 
-/** The live source cluster's client for a plan; undefined when the source is exported YAML. */
+/** The live source cluster's client for a plan; undefined when the source is only exported YAML (no context). */
 export function sourceClient(plan: MigrationPlan, options: { kubeconfig?: string } = {}): KubeClient | undefined {
-  const { context, manifests } = plan.spec.source;
-  if (!context || manifests) return undefined;
+  const { context } = plan.spec.source;
+  if (!context) return undefined;
   const kubeconfig = plan.spec.source.kubeconfig ?? options.kubeconfig;
   return new KubeClient(loadKubeConfig({ context, ...(kubeconfig ? { kubeconfig } : {}) }));
 }

@@ -153,8 +153,8 @@ function checkReference(value: string, path: Path, source: MigrationPlan['spec']
         : !DNS_SUBDOMAIN.test(parts[1]!) ? 'its name is not a Kubernetes Secret name'
           : !SECRET_KEY.test(parts[2]!) ? 'its key may hold only letters, digits, -, _ and .' : undefined;
     if (problem) add('error', path, `${formatPath(path)} is not a Secret reference: ${problem}`, 'write secret:NAMESPACE/NAME/KEY, e.g. secret:shop/db-credentials/url (read from the source cluster)');
-    else if (!source.context || source.manifests) {
-      add('error', path, `${formatPath(path)} reads Secret ${parts[0]}/${parts[1]}, but the plan's source is exported YAML, not a cluster`, 'use env:NAME, or set spec.source.context');
+    else if (!source.context) {
+      add('error', path, `${formatPath(path)} reads Secret ${parts[0]}/${parts[1]}, but the plan's source names no cluster`, 'use env:NAME, or set spec.source.context (it may sit beside manifests)');
     }
   }
 }

@@ -95,7 +95,9 @@ export function register(program: Command): void {
       const inventory = await inventoryFromFlags(command, options);
       const plan = generatePlan(inventory.objects, {
         name: options.name,
-        source: options.manifests ? { manifests: options.manifests } : { context: options.from },
+        // Exported YAML and the live cluster it came from: objects read from the files, the cluster
+        // still decommissioned, judged and read for secret: references by its context.
+        source: options.manifests ? { manifests: options.manifests, ...(options.from ? { context: options.from } : {}) } : { context: options.from },
         target: { context: options.to },
         order,
         steps,

@@ -146,14 +146,14 @@ const cases: Case[] = [
     message: /Istio's metrics tell subsets apart only by the pods' version label/,
   },
   {
-    name: 'a secret: reference while the source is exported YAML',
+    name: 'a secret: reference while the source is exported YAML with no cluster context',
     breakPlan: (plan) => {
       const { slice, field } = at(plan, 'cartservice');
       plan.spec.source = { manifests: BOUTIQUE };
       slice.data = data('secret:shop/db-credentials/url');
       return `${field}.data.source`;
     },
-    message: /data\.source reads Secret shop\/db-credentials, but the plan's source is exported YAML, not a cluster$/,
+    message: /data\.source reads Secret shop\/db-credentials, but the plan's source names no cluster$/,
   },
   {
     name: 'an env: reference whose variable is unset (run: error)',
