@@ -1,12 +1,13 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { parseOutputFormat, printResult } from '../context.js';
+import { parseOutputFormat, printResult as printPlain } from '../context.js';
 import { FerryError } from '../../util/errors.js';
 import { PostgresDataProvider } from '../../data/postgres/provider.js';
 import { DEFAULT_CHUNK_ROWS } from '../../data/postgres/parity.js';
 import type { CheckReport, ParityReport, SwitchoverReport, SyncStatus } from '../../data/provider.js';
 import { parseHostPort, startEndpointService } from '../../data/endpoint-admin.js';
 import { createClientAccess } from '../../data/client-access/index.js';
+import { Redactor } from '../../data/redact.js';
 
 interface DataOptions {
   source?: string;
@@ -19,6 +20,10 @@ interface DataOptions {
 }
 
 const FORMATS = ['table', 'json', 'yaml'] as const;
+
+/** Results are printed redacted too (a server's text inside a report could echo a conninfo), with the running command's secrets. */
+let redactor = new Redactor();
+const printResult: typeof printPlain = (format, value, text) => printPlain(format, redactor.value(value), () => redactor.value(text()));
 
 function provider(options: DataOptions): PostgresDataProvider {
   const source = options.source ?? process.env.FERRY_SOURCE_URL;
@@ -56,8 +61,12 @@ function dataCommand<T extends DataOptions>(
     .action(async (options: T) => {
       const format = parseOutputFormat(options.output, FORMATS);
       const p = provider(options);
+      redactor = p.redactor;
       try {
         await action(p, options, format);
+      } catch (error) {
+        // The one place every `ferry data` error leaves: no password in it, whatever raised it.
+        throw p.redactor.error(error);
       } finally {
         await p.close();
       }

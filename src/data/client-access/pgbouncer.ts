@@ -2,6 +2,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync
 import pg from 'pg';
 import { FerryError } from '../../util/errors.js';
 import type { Side } from '../provider.js';
+import { Redactor } from '../redact.js';
 import type { DatabaseClientAccess } from './access.js';
 import type { PgbouncerAccessConfig } from './schema.js';
 
@@ -66,12 +67,12 @@ export class PgbouncerClientAccess implements DatabaseClientAccess {
       await client.connect();
       return (await client.query<R>(command)).rows;
     } catch (error) {
-      // The driver's message never carries the password; the address and user are not secret.
-      throw new FerryError('data.client-access', `PgBouncer admin console at ${this.config.adminAddress} (user ${this.config.adminUser}): ${command}: ${(error as Error).message}`, {
+      // The driver's message should never carry the password; it goes through the one redaction anyway.
+      throw new Redactor([]).with(this.password).error(new FerryError('data.client-access', `PgBouncer admin console at ${this.config.adminAddress} (user ${this.config.adminUser}): ${command}: ${(error as Error).message}`, {
         location: { field: 'data.clientAccess.adminAddress' },
         fix: `check PgBouncer runs there, that ${this.config.adminUser} is in its admin_users and that ${this.config.passwordEnv} holds the password`,
         cause: error,
-      });
+      }));
     } finally {
       await client.end().catch(() => undefined);
     }

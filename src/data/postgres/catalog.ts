@@ -79,6 +79,8 @@ export interface ServerInfo {
   replication: boolean;
   canCreate: boolean;
   database: string;
+  /** pg_control_system().system_identifier: equal on both sides means one server (cluster). */
+  systemIdentifier: string;
 }
 
 export async function serverInfo(db: PgSide | PgConn): Promise<ServerInfo> {
@@ -90,7 +92,8 @@ export async function serverInfo(db: PgSide | PgConn): Promise<ServerInfo> {
             current_setting('max_wal_senders') as senders, (select count(*) from pg_stat_replication)::text as active_senders,
             current_setting('max_logical_replication_workers') as workers, current_setting('max_sync_workers_per_subscription') as sync_workers,
             current_user as usr, r.rolsuper as su, r.rolreplication as repl,
-            has_database_privilege(current_database(), 'CREATE') as can_create, current_database() as db
+            has_database_privilege(current_database(), 'CREATE') as can_create, current_database() as db,
+            (select system_identifier::text from pg_control_system()) as sysid
        from pg_roles r where r.rolname = current_user`,
   );
   return {
@@ -109,6 +112,7 @@ export async function serverInfo(db: PgSide | PgConn): Promise<ServerInfo> {
     replication: row.repl === true,
     canCreate: row.can_create === true,
     database: String(row.db),
+    systemIdentifier: String(row.sysid),
   };
 }
 

@@ -20,11 +20,15 @@ export async function checkPostgres(source: PgSide, target: PgSide, schemas?: st
   const items: CheckItem[] = [];
   const add = (item: Omit<CheckItem, 'severity'> & { severity?: CheckItem['severity'] }) => items.push({ severity: 'error', ...item });
 
+  const sameServer = si.systemIdentifier === ti.systemIdentifier;
+  add(sameServerItem(si, ti));
   // Publisher settings: the source now, the target after cutover (reverse replication).
   for (const [side, info] of [['source', si], ['target', ti]] as const) {
     add(walLevelItem(side, info));
-    // One slot + sender for the subscription, plus one per table-sync worker during the initial copy.
-    const needed = 1 + (side === 'source' ? ti.maxSyncWorkers : 0);
+    // One slot + sender for the subscription, plus one per table-sync worker during the initial
+    // copy; on one server both sides' slots come from the same pool.
+    const own = 1 + (side === 'source' ? ti.maxSyncWorkers : 0);
+    const needed = sameServer ? 2 + ti.maxSyncWorkers : own;
     const freeSlots = info.maxReplicationSlots - info.usedReplicationSlots;
     add({
       id: `${side}.replication_slots`,
@@ -137,6 +141,34 @@ export async function checkPostgres(source: PgSide, target: PgSide, schemas?: st
     fix: missing.length === 0 ? undefined : 'run `ferry data sync --copy-schema` (pg_dump --schema-only into the target)',
   });
   return { ok: items.every((item) => item.ok || item.severity === 'warning'), items };
+}
+
+/**
+ * Two databases of one server (same system identifier) replicate fine — Ferry creates each
+ * slot before its subscription, as PostgreSQL documents for this case — but one database
+ * cannot be moved into itself.
+ */
+function sameServerItem(si: ServerInfo, ti: ServerInfo): CheckItem {
+  if (si.systemIdentifier !== ti.systemIdentifier) {
+    return { id: 'servers', side: 'both', ok: true, severity: 'error', message: `source and target are different servers (system identifiers ${si.systemIdentifier} and ${ti.systemIdentifier})` };
+  }
+  if (si.database === ti.database) {
+    return {
+      id: 'servers',
+      side: 'both',
+      ok: false,
+      severity: 'error',
+      message: `source and target are the same database (${si.database} on the server with system identifier ${si.systemIdentifier})`,
+      fix: 'point --target at another database or server',
+    };
+  }
+  return {
+    id: 'servers',
+    side: 'both',
+    ok: true,
+    severity: 'warning',
+    message: `source (${si.database}) and target (${ti.database}) are databases of the same server (system identifier ${si.systemIdentifier}): Ferry creates each replication slot before its subscription, and both directions share its slots and WAL senders`,
+  };
 }
 
 function walLevelItem(side: 'source' | 'target', info: ServerInfo): CheckItem {

@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { FerryError } from '../../util/errors.js';
-import { Redactor, redactUrl } from '../redact.js';
+import { Redactor } from '../redact.js';
 import type { Side } from '../provider.js';
 
 export interface Endpoint {
@@ -17,12 +17,22 @@ export interface Endpoint {
   replicationUrl?: string;
 }
 
-export const SESSION_SETTINGS = `SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET jit = off; SET max_parallel_workers_per_gather = 0; SET application_name = 'ferry'`;
+/**
+ * No statement of Ferry's waits on the database for ever: a lock (DDL behind an application's
+ * long transaction) gives up after LOCK_TIMEOUT, any statement after STATEMENT_TIMEOUT
+ * (generous: a parity boundary query over a large table is the longest). Steps that can wait
+ * on other transactions (slot creation, subscriptions) set tighter limits of their own.
+ */
+export const STATEMENT_TIMEOUT_MS = 10 * 60_000;
+export const LOCK_TIMEOUT_MS = 60_000;
+
+export const SESSION_SETTINGS = `SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET jit = off; SET max_parallel_workers_per_gather = 0; SET application_name = 'ferry'; SET statement_timeout = ${STATEMENT_TIMEOUT_MS}; SET lock_timeout = ${LOCK_TIMEOUT_MS}`;
 
 export type Db = pg.Client;
 
 export async function connect(endpoint: Endpoint, redactor: Redactor): Promise<Db> {
-  const client = new pg.Client({ connectionString: endpoint.url, connectionTimeoutMillis: 10_000 });
+  // TCP keep-alive: a server that vanishes mid-query (a partition) fails the query instead of hanging it.
+  const client = new pg.Client({ connectionString: endpoint.url, connectionTimeoutMillis: 10_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
   // An idle connection that the server terminates must not crash the process.
   client.on('error', () => undefined);
   try {
@@ -30,20 +40,28 @@ export async function connect(endpoint: Endpoint, redactor: Redactor): Promise<D
     await client.query(SESSION_SETTINGS);
   } catch (error) {
     await client.end().catch(() => undefined);
-    throw dbError(error, endpoint, redactor, 'connect', `check that ${redactUrl(endpoint.url)} is reachable and the credentials are right`);
+    throw dbError(error, endpoint, redactor, 'connect', `check that ${redactor.text(endpoint.url)} is reachable and the credentials are right`);
   }
   return client;
 }
 
-/** Wraps a driver error as a FerryError naming the side, with every known password removed. */
+/**
+ * Wraps a driver error as a FerryError naming the side. Everything in it — the statement
+ * (`what`: CREATE SUBSCRIPTION carries a conninfo), the server's message, the cause kept for
+ * --debug — goes through the redactor before anything is cut to length.
+ */
 export function dbError(error: unknown, endpoint: Endpoint, redactor: Redactor, what: string, fix?: string): FerryError {
-  if (error instanceof FerryError) return error;
-  const message = redactor.text(error instanceof Error ? error.message : String(error));
+  if (error instanceof FerryError) return redactor.error(error);
+  const message = error instanceof Error ? error.message : String(error);
   const code = (error as { code?: string } | undefined)?.code;
-  return new FerryError('data.postgres', `${endpoint.side} database (${redactUrl(endpoint.url)}): ${what}: ${message}${code ? ` [SQLSTATE ${code}]` : ''}`, {
-    fix,
-    cause: error,
-  });
+  // The statement that failed, without the BEGIN/SET preamble some statements carry.
+  const statement = redactor.text(what).replace(/^\s*(?:(?:begin|set\s[^;]*);\s*)+/i, '').split('\n')[0]!;
+  return redactor.error(
+    new FerryError('data.postgres', `${endpoint.side} database (${endpoint.url}): ${statement.length > 200 ? `${statement.slice(0, 199)}…` : statement}: ${message}${code ? ` [SQLSTATE ${code}]` : ''}`, {
+      fix,
+      cause: error,
+    }),
+  );
 }
 
 /** Runs a query and rewraps its error with the side and a redacted message. */
@@ -57,7 +75,7 @@ export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
   try {
     return (await db.query<R>(sql, params)).rows;
   } catch (error) {
-    throw dbError(error, endpoint, redactor, sql.split('\n')[0]!.slice(0, 80));
+    throw dbError(error, endpoint, redactor, sql);
   }
 }
 

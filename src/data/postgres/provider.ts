@@ -118,10 +118,10 @@ export class PostgresDataProvider implements DataProvider {
       await this.target.q(`delete from ${HEARTBEAT_TABLE} where direction in ($1, $2)`, [this.forward.id, this.reverseDir.id]);
       if (!(await writesClosed(this.target, tables))) await this.target.q(`begin;\n${closeWritesSql(tables, 'the target is a replica of the source')}\ncommit;`);
       await ensurePublication(this.source, this.forward, tables);
-      await ensureSubscription(this.target, this.forward, this.conninfo('source'), { copyData: true, createSlot: true });
+      await ensureSubscription(this.target, this.forward, this.conninfo('source'), { copyData: true, createSlot: true, publisher: this.source });
     } else {
       await ensurePublication(this.source, this.forward, tables);
-      await ensureSubscription(this.target, this.forward, this.conninfo('source'), { copyData: true, createSlot: true });
+      await ensureSubscription(this.target, this.forward, this.conninfo('source'), { copyData: true, createSlot: true, publisher: this.source });
     }
     return this.status({ lag: false });
   }
@@ -191,7 +191,7 @@ export class PostgresDataProvider implements DataProvider {
     const dropped: string[] = [];
     for (const direction of [this.forward, this.reverseDir]) {
       const [from, to] = this.sides(direction);
-      if (await dropSubscription(to, direction).catch(() => false)) dropped.push(`subscription ${direction.id} on ${direction.to}`);
+      if (await dropSubscription(to, direction, from)) dropped.push(`subscription ${direction.id} on ${direction.to}`);
       if (await dropSlot(from, direction.id)) dropped.push(`slot ${direction.id} on ${direction.from}`);
       if (await dropSlot(to, direction.id)) dropped.push(`slot ${direction.id} on ${direction.to}`);
       for (const db of [from, to]) if (await dropPublication(db, direction.id)) dropped.push(`publication ${direction.id} on ${db.side}`);

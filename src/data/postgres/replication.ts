@@ -132,11 +132,21 @@ export async function slotExists(db: PgSide | PgConn, slot: string): Promise<boo
   return (await db.q(`select 1 from pg_replication_slots where slot_name = $1`, [slot])).length > 0;
 }
 
+/** How long creating a slot or a subscription may wait on the publisher (running transactions, a slow connect). */
+export const SUBSCRIBE_TIMEOUT_MS = 60_000;
+
+/**
+ * Settings for a statement that carries a conninfo with a password: the server must not write
+ * it to its log when the statement fails (log_min_error_statement) or is logged
+ * (log_statement). Both need a superuser, as CREATE SUBSCRIPTION does in PostgreSQL 15.
+ */
+const QUIET = `set local log_min_error_statement = panic; set local log_statement = 'none'`;
+
 export async function ensureSubscription(
   db: PgSide | PgConn,
   direction: Direction,
   publisherConninfo: string,
-  options: { copyData: boolean; createSlot: boolean },
+  options: { copyData: boolean; createSlot: boolean; publisher?: PgSide | PgConn; timeoutMs?: number },
 ): Promise<void> {
   const rows = await db.q<{ enabled: boolean; slot: string | null }>(`select subenabled as enabled, subslotname as slot from pg_subscription where subname = $1`, [direction.id]);
   if (rows.length > 0) {
@@ -145,21 +155,66 @@ export async function ensureSubscription(
     if (!rows[0]!.enabled) await db.q(`alter subscription ${direction.id} enable`);
     return;
   }
+  const timeoutMs = Math.max(1, Math.round(options.timeoutMs ?? SUBSCRIBE_TIMEOUT_MS));
   const hasProgressTable = (await db.q(`select 1 from pg_class where oid = to_regclass($1)`, [APPLIED_TABLE])).length > 0;
   if (options.createSlot) {
+    if (!options.publisher) throw new FerryError('internal', `creating subscription ${direction.id} needs a session on its publisher`, { fix: 'this is a bug in Ferry: report it' });
     if (hasProgressTable) await db.q(`delete from ${APPLIED_TABLE} where direction = $1`, [direction.id]);
+    // Two steps, as PostgreSQL documents for a publisher in the same cluster (CREATE
+    // SUBSCRIPTION's own transaction would make its slot creation wait for itself, for
+    // ever): the slot first, on the publisher, then the subscription with create_slot = false.
+    // https://www.postgresql.org/docs/15/sql-createsubscription.html (Notes)
+    await createSlot(options.publisher, direction, timeoutMs);
   }
   const applied = !options.createSlot && hasProgressTable ? (await db.q<{ lsn: string }>(`select lsn::text from ${APPLIED_TABLE} where direction = $1`, [direction.id]))[0]?.lsn : undefined;
-  await db.q(
-    `create subscription ${direction.id} connection ${literal(publisherConninfo)} publication ${direction.id}
-       with (copy_data = ${options.copyData}, create_slot = ${options.createSlot}, slot_name = ${literal(direction.id)}, enabled = ${applied === undefined})`,
-  );
+  try {
+    // Without a slot to create, CREATE SUBSCRIPTION may run in a transaction block: its
+    // connect to the publisher is bounded by a local statement_timeout.
+    await db.q(
+      `begin; set local statement_timeout = ${timeoutMs}; ${QUIET};
+       create subscription ${direction.id} connection ${literal(publisherConninfo)} publication ${direction.id}
+         with (copy_data = ${options.copyData}, create_slot = false, slot_name = ${literal(direction.id)}, enabled = ${applied === undefined});
+       commit;`,
+    );
+  } catch (error) {
+    await db.q('rollback').catch(() => undefined);
+    // Leave no slot behind: the one made for this subscription has no subscriber now.
+    if (options.createSlot && options.publisher) await dropSlot(options.publisher, direction.id).catch(() => undefined);
+    throw error;
+  }
   if (applied !== undefined) {
     // Re-attached to a kept slot: its confirmed position trails what was applied (the
     // subscriber reports it only now and then), so without this the publisher re-sends
     // applied transactions and the apply worker fails on duplicate keys.
     await db.q(`select pg_replication_origin_advance('pg_' || oid, $2::pg_lsn) from pg_subscription where subname = $1`, [direction.id, applied]);
     await db.q(`alter subscription ${direction.id} enable`);
+  }
+}
+
+/**
+ * A fresh logical slot for `direction` on its publisher. One left by an earlier attempt that
+ * stopped between the two steps is dropped first: its position is stale (at cutover it would
+ * hold the old direction's applied changes and send them back). Creating a slot waits for the
+ * publisher's running write transactions; the wait is bounded by `timeoutMs`.
+ */
+async function createSlot(publisher: PgSide | PgConn, direction: Direction, timeoutMs: number): Promise<void> {
+  await dropSlot(publisher, direction.id);
+  try {
+    await publisher.q(`begin; set local statement_timeout = ${timeoutMs}; select pg_create_logical_replication_slot(${literal(direction.id)}, 'pgoutput'); commit;`);
+  } catch (error) {
+    await publisher.q('rollback').catch(() => undefined);
+    if ((error as { cause?: { code?: string } }).cause?.code !== '57014') throw error;
+    const waiting = await publisher
+      .q<{ pid: number; age: number }>(
+        `select pid, extract(epoch from now() - xact_start)::float8 as age from pg_stat_activity
+          where backend_xid is not null and pid <> pg_backend_pid() order by xact_start limit 3`,
+      )
+      .catch(() => []);
+    throw new FerryError(
+      'data.slot-timeout',
+      `creating replication slot ${direction.id} on the ${direction.from} waited ${(timeoutMs / 1000).toFixed(1)} s for running write transactions to end${waiting.length ? ` (${waiting.map((w) => `pid ${w.pid} open ${w.age.toFixed(1)} s`).join(', ')})` : ''}; no slot was left`,
+      { fix: `let long write transactions on the ${direction.from} server (any database of it) finish, or end them, and run the command again`, cause: error },
+    );
   }
 }
 
@@ -181,16 +236,35 @@ export async function detachSubscription(db: PgSide | PgConn, direction: Directi
   await db.q(`drop subscription ${direction.id}`);
 }
 
-/** Drops a subscription and (through its connection) its slot on the publisher. */
-export async function dropSubscription(db: PgSide | PgConn, direction: Direction): Promise<boolean> {
-  if (!(await subscriptionExists(db, direction)).exists) return false;
-  await db.q(`drop subscription ${direction.id}`);
+/**
+ * Drops a subscription and its slots on the publisher. DROP SUBSCRIPTION drops them through
+ * the subscription's own conninfo; when that cannot reach the publisher (a wrong replication
+ * URL, a timeout), the subscription is detached from its slot and dropped, and Ferry drops
+ * the slot and any table-sync slots (`pg_<subid>_sync_…`) through its own session.
+ */
+export async function dropSubscription(db: PgSide | PgConn, direction: Direction, publisher?: PgSide | PgConn): Promise<boolean> {
+  const rows = await db.q<{ oid: string }>(`select oid::text from pg_subscription where subname = $1`, [direction.id]);
+  if (rows.length === 0) return false;
+  try {
+    await db.q(`drop subscription ${direction.id}`);
+  } catch (error) {
+    if (!publisher) throw error;
+    await db.q(`alter subscription ${direction.id} disable`);
+    await db.q(`alter subscription ${direction.id} set (slot_name = none)`);
+    await db.q(`drop subscription ${direction.id}`);
+    const slots = await publisher.q<{ s: string }>(`select slot_name::text as s from pg_replication_slots where slot_name = $1 or slot_name like $2`, [direction.id, `pg\\_${rows[0]!.oid}\\_sync\\_%`]);
+    for (const slot of slots) await dropSlot(publisher, slot.s);
+  }
   return true;
 }
 
-/** Drops a slot once its walsender has gone (a just-disabled subscription lets go within moments). */
+/**
+ * Drops a slot once its walsender has gone (a just-disabled subscription lets go within
+ * moments). After `timeoutMs` its walsender is terminated; after twice that, Ferry gives up
+ * with an error naming the slot rather than wait for ever.
+ */
 export async function dropSlot(db: PgSide | PgConn, slot: string, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
+  const start = Date.now();
   while (true) {
     const rows = await db.q<{ active_pid: number | null }>(`select active_pid from pg_replication_slots where slot_name = $1`, [slot]);
     if (rows.length === 0) return false;
@@ -199,7 +273,13 @@ export async function dropSlot(db: PgSide | PgConn, slot: string, timeoutMs = 10
       await db.q(`select pg_drop_replication_slot($1)`, [slot]);
       return true;
     }
-    if (Date.now() > deadline) await db.q(`select pg_terminate_backend($1)`, [pid]);
+    const waited = Date.now() - start;
+    if (waited > 2 * timeoutMs) {
+      throw new FerryError('data.slot', `replication slot ${slot} on the ${db.endpoint.side} is still in use by pid ${pid} after ${Math.round(waited / 1000)} s`, {
+        fix: `find what streams from it (pg_stat_replication on the ${db.endpoint.side}), stop it, and run \`ferry data teardown\``,
+      });
+    }
+    if (waited > timeoutMs) await db.q(`select pg_terminate_backend($1)`, [pid]);
     await sleep(50);
   }
 }

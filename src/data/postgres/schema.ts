@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { FerryError } from '../../util/errors.js';
 import type { SchemaDifference } from '../provider.js';
-import { passwordOf, redactUrl } from '../redact.js';
+import { passwordOf, Redactor } from '../redact.js';
 import { HELPER_SCHEMA } from './catalog.js';
 import type { PgSide } from './connection.js';
 import { POSTGRES_BIN } from './local-server.js';
@@ -71,22 +71,26 @@ export async function copySchema(sourceUrl: string, targetUrl: string, schemas?:
   // Owners and grants are kept when every role they name exists on the target: the
   // application's role must be able to use its tables after the cutover.
   const ownership = options.keepOwnership ? [] : ['--no-owner', '--no-privileges'];
-  const dumpArgs = ['--schema-only', ...ownership, '--no-publications', '--no-subscriptions', `--exclude-schema=${HELPER_SCHEMA}`];
+  // Neither side may wait for ever: pg_dump gives up on a table lock after 30 s, psql's statements likewise.
+  const dumpArgs = ['--schema-only', '--lock-wait-timeout=30s', ...ownership, '--no-publications', '--no-subscriptions', `--exclude-schema=${HELPER_SCHEMA}`];
   for (const schema of schemas ?? []) dumpArgs.push(`--schema=${schema}`);
   const dump = spawn(join(POSTGRES_BIN, 'pg_dump'), [...dumpArgs, '--dbname', withoutPassword(sourceUrl)], { env: pgEnv(sourceUrl), stdio: ['ignore', 'pipe', 'pipe'] });
   const restore = spawn(join(POSTGRES_BIN, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--dbname', withoutPassword(targetUrl)], {
-    env: pgEnv(targetUrl),
+    env: { ...pgEnv(targetUrl), PGOPTIONS: '-c lock_timeout=30s -c statement_timeout=10min' },
     stdio: ['pipe', 'ignore', 'pipe'],
   });
   dump.stdout.pipe(restore.stdin);
   const [dumpResult, restoreResult] = await Promise.all([finished(dump), finished(restore)]);
+  const redactor = new Redactor([sourceUrl, targetUrl]);
   if (dumpResult.code !== 0) {
-    throw new FerryError('data.schema', `pg_dump of ${redactUrl(sourceUrl)} failed: ${dumpResult.stderr.trim()}`, { fix: 'check the source connection and that pg_dump 15 is installed' });
+    throw redactor.error(new FerryError('data.schema', `pg_dump of ${sourceUrl} failed: ${dumpResult.stderr.trim()}`, { fix: 'check the source connection and that pg_dump 15 is installed' }));
   }
   if (restoreResult.code !== 0) {
-    throw new FerryError('data.schema', `loading the schema into ${redactUrl(targetUrl)} failed (nothing was changed): ${restoreResult.stderr.trim()}`, {
-      fix: 'the target must not already hold some of these objects: drop them or compare with `ferry data schema`',
-    });
+    throw redactor.error(
+      new FerryError('data.schema', `loading the schema into ${targetUrl} failed (nothing was changed): ${restoreResult.stderr.trim()}`, {
+        fix: 'the target must not already hold some of these objects: drop them or compare with `ferry data schema`',
+      }),
+    );
   }
 }
 
@@ -102,12 +106,18 @@ function finished(child: ReturnType<typeof spawn>): Promise<{ code: number | nul
 /** Passwords go to child processes through PGPASSWORD, never on a command line that `ps` shows. */
 function pgEnv(url: string): NodeJS.ProcessEnv {
   const password = passwordOf(url);
-  return { PATH: process.env.PATH, LANG: 'C.UTF-8', ...(password ? { PGPASSWORD: password } : {}) };
+  return { PATH: process.env.PATH, LANG: 'C.UTF-8', PGCONNECT_TIMEOUT: '10', ...(password ? { PGPASSWORD: password } : {}) };
 }
 
 export function withoutPassword(url: string): string {
   if (/^postgres(ql)?:\/\//i.test(url)) {
-    const parsed = new URL(url);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      // Never echo the string: it holds a password.
+      throw new FerryError('usage', 'a connection string is not a valid URL', { fix: 'percent-encode special characters of the password (@ : / ? # % and spaces), e.g. with encodeURIComponent' });
+    }
     parsed.password = '';
     parsed.searchParams.delete('password');
     return parsed.toString();

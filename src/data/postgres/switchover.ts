@@ -59,6 +59,7 @@ import {
   openWritesSql,
   slotExists,
   sleep,
+  SUBSCRIBE_TIMEOUT_MS,
   subscriptionExists,
   tableProgress,
   writesClosed,
@@ -162,7 +163,16 @@ export async function switchover(ctx: SwitchoverContext, freezeSide: Side, optio
     let outcome: PauseOutcome;
     let parity: SwitchoverReport['parity'] = null;
     try {
-      outcome = await freezeAndSwitch(move, sessions);
+      try {
+        outcome = await freezeAndSwitch(move, sessions);
+      } catch (error) {
+        // The pause failed (writes are open again on the freeze side): put replication back
+        // as it was — the old direction re-attached to its kept slot, no half-made new one —
+        // rather than leave nothing replicating until the next run.
+        await sessions.release();
+        await observeResumePoint(move).catch(() => undefined);
+        throw error;
+      }
       // The snapshot holders stay open until the final parity has read their snapshots.
       if (outcome.kind === 'switched') parity = await afterPause(move, outcome.snapshots);
     } finally {
@@ -224,7 +234,7 @@ async function observeResumePoint(m: Move): Promise<{ alreadyDone: boolean } | n
   }
   if (newSub.exists) {
     // Stopped inside the pause before the old side was closed: undo the new direction and redo.
-    await dropSubscription(from, newDir);
+    await dropSubscription(from, newDir, to);
   }
   if (!oldSub.exists) {
     if (!(await slotExists(from, oldDir.id))) {
@@ -294,7 +304,10 @@ interface PauseSessions {
 async function openPauseSessions(m: Move): Promise<PauseSessions> {
   const freeze = await m.from.open();
   const holders: PauseSessions['holders'] = [];
+  let released = false;
   const release = async () => {
+    if (released) return;
+    released = true;
     // A no-op after the commit; after an error, it ends the freeze so writers go on.
     await freeze.q('rollback').catch(() => undefined);
     await m.from.release(freeze);
@@ -364,7 +377,15 @@ async function freezeAndSwitch(m: Move, { freeze, holders }: PauseSessions): Pro
     if (left() <= 0) return giveBack('detach', 'out of time before detaching the old direction');
     await step(`detach ${oldDir.id}`, () => detachSubscription(to, oldDir));
     if (left() <= 0) return giveBack('start', 'out of time before starting the new direction');
-    await step(`start ${newDir.id}`, () => ensureSubscription(from, newDir, ctx.conninfo(openSide), { copyData: false, createSlot: true }));
+    // The slot is created on the open side (two steps: the same cluster would otherwise hang);
+    // its wait for running transactions is bounded by the time left, and running out gives the writes back.
+    const startMs = Math.min(SUBSCRIBE_TIMEOUT_MS, left());
+    try {
+      await step(`start ${newDir.id}`, () => ensureSubscription(from, newDir, ctx.conninfo(openSide), { copyData: false, createSlot: true, publisher: to, timeoutMs: startMs }));
+    } catch (error) {
+      if (m.maxPauseMs !== null && (error as FerryError).code === 'data.slot-timeout') return giveBack('start', `creating slot ${newDir.id} waited on running transactions past the ${Math.round(startMs)} ms left`);
+      throw error;
+    }
     if (m.options.pointApplications) {
       if (left() <= 0) return giveBack('point', 'out of time before pointing the applications');
       pointed = true;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diffSchemas, type SchemaSnapshot } from '../../../src/data/postgres/schema.js';
-import { Redactor, redactUrl } from '../../../src/data/redact.js';
+import { Redactor, redact } from '../../../src/data/redact.js';
 
 const empty = (): SchemaSnapshot => ({ tables: {}, columns: {}, constraints: {}, indexes: {}, sequences: {} });
 
@@ -25,9 +25,9 @@ test('schema diff lists missing, extra and different objects of every kind', () 
 });
 
 test('connection strings are printed without their passwords', () => {
-  assert.equal(redactUrl('postgresql://app:s3cr%40t@db:5432/shop?sslmode=require'), 'postgresql://app:***@db:5432/shop?sslmode=require');
-  assert.equal(redactUrl('host=db user=app password=s3cret dbname=shop'), 'host=db user=app password=*** dbname=shop');
-  assert.equal(redactUrl("host=db password='a b' dbname=x"), 'host=db password=*** dbname=x');
+  assert.equal(redact('postgresql://app:s3cr%40t@db:5432/shop?sslmode=require'), 'postgresql://app:***@db:5432/shop?sslmode=require');
+  assert.equal(redact('host=db user=app password=s3cret dbname=shop'), 'host=db user=app password=*** dbname=shop');
+  assert.equal(redact("host=db password='a b' dbname=x"), 'host=db password=*** dbname=x');
   const redactor = new Redactor(['postgresql://app:s3cr%40t@db/shop']);
   assert.equal(redactor.text('could not connect with s3cr@t or s3cr%40t'), 'could not connect with *** or ***');
 });
