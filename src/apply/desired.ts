@@ -2,6 +2,7 @@ import type { KubeObject } from '../kube/object.js';
 import { readInventory, type Inventory } from '../inventory/index.js';
 import type { MigrationPlan, ResourceRef, Slice } from '../plan/schema.js';
 import { FerryError } from '../util/errors.js';
+import { assertObjectShape } from '../inventory/shape.js';
 import { compileTransforms, transformObjects } from './transforms/index.js';
 
 /** The objects of (part of) a plan, as the source has them and as they will be applied. */
@@ -42,6 +43,7 @@ export function desiredObjects(plan: MigrationPlan, inventory: Inventory, option
           fix: 'regenerate the plan with `ferry plan` (if it was deleted on purpose), or restore it on the source; or remove it from the slice',
         });
       }
+      assertObjectShape(object);
       return object;
     });
     original.push(...picked);

@@ -19,10 +19,11 @@ export function buildProgram(): Command {
 
 /** Runs the CLI and returns the exit code; errors become one line on stderr, never a stack. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
-  await registerCommands(program, argv);
   const debug = argv.includes('--debug');
+  installLastResort(debug);
+  const program = buildProgram();
   try {
+    await registerCommands(program, argv);
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
@@ -30,9 +31,49 @@ export async function main(argv: string[]): Promise<number> {
       // commander has already printed usage errors and help.
       return error.exitCode;
     }
-    const ferryError = toFerryError(error);
-    process.stderr.write(`${color().red('error:')} ${ferryError.oneLine()}\n`);
-    if (debug) process.stderr.write(`${String((ferryError.cause as Error | undefined)?.stack ?? ferryError.stack)}\n`);
+    printError(error, debug);
     return isFerryError(error) && error.code === 'usage' ? 2 : 1;
   }
+}
+
+/**
+ * One line for any error. A FerryError says what, where and the fix; anything else reached
+ * the user because Ferry failed to check something, so it is named as a bug in Ferry with how
+ * to report it, and its stack is shown only with --debug.
+ */
+export function printError(error: unknown, debug: boolean): void {
+  const line = isFerryError(error) ? error.oneLine() : internalErrorLine(error);
+  process.stderr.write(`${color().red('error:')} ${line}\n`);
+  if (debug) {
+    const ferryError = toFerryError(error);
+    process.stderr.write(`${String((ferryError.cause as Error | undefined)?.stack ?? ferryError.stack)}\n`);
+  }
+}
+
+function internalErrorLine(error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 200);
+  return `internal error, a bug in Ferry rather than in your input: ${message} (fix: please report it to the Ferry maintainers with the command you ran, \`ferry version\` and the output of the same command with --debug)`;
+}
+
+let lastResortInstalled = false;
+
+/**
+ * Errors thrown outside the command's own promise (a callback, a stream) would make Node print
+ * a stack; they get the same one line and exit code 1. A closed stdout (`ferry … | head`) is
+ * not an error: the reader has what it wanted.
+ */
+function installLastResort(debug: boolean): void {
+  if (lastResortInstalled) return;
+  lastResortInstalled = true;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    printError(error, debug);
+    process.exit(1);
+  });
+  const fatal = (error: unknown) => {
+    printError(error, debug);
+    process.exit(1);
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
 }

@@ -1,5 +1,6 @@
 import type { KubeObject } from '../kube/object.js';
 import { compareStrings } from '../util/stable.js';
+import { assertObjectShapes } from '../inventory/shape.js';
 import { DEPENDS_ON_ANNOTATION, idOf, nodeId, type DanglingReference, type DependencyGraph, type EdgeReason, type GraphEdge, type NodeId } from './model.js';
 import { envValues, isWorkload, labelSelectorMatches, podReferences, podTemplate, selectorMatches } from './pod-spec.js';
 import { hostReferences, serviceForHost } from './service-refs.js';
@@ -10,6 +11,8 @@ import { hostReferences, serviceForHost } from './service-refs.js';
  * annotations. Pure: the same objects give the same graph, in the same order.
  */
 export function buildDependencyGraph(objects: readonly KubeObject[]): DependencyGraph {
+  // Callers may hand in objects that never went through an inventory (the controller, preflight's transformed objects).
+  assertObjectShapes(objects);
   const index = new ObjectIndex(objects);
   const edges = new Map<string, GraphEdge>();
   const dangling = new Map<string, DanglingReference>();

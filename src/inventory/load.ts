@@ -4,6 +4,7 @@ import type { KubeConfigOptions } from '../kube/config.js';
 import { FerryError } from '../util/errors.js';
 import { idOf } from '../graph/model.js';
 import { readManifests, type ObjectSource } from './manifests.js';
+import { assertObjectShapes } from './shape.js';
 import { customScopesFrom, normalizeObject, skipReason, sortObjects, type SkippedObject } from './normalize.js';
 
 export type InventorySource =
@@ -77,6 +78,8 @@ async function listSafely(client: KubeClient, resource: ApiResource): Promise<Ku
 }
 
 function partition(source: InventorySource, all: KubeObject[]): Inventory {
+  // Objects from a live cluster too: custom resources with preserve-unknown-fields can hold anything.
+  assertObjectShapes(all);
   const selectorless = new Set(
     all.filter((object) => object.kind === 'Service' && !(object.spec as { selector?: object } | undefined)?.selector)
       .map((object) => `${object.metadata.namespace}/${object.metadata.name}`),

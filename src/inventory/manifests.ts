@@ -1,8 +1,10 @@
-import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join, extname } from 'node:path';
 import { FerryError } from '../util/errors.js';
 import { parseYamlDocuments } from '../util/yaml-source.js';
+import { readUtf8File } from '../util/text-file.js';
 import { isKubeObject, type KubeObject } from '../kube/object.js';
+import { assertObjectShape } from './shape.js';
 
 export interface SourcedObject {
   object: KubeObject;
@@ -45,7 +47,7 @@ function listManifestFiles(dir: string): string[] {
 }
 
 function readManifestFile(file: string): SourcedObject[] {
-  const documents = parseYamlDocuments(readFileSync(file, 'utf8'), file);
+  const documents = parseYamlDocuments(readUtf8File(file, 'manifest file'), file);
   const objects: SourcedObject[] = [];
   for (const document of documents) {
     const value = document.value;
@@ -59,6 +61,7 @@ function readManifestFile(file: string): SourcedObject[] {
           fix: 'remove the document or give it apiVersion, kind and metadata.name',
         });
       }
+      assertObjectShape(item, { file, positionOf: (field) => document.positionOf([...path, ...field]) });
       objects.push({ object: item, source: { file, get line() { return document.positionOf(path).line; } } });
     }
   }

@@ -1,7 +1,8 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { z } from 'zod';
 import { FerryError } from '../util/errors.js';
 import { parseYamlDocuments, type SourceDocument } from '../util/yaml-source.js';
+import { readUtf8File } from '../util/text-file.js';
 import { migrationPlanSchema, type MigrationPlan } from './schema.js';
 
 export interface LoadedPlan {
@@ -16,7 +17,7 @@ export function loadPlan(file: string): LoadedPlan {
   if (!existsSync(file)) {
     throw new FerryError('plan', 'plan file does not exist', { location: { file }, fix: 'write one with `ferry plan ... > plan.yaml`' });
   }
-  return parsePlan(readFileSync(file, 'utf8'), file);
+  return parsePlan(readUtf8File(file, 'plan file'), file);
 }
 
 export function parsePlan(text: string, file: string): LoadedPlan {

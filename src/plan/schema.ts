@@ -3,6 +3,7 @@ import { analysisSchema, durationSchema, gatesSchema } from '../analysis/gates-s
 import { sideQueriesSchema } from '../analysis/queries-schema.js';
 import { trafficProviderSchema as trafficProviderSettingsSchema } from '../traffic/provider-config.js';
 import { clientAccessSchema } from '../data/client-access/schema.js';
+import { boundedJsonSize } from '../util/value-size.js';
 
 /**
  * The MigrationPlan, written once: TypeScript types, validation messages and the JSON Schema
@@ -10,6 +11,16 @@ import { clientAccessSchema } from '../data/client-access/schema.js';
  */
 export const PLAN_API_VERSION = 'ferry.dev/v1alpha1';
 export const PLAN_KIND = 'MigrationPlan';
+
+/** Free-form fields are bounded: a plan is reviewed by people, and a huge value only costs time and memory on every read. */
+export const MAX_TRANSFORM_SETTINGS_BYTES = 64 * 1024;
+/** The API server's own limit on an object's annotations (256 KiB in total). */
+export const MAX_ANNOTATIONS_BYTES = 256 * 1024;
+const withinBytes = (limit: number, what: string) =>
+  [
+    (value: unknown) => boundedJsonSize(value, limit) <= limit,
+    `${what} are larger than ${limit / 1024} KiB (as JSON); keep them small and put large content in the objects themselves`,
+  ] as const;
 
 const dnsName = z.string().regex(/^[a-z0-9]([-a-z0-9.+]*[a-z0-9])?$/, 'lowercase letters, digits, "-", "." and "+"');
 
@@ -118,7 +129,7 @@ export const sliceDefaultsSchema = z
 export const transformSchema = z
   .object({
     name: z.string().min(1).describe('A named transform, e.g. strip-server-fields, map-storage-class, set-replicas, json-patch.'),
-    with: z.record(z.string(), z.unknown()).optional().describe("The transform's settings."),
+    with: z.record(z.string(), z.unknown()).refine(...withinBytes(MAX_TRANSFORM_SETTINGS_BYTES, "the transform's settings")).optional().describe("The transform's settings."),
   })
   .strict();
 
@@ -184,7 +195,7 @@ export const migrationPlanSchema = z
   .object({
     apiVersion: z.literal(PLAN_API_VERSION),
     kind: z.literal(PLAN_KIND),
-    metadata: z.object({ name: dnsName, annotations: z.record(z.string(), z.string()).optional() }).strict(),
+    metadata: z.object({ name: dnsName, annotations: z.record(z.string(), z.string()).refine(...withinBytes(MAX_ANNOTATIONS_BYTES, 'the annotations')).optional() }).strict(),
     spec: z
       .object({
         source: clusterRefSchema,

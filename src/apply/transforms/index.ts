@@ -3,6 +3,7 @@ import fastJsonPatch from 'fast-json-patch';
 import type { KubeObject } from '../../kube/object.js';
 import { describeObject } from '../../kube/object.js';
 import { FerryError } from '../../util/errors.js';
+import { shapeProblem } from '../../inventory/shape.js';
 import { stripServerFields } from './strip-server-fields.js';
 import { mapImageRegistry, mapIngressClass, mapNamespace, mapStorageClass, setReplicas } from './mappings.js';
 
@@ -81,7 +82,19 @@ export function compileTransforms(specs: readonly TransformSpec[], where = 'spec
         fix: 'correct the transform settings',
       });
     }
-    return (object: KubeObject) => (transform.apply as (o: KubeObject, s: unknown) => KubeObject)(object, parsed.data);
+    const apply = transform.apply as (o: KubeObject, s: unknown) => KubeObject;
+    return (object: KubeObject) => {
+      const result = apply(object, parsed.data);
+      // A json-patch can write anything; what the next transform and the apply read must still be sound.
+      const problem = result === object ? undefined : shapeProblem(result);
+      if (problem) {
+        throw new FerryError('transform', `transform "${spec.name}" leaves ${describeObject(object)} malformed: ${problem.field}: ${problem.message}`, {
+          location: { object: describeObject(object), field: `${where}[${index}].with` },
+          fix: 'correct the transform settings so the object keeps the shape Kubernetes expects',
+        });
+      }
+      return result;
+    };
   });
 }
 

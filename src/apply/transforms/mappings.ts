@@ -49,8 +49,9 @@ export function mapNamespace(input: KubeObject, mapping: Record<string, string>)
   const remap = (namespace: unknown) => (typeof namespace === 'string' && mapping[namespace] !== undefined ? mapping[namespace] : namespace);
   if (object.metadata.namespace) object.metadata.namespace = remap(object.metadata.namespace) as string;
   if (object.kind === 'Namespace') object.metadata.name = remap(object.metadata.name) as string;
-  for (const subject of object.subjects ?? []) if (subject.namespace) subject.namespace = remap(subject.namespace);
-  for (const rule of object.spec?.rules ?? []) for (const ref of rule.backendRefs ?? []) if (ref.namespace) ref.namespace = remap(ref.namespace);
+  // Any kind may carry these fields (custom resources are not shape-checked beyond spec): only lists of mappings are read.
+  for (const subject of mappingsIn(object.subjects)) if (subject.namespace) subject.namespace = remap(subject.namespace);
+  for (const rule of mappingsIn(object.spec?.rules)) for (const ref of mappingsIn(rule.backendRefs)) if (ref.namespace) ref.namespace = remap(ref.namespace);
   return object;
 }
 
@@ -60,4 +61,8 @@ export function setReplicas(input: KubeObject, replicas: number): KubeObject {
   const object = structuredClone(input) as KubeObject & Record<string, any>;
   object.spec = { ...(object.spec ?? {}), replicas };
   return object;
+}
+
+function mappingsIn(value: unknown): Array<Record<string, any>> {
+  return Array.isArray(value) ? value.filter((item): item is Record<string, any> => typeof item === 'object' && item !== null && !Array.isArray(item)) : [];
 }

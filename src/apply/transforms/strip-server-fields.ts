@@ -63,14 +63,20 @@ export function stripServerFields(input: KubeObject, options: StripOptions = {})
     if (object.metadata.labels && Object.keys(object.metadata.labels).length === 0) delete object.metadata.labels;
   }
   // Templates print `creationTimestamp: null` and claim templates a `status`: both server noise.
-  if (spec?.template?.metadata) delete spec.template.metadata.creationTimestamp;
-  for (const claim of spec?.volumeClaimTemplates ?? []) {
+  // Any kind may have these fields (custom resources are not shape-checked beyond spec), so only mappings are touched.
+  if (isMapping(spec?.template) && isMapping(spec.template.metadata)) delete spec.template.metadata.creationTimestamp;
+  for (const claim of Array.isArray(spec?.volumeClaimTemplates) ? spec.volumeClaimTemplates : []) {
+    if (!isMapping(claim)) continue;
     delete claim.status;
-    if (claim.metadata) delete claim.metadata.creationTimestamp;
+    if (isMapping(claim.metadata)) delete claim.metadata.creationTimestamp;
   }
   if (object.kind === 'Deployment' || object.kind === 'StatefulSet' || object.kind === 'DaemonSet') {
     const template = podTemplate(object);
     if (template) delete (template.labels as Record<string, string>)['pod-template-hash'];
   }
   return object;
+}
+
+function isMapping(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
