@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { isFerryError, toFerryError } from '../util/errors.js';
+import { isFerryError, toFerryError, type FerryError } from '../util/errors.js';
 import { color, setColor } from '../util/color.js';
 import { registerCommands } from './commands/index.js';
 
@@ -42,12 +42,17 @@ export async function main(argv: string[]): Promise<number> {
  * to report it, and its stack is shown only with --debug.
  */
 export function printError(error: unknown, debug: boolean): void {
-  const line = isFerryError(error) ? error.oneLine() : internalErrorLine(error);
+  const line = isFerryError(error) && !isWrappedUnexpected(error) ? error.oneLine() : internalErrorLine(isFerryError(error) ? error.cause : error);
   process.stderr.write(`${color().red('error:')} ${line}\n`);
   if (debug) {
     const ferryError = toFerryError(error);
     process.stderr.write(`${String((ferryError.cause as Error | undefined)?.stack ?? ferryError.stack)}\n`);
   }
+}
+
+/** What `toFerryError` makes of a raw error (code internal, no fix): still a bug to report, not a message to the user. */
+function isWrappedUnexpected(error: FerryError): boolean {
+  return error.code === 'internal' && error.fix === undefined && error.cause !== undefined && !isFerryError(error.cause);
 }
 
 function internalErrorLine(error: unknown): string {

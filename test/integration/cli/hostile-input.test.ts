@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ferryAsync, type CliResult } from '../../helpers/cli.js';
 import { printError } from '../../../src/cli/main.js';
+import { toFerryError } from '../../../src/util/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-hostile-cli-'));
 const write = (name: string, content: string | Uint8Array) => {
@@ -76,6 +77,7 @@ test('an error that is not a FerryError is named a bug in Ferry with how to repo
   try {
     printError(new TypeError("Cannot use 'in' operator to search for 'replicas' in 5"), false);
     printError(new TypeError('boom'), true);
+    printError(toFerryError(new RangeError('Invalid string length')), false);
   } finally {
     process.stderr.write = original;
   }
@@ -83,5 +85,7 @@ test('an error that is not a FerryError is named a bug in Ferry with how to repo
   assert.match(written[0]!, /internal error, a bug in Ferry rather than in your input: Cannot use 'in' operator/);
   assert.match(written[0]!, /report it .* --debug/);
   assert.doesNotMatch(written[0]!, /\n\s+at /);
-  assert.match(written.slice(1).join(''), /TypeError: boom\n\s+at /);
+  assert.match(written[1]!, /internal error, a bug in Ferry/);
+  assert.match(written[2]!, /TypeError: boom\n\s+at /);
+  assert.match(written[3]!, /^error: internal error, a bug in Ferry rather than in your input: Invalid string length \(fix: please report it/);
 });
