@@ -1,36 +1,47 @@
 import type { Command } from 'commander';
-import { readJournal } from '../../journal/journal.js';
+import { recordsAsWritten } from '../../journal/journal.js';
+import type { VerifyResult } from '../../journal/verify.js';
 import { deriveRunState } from '../../run/state.js';
 import { listRuns, openRun, requestControl, stateDir } from '../../run/store.js';
 import type { RunState } from '../../run/model.js';
 import { color } from '../../util/color.js';
 import { FerryError } from '../../util/errors.js';
 import { renderTable } from '../../util/output.js';
-import { parseOutputFormat, printResult } from '../context.js';
+import { addTargetContextOption, parseOutputFormat, printResult } from '../context.js';
+import { addJournalTrustOptions } from '../journal-options.js';
+import { journalSummary, journalWarning, journalWord, verifyCommandJournal } from '../journal-verdict.js';
 
 /** Commands that read a run or leave it a request: status, pause, approve, abort, audit verify. */
 export function register(program: Command): void {
-  program
+  addTargetContextOption(addJournalTrustOptions(program
     .command('status [run]')
-    .description('show a run (the latest by default): slices, stages, weights, approvals')
+    .description('show a run (the latest by default): slices, stages, weights, approvals; exits 1 when its journal does not verify')
     .option('--state-dir <dir>', 'where runs are kept (default .ferry or $FERRY_STATE_DIR)')
     .option('--all', 'list every run')
-    .option('-o, --output <format>', 'table or json', 'table')
-    .action((id: string | undefined, options) => {
+    .option('-o, --output <format>', 'table or json', 'table')))
+    .action(async (id: string | undefined, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       const root = stateDir(options.stateDir);
       if (options.all) {
-        const runs = listRuns(root).map((run) => {
+        const runs: Array<{ id: string; plan: string; status: string; startedAt?: string | undefined; endedAt?: string | undefined; journal: string }> = [];
+        for (const run of listRuns(root)) {
           const { files, plan } = openRun(root, run);
-          const state = deriveRunState(run, plan, readJournal(files.journal).records);
-          return { id: run, plan: state.plan, status: state.status, startedAt: state.startedAt, endedAt: state.endedAt };
-        });
-        printResult(format, runs, () => ({ headers: ['RUN', 'PLAN', 'STATUS', 'STARTED', 'ENDED'], rows: runs.map((r) => [r.id, r.plan, r.status, r.startedAt ?? '', r.endedAt ?? '']) }));
+          const { verify } = await verifyCommandJournal(command, files, plan);
+          const state = deriveRunState(run, plan, recordsAsWritten(files.journal));
+          runs.push({ id: run, plan: state.plan, status: state.status, startedAt: state.startedAt, endedAt: state.endedAt, journal: journalWord(verify) });
+          if (!verify.ok) process.exitCode = 1;
+        }
+        printResult(format, runs, () => ({ headers: ['RUN', 'PLAN', 'STATUS', 'STARTED', 'ENDED', 'JOURNAL'], rows: runs.map((r) => [r.id, r.plan, r.status, r.startedAt ?? '', r.endedAt ?? '', r.journal]) }));
         return;
       }
       const { files, plan } = openRun(root, id);
-      const state = deriveRunState(files.id, plan, readJournal(files.journal).records);
-      printResult(format, state, () => renderState(state));
+      const { records, verify } = await verifyCommandJournal(command, files, plan);
+      // A journal that does not verify is still shown, as what it claims, under a warning.
+      const state = deriveRunState(files.id, plan, verify.ok ? records : recordsAsWritten(files.journal));
+      const warning = journalWarning(files.journal, verify);
+      if (format === 'json' && warning) process.stderr.write(warning);
+      printResult(format, { ...state, journal: journalSummary(verify) }, () => warning + renderState(state));
+      if (!verify.ok) process.exitCode = 1;
     });
 
   for (const [name, description] of [['pause', 'stop a run at the next step boundary (resume with `ferry resume`)'], ['abort', 'stop a run for good at the next step boundary (then `ferry rollback`)']] as const) {
@@ -67,21 +78,30 @@ export function register(program: Command): void {
     });
 
   const audit = program.command('audit').description('the tamper-evident trail of a run');
-  audit
+  addTargetContextOption(addJournalTrustOptions(audit
     .command('verify [run]')
-    .description('check that no journal record was edited, removed or reordered')
+    .description('check that no journal record was edited, removed or reordered: MACs with the journal key, and the head anchored outside the run directory')
     .option('--state-dir <dir>', 'where runs are kept')
-    .option('-o, --output <format>', 'table or json', 'table')
-    .action((id: string | undefined, options) => {
+    .option('-o, --output <format>', 'table or json', 'table')))
+    .action(async (id: string | undefined, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
-      const { files } = openRun(stateDir(options.stateDir), id);
-      const { verify } = readJournal(files.journal);
-      printResult(format, { run: files.id, journal: files.journal, ...verify }, () =>
-        verify.ok
-          ? `${color().green('intact')}: ${verify.records} records, last hash ${verify.lastHash}\n`
-          : `${color().red('BROKEN')} at record ${verify.brokenAt!.seq} (${files.journal}:${verify.brokenAt!.line}): ${verify.brokenAt!.reason}\n`);
+      const { files, plan } = openRun(stateDir(options.stateDir), id);
+      const { verify } = await verifyCommandJournal(command, files, plan);
+      printResult(format, { run: files.id, journal: files.journal, ...verify }, () => auditLine(files.journal, verify));
       if (!verify.ok) process.exitCode = 1;
     });
+}
+
+function auditLine(file: string, verify: VerifyResult): string {
+  const c = color();
+  if (verify.brokenAt) return `${c.red('BROKEN')} at record ${verify.brokenAt.seq} (${file}:${verify.brokenAt.line}): ${verify.brokenAt.reason}\n`;
+  if (verify.problem) return `${c.red('UNVERIFIED')}: ${verify.problem}\n`;
+  if (!verify.keyed) {
+    return `${c.yellow('intact but unkeyed')}: ${verify.records} records chained by plain SHA-256 (written before Ferry keyed its journals), so anyone could have rewritten them; last hash ${verify.lastHash}\n`;
+  }
+  const anchored = verify.anchor ? `; head anchored in ${verify.anchor.where} at record ${verify.anchor.count} (${verify.anchor.at})${verify.unanchored ? `, ${verify.unanchored} records written after it` : ''}` : '';
+  const older = verify.unkeyedRecords ? ` (the first ${verify.unkeyedRecords} unkeyed, sealed by the MACs after them)` : '';
+  return `${c.green('intact')}: ${verify.records} records${older}, MACs checked with key ${verify.key!.id} (${verify.key!.where})${anchored}; last hash ${verify.lastHash}\n`;
 }
 
 function renderState(state: RunState): string {
