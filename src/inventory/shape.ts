@@ -236,6 +236,8 @@ function received(input: unknown): string {
 function fixFor(problem: ShapeProblem): string {
   const last = problem.path[problem.path.length - 1];
   const parent = problem.path[problem.path.length - 2];
+  const stringValued = parent === 'labels' || parent === 'annotations' || parent === 'data' || parent === 'stringData' || parent === 'binaryData' || (last === 'value' && problem.path[problem.path.length - 3] === 'env');
+  if (stringValued && problem.message.endsWith('got null')) return 'write "" for an empty value, or remove the key';
   if (parent === 'labels' || parent === 'annotations' || (last === 'value' && problem.path[problem.path.length - 3] === 'env')) {
     return 'quote the value: Kubernetes takes only strings there (e.g. "8080", "true")';
   }
