@@ -67,10 +67,26 @@ export class PostgresDataProvider implements DataProvider {
   }
 
   check(): Promise<CheckReport> {
-    return checkPostgres(this.source, this.target, this.config.schemas);
+    return this.guard(() => checkPostgres(this.source, this.target, this.config.schemas));
   }
 
-  async prepare(options: { copySchema?: boolean } = {}): Promise<PrepareReport> {
+  /**
+   * Every result and error leaves the provider through the one redaction (src/data/redact.ts)
+   * with this move's secrets: the run journals both, the CLI prints both.
+   */
+  private async guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return this.redactor.value(await work());
+    } catch (error) {
+      throw this.redactor.error(error);
+    }
+  }
+
+  prepare(options: { copySchema?: boolean } = {}): Promise<PrepareReport> {
+    return this.guard(() => this.prepareUnguarded(options));
+  }
+
+  private async prepareUnguarded(options: { copySchema?: boolean }): Promise<PrepareReport> {
     const tables = (await listTables(this.source, this.config.schemas)).map((t) => t.name);
     let schemaCopied = false;
     if (options.copySchema) {
@@ -90,7 +106,11 @@ export class PostgresDataProvider implements DataProvider {
     return { schemaCopied, differences: diffSchemas(s, t), tables };
   }
 
-  async startSync(): Promise<SyncStatus> {
+  startSync(): Promise<SyncStatus> {
+    return this.guard(() => this.startSyncUnguarded());
+  }
+
+  private async startSyncUnguarded(): Promise<SyncStatus> {
     if ((await subscriptionExists(this.source, this.reverseDir)).exists) return this.status();
     const tables = await this.tableNames();
     const onTarget = new Set((await listTables(this.target, this.config.schemas)).map((t) => t.name));
@@ -133,7 +153,11 @@ export class PostgresDataProvider implements DataProvider {
     return null;
   }
 
-  async status(options: { lag?: boolean } = {}): Promise<SyncStatus> {
+  status(options: { lag?: boolean } = {}): Promise<SyncStatus> {
+    return this.guard(() => this.statusUnguarded(options));
+  }
+
+  private async statusUnguarded(options: { lag?: boolean } = {}): Promise<SyncStatus> {
     const direction = await this.activeDirection();
     if (!direction) return { direction: this.forward.id, exists: false, enabled: false, tables: [], allReady: false, lag: null };
     const [from, to] = this.sides(direction);
@@ -145,7 +169,11 @@ export class PostgresDataProvider implements DataProvider {
   }
 
   /** Polls until every table is ready and the lag is under `maxLagSeconds`; reports apply errors as they appear. */
-  async waitForSync(options: { maxLagSeconds?: number; timeoutMs?: number; onProgress?: (status: SyncStatus) => void } = {}): Promise<SyncStatus> {
+  waitForSync(options: { maxLagSeconds?: number; timeoutMs?: number; onProgress?: (status: SyncStatus) => void } = {}): Promise<SyncStatus> {
+    return this.guard(() => this.waitForSyncUnguarded(options));
+  }
+
+  private async waitForSyncUnguarded(options: { maxLagSeconds?: number; timeoutMs?: number; onProgress?: (status: SyncStatus) => void }): Promise<SyncStatus> {
     const deadline = Date.now() + (options.timeoutMs ?? 600_000);
     const maxLag = options.maxLagSeconds ?? 1;
     while (true) {
@@ -166,17 +194,21 @@ export class PostgresDataProvider implements DataProvider {
     }
   }
 
-  async lag(): Promise<LagReport> {
-    const direction = await this.activeDirection();
-    if (!direction) throw new FerryError('data.lag', 'nothing is replicating', { fix: 'run `ferry data sync` first' });
-    const [from, to] = this.sides(direction);
-    return lagReport(from, to, direction);
+  lag(): Promise<LagReport> {
+    return this.guard(async () => {
+      const direction = await this.activeDirection();
+      if (!direction) throw new FerryError('data.lag', 'nothing is replicating', { fix: 'run `ferry data sync` first' });
+      const [from, to] = this.sides(direction);
+      return lagReport(from, to, direction);
+    });
   }
 
-  async parity(options: ParityOptions = {}): Promise<ParityReport> {
-    const direction = await this.activeDirection();
-    const merged = { ...this.config.parity, ...options, schemas: this.config.schemas };
-    return runParity(this.source, this.target, direction ? { mode: 'live', direction } : { mode: 'snapshot' }, merged);
+  parity(options: ParityOptions = {}): Promise<ParityReport> {
+    return this.guard(async () => {
+      const direction = await this.activeDirection();
+      const merged = { ...this.config.parity, ...options, schemas: this.config.schemas };
+      return runParity(this.source, this.target, direction ? { mode: 'live', direction } : { mode: 'snapshot' }, merged);
+    });
   }
 
   cutover(options: SwitchoverOptions = {}): Promise<SwitchoverReport> {
@@ -187,7 +219,11 @@ export class PostgresDataProvider implements DataProvider {
     return this.switchover('target', options);
   }
 
-  async teardown(): Promise<TeardownReport> {
+  teardown(): Promise<TeardownReport> {
+    return this.guard(() => this.teardownUnguarded());
+  }
+
+  private async teardownUnguarded(): Promise<TeardownReport> {
     const dropped: string[] = [];
     for (const direction of [this.forward, this.reverseDir]) {
       const [from, to] = this.sides(direction);
@@ -226,7 +262,11 @@ export class PostgresDataProvider implements DataProvider {
    * `ferry`) and replication workers are left alone. Needs the role to be allowed to signal
    * those backends (superuser, the same role, or pg_signal_backend). Returns how many ended.
    */
-  async disconnectApplications(side: Side): Promise<number> {
+  disconnectApplications(side: Side): Promise<number> {
+    return this.guard(() => this.disconnectUnguarded(side));
+  }
+
+  private async disconnectUnguarded(side: Side): Promise<number> {
     const db = side === 'source' ? this.source : this.target;
     const row = await db.one<{ n: number }>(
       `select count(*) filter (where pg_terminate_backend(pid))::int as n from pg_stat_activity
@@ -241,7 +281,7 @@ export class PostgresDataProvider implements DataProvider {
   }
 
   private async switchover(freezeSide: Side, options: SwitchoverOptions): Promise<SwitchoverReport> {
-    return switchover(
+    return this.guard(async () => switchover(
       {
         source: this.source,
         target: this.target,
@@ -254,7 +294,7 @@ export class PostgresDataProvider implements DataProvider {
       },
       freezeSide,
       options,
-    );
+    ));
   }
 
   private async tableNames(): Promise<string[]> {

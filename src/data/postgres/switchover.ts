@@ -44,6 +44,7 @@ import { failpoint } from '../../util/failpoint.js';
 import type { GivenBackPause, ParityOptions, Side, SwitchoverOptions, SwitchoverReport } from '../provider.js';
 import type { PgConn, PgSide } from './connection.js';
 import { lockOrder } from './lock-order.js';
+import { lockError, pauseError } from './pause-errors.js';
 import { runParity } from './parity.js';
 import {
   closeWritesSql,
@@ -59,7 +60,6 @@ import {
   openWritesSql,
   slotExists,
   sleep,
-  SUBSCRIBE_TIMEOUT_MS,
   subscriptionExists,
   tableProgress,
   writesClosed,
@@ -377,15 +377,9 @@ async function freezeAndSwitch(m: Move, { freeze, holders }: PauseSessions): Pro
     if (left() <= 0) return giveBack('detach', 'out of time before detaching the old direction');
     await step(`detach ${oldDir.id}`, () => detachSubscription(to, oldDir));
     if (left() <= 0) return giveBack('start', 'out of time before starting the new direction');
-    // The slot is created on the open side (two steps: the same cluster would otherwise hang);
-    // its wait for running transactions is bounded by the time left, and running out gives the writes back.
-    const startMs = Math.min(SUBSCRIBE_TIMEOUT_MS, left());
-    try {
-      await step(`start ${newDir.id}`, () => ensureSubscription(from, newDir, ctx.conninfo(openSide), { copyData: false, createSlot: true, publisher: to, timeoutMs: startMs }));
-    } catch (error) {
-      if (m.maxPauseMs !== null && (error as FerryError).code === 'data.slot-timeout') return giveBack('start', `creating slot ${newDir.id} waited on running transactions past the ${Math.round(startMs)} ms left`);
-      throw error;
-    }
+    // The new slot is made on the open side first (two steps: on one cluster CREATE SUBSCRIPTION
+    // would wait for itself); each step is bounded by its own timeout (SUBSCRIBE_TIMEOUT_MS).
+    await step(`start ${newDir.id}`, () => ensureSubscription(from, newDir, ctx.conninfo(openSide), { copyData: false, createSlot: true, publisher: to }));
     if (m.options.pointApplications) {
       if (left() <= 0) return giveBack('point', 'out of time before pointing the applications');
       pointed = true;
@@ -445,28 +439,4 @@ async function afterPause(m: Move, snapshots: { source: string; target: string }
     });
   }
   return parity;
-}
-
-async function lockError(m: Move, attempts: number, error: unknown): Promise<FerryError> {
-  const blockers = await m.from.q<{ pid: number; age: number; query: string }>(
-    `select pid, extract(epoch from now() - xact_start)::float8 as age, left(query, 60) as query from pg_stat_activity
-      where backend_xid is not null and pid <> pg_backend_pid() order by xact_start limit 3`,
-  );
-  return new FerryError('data.cutover', `could not freeze writes on the ${m.freezeSide} in ${attempts} attempts of ${Math.round(m.lockTimeoutMs)} ms: long write transactions hold the tables (${blockers.map((b) => `pid ${b.pid} open ${b.age.toFixed(1)} s`).join(', ') || String((error as Error).message)})`, {
-    fix: 'let those transactions finish (or end them) and run the cutover again; nothing was changed',
-    cause: error,
-  });
-}
-
-function pauseError(m: Move, givenBack: GivenBackPause[]): FerryError {
-  const last = givenBack[givenBack.length - 1]!;
-  const longest = Math.max(...givenBack.map((g) => g.pauseMs));
-  return new FerryError(
-    'data.cutover',
-    `the write pause would exceed data.maxWritePause (${m.maxPauseMs} ms): ${givenBack.length} attempt(s) gave the writes back to the ${m.freezeSide} (longest pause ${longest.toFixed(0)} ms; last: ${last.reason}); writes stay on the ${m.freezeSide}, nothing moved`,
-    {
-      location: { field: 'data.maxWritePause' },
-      fix: `cut over when replication keeps up (\`ferry data status\` shows the lag; large transactions in flight or a slow link delay the drain), or raise data.maxWritePause in the plan (--max-write-pause on the command line)`,
-    },
-  );
 }
