@@ -79,6 +79,9 @@ test('a record edited with its hash chain recomputed: audit verify and status na
   assert.match(json.stderr, /TAMPERED/);
 
   assert.throws(() => Journal.open(run.files.journal, defaultJournalStores({ ...process.env, ...run.env })), /journal is not intact at record 3: its MAC does not match/);
+  const resumed = await cli(run, ['resume', run.files.id]);
+  assert.equal(resumed.code, 1);
+  assert.match(resumed.stderr, /journal\.jsonl:3: journal is not intact at record 3: its MAC does not match/);
 });
 
 test('the last record removed: audit verify and status see the anchored head and exit 1', async () => {
@@ -93,6 +96,9 @@ test('the last record removed: audit verify and status see the anchored head and
   const status = await cli(run, ['status', run.files.id, '-o', 'json']);
   assert.equal(status.code, 1);
   assert.equal(JSON.parse(status.stdout).journal.brokenAt.seq, 5);
+  const resumed = await cli(run, ['resume', run.files.id]);
+  assert.equal(resumed.code, 1);
+  assert.match(resumed.stderr, /journal is not intact at record 5: missing/);
   const all = await cli(run, ['status', '--all']);
   assert.equal(all.code, 1);
   assert.match(all.stdout, /TAMPERED/);
