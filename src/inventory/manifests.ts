@@ -1,4 +1,4 @@
-import { readdirSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync, existsSync } from 'node:fs';
 import { join, extname } from 'node:path';
 import { FerryError } from '../util/errors.js';
 import { parseYamlDocuments } from '../util/yaml-source.js';
@@ -31,19 +31,47 @@ export function readManifests(path: string): SourcedObject[] {
       fix: 'pass an existing YAML file or directory to --manifests',
     });
   }
-  const files = statSync(path).isDirectory() ? listManifestFiles(path) : [path];
+  const files = isDirectory(path) ? listManifestFiles(path) : [path];
   return files.flatMap((file) => readManifestFile(file));
 }
 
-function listManifestFiles(dir: string): string[] {
+function listManifestFiles(dir: string, seen = new Set<string>()): string[] {
+  const real = realpathSync(dir);
+  if (seen.has(real)) {
+    throw new FerryError('manifests', `a folder reached twice through symbolic links among the manifests (this is ${real} again)`, { location: { file: dir }, fix: 'remove the link (it loops or repeats), or point --manifests at a folder without it' });
+  }
+  seen.add(real);
   const files: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
+  for (const name of listDirectory(dir)) {
     if (name.startsWith('.')) continue;
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) files.push(...listManifestFiles(path));
+    if (isDirectory(path)) files.push(...listManifestFiles(path, seen));
     else if (MANIFEST_EXTENSIONS.has(extname(name))) files.push(path);
   }
   return files;
+}
+
+// A broken symlink, a symlink loop (ELOOP) or an unreadable folder is named, not thrown as Node's own error.
+function listDirectory(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch (error) {
+    throw unreadable(dir, error);
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch (error) {
+    throw unreadable(path, error);
+  }
+}
+
+function unreadable(path: string, error: unknown): FerryError {
+  const code = (error as NodeJS.ErrnoException).code ?? 'error';
+  const why = code === 'ENOENT' ? 'a broken symbolic link' : code === 'ELOOP' ? 'a symbolic link loop' : code === 'EACCES' ? 'permission denied' : `cannot be read (${code})`;
+  return new FerryError('manifests', `${why} among the manifests`, { location: { file: path }, fix: 'remove or fix it, or point --manifests at a folder without it', cause: error });
 }
 
 function readManifestFile(file: string): SourcedObject[] {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inventoryFromManifests } from '../../../src/inventory/load.js';
@@ -143,4 +143,18 @@ test('a json-patch that breaks an object is an error naming the transform and th
   assert.equal(error.code, 'transform');
   assert.equal(error.location.field, 'spec.transforms[1].with');
   assert.match(error.message, /^transform "json-patch" leaves Deployment shop\/web malformed: spec\.template\.spec\.containers: expected a list, got string "web"$/);
+});
+
+test('a manifests folder with a directory as plan, a broken link or a link loop: an error naming the path', () => {
+  assert.match(ferryError(() => loadPlan(dir)).message, /plan file is a directory, not a file/);
+  const broken = mkdtempSync(join(tmpdir(), 'ferry-links-'));
+  writeFileSync(join(broken, 'a.yaml'), goodDeployment);
+  symlinkSync(join(broken, 'missing.yaml'), join(broken, 'b.yaml'));
+  const brokenError = ferryError(() => inventoryFromManifests({ manifests: broken }));
+  assert.deepEqual([brokenError.location.file, brokenError.message], [join(broken, 'b.yaml'), 'a broken symbolic link among the manifests']);
+  const looping = mkdtempSync(join(tmpdir(), 'ferry-loop-'));
+  mkdirSync(join(looping, 'sub'));
+  writeFileSync(join(looping, 'sub', 'a.yaml'), goodDeployment);
+  symlinkSync(looping, join(looping, 'sub', 'up'));
+  assert.match(ferryError(() => inventoryFromManifests({ manifests: looping })).message, /a folder reached twice through symbolic links/);
 });
