@@ -1,4 +1,5 @@
-import { Journal } from '../journal/journal.js';
+import type { Journal } from '../journal/journal.js';
+import { openRunJournal, type JournalTrustConfig } from '../journal/trust.js';
 import { assertRunnable } from '../plan/runnable.js';
 import type { MigrationPlan } from '../plan/schema.js';
 import { toFerryError, type FerryError } from '../util/errors.js';
@@ -14,6 +15,8 @@ export interface DriveOptions extends Omit<PlanEnvironmentOptions, 'control'> {
   stateDir: string;
   /** Told the run's files as soon as they exist (before anything moves). */
   onStarted?: (files: RunFiles) => void;
+  /** Where the journal's key and anchored head live (default: the user's key file and anchors beside it). */
+  journal?: JournalTrustConfig;
 }
 
 export interface DriveResult {
@@ -51,10 +54,12 @@ export async function rollBackRun(id: string | undefined, options: DriveOptions)
 
 async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollback', options: DriveOptions): Promise<DriveResult> {
   const release = acquireLock(files);
-  const journal = Journal.open(files.journal);
   const env = planEnvironment(plan, { ...options, control: async () => takeControlRequests(files) });
   let error: FerryError | undefined;
+  let journal: Journal | undefined;
   try {
+    // Keyed and anchored outside the run directory: a rewritten or truncated journal is refused here.
+    journal = await openRunJournal(files.journal, { runId: files.id, plan, ...(options.journal ? { trust: options.journal } : {}), ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}) });
     // Every slice's services are built before anything moves: a plan that cannot be run
     // (unset secrets, an unreachable Secret, a provider refusing its settings) fails here.
     for (const slice of plan.spec.waves.flatMap((wave) => wave.slices)) await env.servicesFor(slice.name);
@@ -64,8 +69,11 @@ async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollba
     error = toFerryError(caught);
   } finally {
     await env.close?.();
-    journal.close();
+    await journal?.close().catch((caught: unknown) => {
+      error ??= toFerryError(caught);
+    });
     release();
   }
+  if (!journal) throw error!;
   return { files, state: deriveRunState(files.id, plan, journal.records), ...(error ? { error } : {}) };
 }

@@ -96,6 +96,8 @@ async function runSlice(id: string, plan: MigrationPlan, slice: EffectiveSlice, 
     try {
       const result = await STAGE_FUNCTIONS[stage](ctx);
       journal.append('stage-completed', { slice: slice.name, stage, ...result });
+      // A finished stage is anchored outside the run directory before the next one starts.
+      await journal.flush();
     } catch (error) {
       if (error instanceof StopRequested) {
         journal.append('stage-interrupted', { slice: slice.name, stage, by: error.action });

@@ -6,16 +6,17 @@ import { stateDir } from '../../run/store.js';
 import { color } from '../../util/color.js';
 import { FerryError } from '../../util/errors.js';
 import { globalOptions, parseOutputFormat, printResult } from '../context.js';
+import { addJournalTrustOptions, journalTrustConfig } from '../journal-options.js';
 
 /** run, resume and rollback: the commands that drive a run (one process at a time, under its lock). */
 export function register(program: Command): void {
-  program
+  addJournalTrustOptions(program
     .command('run <plan>')
     .description('execute a plan: apply, sync data, shadow, ramp, cut over, decommission — journaled and resumable')
     .option('--state-dir <dir>', 'where runs are kept (default .ferry or $FERRY_STATE_DIR)')
     .option('--parallel <n>', `slices of one wave run at once (default ${DEFAULT_PARALLEL})`)
     .option('-o, --output <format>', 'table or json', 'table')
-    .addHelpText('after', '\nExamples:\n  ferry run plan.yaml\n  ferry run plan.yaml --parallel 1 -o json\n')
+    .addHelpText('after', '\nExamples:\n  ferry run plan.yaml\n  ferry run plan.yaml --parallel 1 -o json\n'))
     .action(async (file: string, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       const { plan, positionOf } = loadPlan(file);
@@ -23,22 +24,22 @@ export function register(program: Command): void {
       report(format, result);
     });
 
-  program
+  addJournalTrustOptions(program
     .command('resume [run]')
     .description('continue a run (the latest by default) from where it stopped')
     .option('--state-dir <dir>', 'where runs are kept')
     .option('--parallel <n>', `slices of one wave run at once (default ${DEFAULT_PARALLEL})`)
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', 'table or json', 'table'))
     .action(async (id: string | undefined, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       report(format, await withInterrupt((drive) => resumeRun(id, drive), driveOptions(options, command)));
     });
 
-  program
+  addJournalTrustOptions(program
     .command('rollback [run]')
     .description('take every slice of a run back to the source: source ready first, then traffic, data (no write lost), target workloads')
     .option('--state-dir <dir>', 'where runs are kept')
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', 'table or json', 'table'))
     .action(async (id: string | undefined, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       report(format, await withInterrupt((drive) => rollBackRun(id, drive), driveOptions(options, command)));
@@ -54,6 +55,7 @@ function driveOptions(options: { stateDir?: string; parallel?: string }, command
   }
   return {
     stateDir: stateDir(options.stateDir),
+    journal: journalTrustConfig(command),
     ...(kubeconfig ? { kubeconfig } : {}),
     ...(parallel ? { parallel } : {}),
     onProgress: ({ slice, stage, detail }) => process.stderr.write(`${color().dim(new Date().toISOString())} ${slice}: ${stage}${detail ? ` ${detail}` : ''}\n`),
