@@ -67,24 +67,12 @@ type Compiled = (object: KubeObject) => KubeObject;
 /** Checks every transform's name and settings up front, so a bad plan fails before anything is applied. */
 export function compileTransforms(specs: readonly TransformSpec[], where = 'spec.transforms'): Compiled[] {
   return specs.map((spec, index) => {
-    const transform = transforms[spec.name as TransformName];
-    if (!transform) {
-      throw new FerryError('plan', `unknown transform "${spec.name}"`, {
-        location: { field: `${where}[${index}].name` },
-        fix: `use one of: ${TRANSFORM_NAMES.join(', ')}`,
-      });
+    const checked = checkTransform(spec);
+    if ('problem' in checked) {
+      throw new FerryError('plan', checked.problem.message, { location: { field: `${where}[${index}]${formatTail(checked.problem.tail)}` }, fix: checked.problem.fix });
     }
-    const parsed = transform.settings.safeParse(spec.with ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new FerryError('plan', `transform "${spec.name}": ${issue.message}`, {
-        location: { field: `${where}[${index}].with${issue.path.length ? `.${issue.path.join('.')}` : ''}` },
-        fix: 'correct the transform settings',
-      });
-    }
-    const apply = transform.apply as (o: KubeObject, s: unknown) => KubeObject;
     return (object: KubeObject) => {
-      const result = apply(object, parsed.data);
+      const result = checked.apply(object);
       // A json-patch can write anything; what the next transform and the apply read must still be sound.
       const problem = result === object ? undefined : shapeProblem(result);
       if (problem) {
@@ -96,6 +84,45 @@ export function compileTransforms(specs: readonly TransformSpec[], where = 'spec
       return result;
     };
   });
+}
+
+/** A transform's name or settings that `ferry run` would refuse, with its path in the plan. */
+export interface TransformProblem {
+  path: Array<string | number>;
+  message: string;
+  fix: string;
+}
+
+/**
+ * Every transform of a plan (spec.transforms and each slice's) that `compileTransforms` would
+ * refuse when the run applies it, so `ferry validate` can refuse it first, with the same words.
+ */
+export function transformProblems(plan: { spec: { transforms?: readonly TransformSpec[]; waves: ReadonlyArray<{ slices: ReadonlyArray<{ transforms?: readonly TransformSpec[] | undefined }> }> } }): TransformProblem[] {
+  const lists: Array<[Array<string | number>, readonly TransformSpec[]]> = [[['spec', 'transforms'], plan.spec.transforms ?? []]];
+  plan.spec.waves.forEach((wave, w) => wave.slices.forEach((slice, s) => lists.push([['spec', 'waves', w, 'slices', s, 'transforms'], slice.transforms ?? []])));
+  return lists.flatMap(([prefix, specs]) =>
+    specs.flatMap((spec, index) => {
+      const checked = checkTransform(spec);
+      return 'problem' in checked ? [{ path: [...prefix, index, ...checked.problem.tail], message: checked.problem.message, fix: checked.problem.fix }] : [];
+    }),
+  );
+}
+
+function checkTransform(spec: TransformSpec): { apply: Compiled } | { problem: { tail: Array<string | number>; message: string; fix: string } } {
+  const transform = transforms[spec.name as TransformName];
+  if (!transform) return { problem: { tail: ['name'], message: `unknown transform "${spec.name}"`, fix: `use one of: ${TRANSFORM_NAMES.join(', ')}` } };
+  const parsed = transform.settings.safeParse(spec.with ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const tail = issue.path.filter((key): key is string | number => typeof key !== 'symbol');
+    return { problem: { tail: ['with', ...tail], message: `transform "${spec.name}": ${issue.message}`, fix: 'correct the transform settings' } };
+  }
+  const apply = transform.apply as (o: KubeObject, s: unknown) => KubeObject;
+  return { apply: (object) => apply(object, parsed.data) };
+}
+
+function formatTail(tail: ReadonlyArray<string | number>): string {
+  return tail.map((key) => (typeof key === 'number' ? `[${key}]` : `.${key}`)).join('');
 }
 
 /** Runs the transforms in order over each object. */

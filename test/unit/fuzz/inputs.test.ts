@@ -13,6 +13,7 @@ import { validatePlanMeaning } from '../../../src/plan/validate.js';
 import { runnableProblems } from '../../../src/plan/runnable.js';
 import type { MigrationPlan } from '../../../src/plan/schema.js';
 import { desiredObjects } from '../../../src/apply/desired.js';
+import { transformProblems } from '../../../src/apply/transforms/index.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { FerryError } from '../../../src/util/errors.js';
 import { toYamlText } from '../../../src/util/output.js';
@@ -69,6 +70,7 @@ function exercisePlan(plan: MigrationPlan, inventory: Inventory): void {
   expectResultOrFerryError('the run\'s copy of the plan', () => toYamlText(plan));
   expectResultOrFerryError('validatePlanMeaning', () => validatePlanMeaning(plan));
   expectResultOrFerryError('runnableProblems', () => runnableProblems(plan, { env: { FERRY_ROUTER_TOKEN: 't' }, unsetEnv: 'warning' }));
+  expectResultOrFerryError('transformProblems', () => transformProblems(plan));
   expectResultOrFerryError('desiredObjects', () => desiredObjects(plan, inventory, { prerequisites: true }));
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { inventoryFromManifests } from '../../../src/inventory/load.js';
 import { buildDependencyGraph } from '../../../src/graph/build.js';
 import { desiredObjects } from '../../../src/apply/desired.js';
+import { transformProblems } from '../../../src/apply/transforms/index.js';
 import { generatePlan } from '../../../src/plan/generate.js';
 import { loadPlan } from '../../../src/plan/load.js';
 import type { KubeObject } from '../../../src/kube/object.js';
@@ -157,4 +158,15 @@ test('a manifests folder with a directory as plan, a broken link or a link loop:
   writeFileSync(join(looping, 'sub', 'a.yaml'), goodDeployment);
   symlinkSync(looping, join(looping, 'sub', 'up'));
   assert.match(ferryError(() => inventoryFromManifests({ manifests: looping })).message, /a folder reached twice through symbolic links/);
+});
+
+test('transformProblems finds what the run would refuse in spec.transforms and in slices, with the plan path', () => {
+  const manifests = file(goodDeployment);
+  const plan = generatePlan(inventoryFromManifests({ manifests }).objects, { source: { manifests }, target: { context: 'target' }, traffic: { kind: 'none' } });
+  plan.spec.transforms.push({ name: 'json-patch', with: { patch: [] } });
+  plan.spec.waves[0]!.slices[0]!.transforms = [{ name: 'map-everything' }];
+  assert.deepEqual(transformProblems(plan).map((problem) => [problem.path.join('/'), problem.message]), [
+    ['spec/transforms/1/with/select', 'transform "json-patch": Invalid input: expected object, received undefined'],
+    ['spec/waves/0/slices/0/transforms/0/name', 'unknown transform "map-everything"'],
+  ]);
 });
