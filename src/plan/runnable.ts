@@ -1,3 +1,4 @@
+import { transformProblems } from '../apply/transforms/index.js';
 import { metricsForSlice } from '../analysis/index.js';
 import type { TrafficProviderConfig } from '../traffic/provider-config.js';
 import { FerryError, isFerryError } from '../util/errors.js';
@@ -34,6 +35,8 @@ export function runnableProblems(plan: MigrationPlan, options: RunnableOptions =
     wave.slices.forEach((slice, s) => checkSliceTraffic(plan, slice, ['spec', 'waves', w, 'slices', s], options, add)),
   );
   checkReferences(plan, options, add);
+  // Transform settings the apply stage would refuse, refused before anything is touched.
+  for (const problem of transformProblems(plan)) add('error', problem.path, problem.message, problem.fix);
   return problems;
 }
 
