@@ -68,6 +68,8 @@ export interface LabCluster {
   ingress: ClusterIngress | undefined;
   faults(): ApiFaults;
   setFaults(faults: ApiFaults): void;
+  /** A bearer token for a named user of this cluster (e.g. a second approver); see src/lab/lab-users.ts. */
+  mintUserToken(username: string, groups?: string[]): string;
   /** Resolves when controllers have nothing left to do (tests). */
   settled(): Promise<void>;
   stop(): Promise<void>;
@@ -138,6 +140,7 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
     ingress,
     faults: () => server.faults,
     setFaults: (faults) => server.setFaults(faults),
+    mintUserToken: (username, groups) => server.mintUserToken(username, groups),
     settled: () => manager.idle(),
     async stop() {
       manager.stop();

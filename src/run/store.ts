@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError } from '../util/errors.js';
 import { isAlive } from '../util/process.js';
@@ -11,6 +11,10 @@ import type { ControlRequest } from './services.js';
  * Where runs live: `<stateDir>/runs/<id>/` holds the plan as it was started (plan.yaml), the
  * journal (journal.jsonl), control requests from other commands (control.jsonl) and the
  * lock of the process driving the run (lock).
+ *
+ * A run exists once its journal has its first record (`run-started`). Until then — while
+ * leases are taken and slice services built — its directory is invisible to `listRuns`,
+ * `openRun` and `ferry status`, and a start that is refused removes it (`discardRun`).
  */
 export function stateDir(explicit?: string): string {
   return explicit ?? process.env.FERRY_STATE_DIR ?? '.ferry';
@@ -40,11 +44,30 @@ export function createRun(root: string, plan: MigrationPlan, now = new Date()): 
   return files;
 }
 
+/** True once the run's journal holds a record: before that the run never started. */
+export function runStarted(files: RunFiles): boolean {
+  try {
+    return statSync(files.journal).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes the directory of a run that never started (its start was refused: a lock held
+ * elsewhere, a secret unset, a Secret unreadable). A run with a journal record is never
+ * removed: it is history, and `ferry status` shows it.
+ */
+export function discardRun(files: RunFiles): void {
+  if (runStarted(files)) return;
+  rmSync(files.dir, { recursive: true, force: true });
+}
+
 export function openRun(root: string, id: string | undefined): { files: RunFiles; plan: MigrationPlan } {
   const chosen = id ?? latestRun(root);
   if (!chosen) throw new FerryError('run', `no runs under ${join(root, 'runs')}`, { fix: 'start one with `ferry run plan.yaml`' });
   const files = runFiles(root, chosen);
-  if (!existsSync(files.plan)) {
+  if (!existsSync(files.plan) || !runStarted(files)) {
     throw new FerryError('run', `no run "${chosen}"`, { location: { file: files.dir }, fix: `list runs with \`ferry status --all\` (known: ${listRuns(root).slice(-5).join(', ') || 'none'})` });
   }
   return { files, plan: parsePlan(readFileSync(files.plan, 'utf8'), files.plan).plan };
@@ -52,7 +75,7 @@ export function openRun(root: string, id: string | undefined): { files: RunFiles
 
 export function listRuns(root: string): string[] {
   const dir = join(root, 'runs');
-  return existsSync(dir) ? readdirSync(dir).filter((name) => existsSync(join(dir, name, 'plan.yaml'))).sort() : [];
+  return existsSync(dir) ? readdirSync(dir).filter((name) => existsSync(join(dir, name, 'plan.yaml')) && runStarted(runFiles(root, name))).sort() : [];
 }
 
 function latestRun(root: string): string | undefined {

@@ -3,6 +3,7 @@ import { recordsAsWritten } from '../../journal/journal.js';
 import type { VerifyResult } from '../../journal/verify.js';
 import { deriveRunState } from '../../run/state.js';
 import { listRuns, openRun, requestControl, stateDir } from '../../run/store.js';
+import { approverIdentity, assertApprover } from '../../run/approver.js';
 import type { RunState } from '../../run/model.js';
 import { color } from '../../util/color.js';
 import { FerryError } from '../../util/errors.js';
@@ -60,21 +61,23 @@ export function register(program: Command): void {
 
   program
     .command('approve <run> <slice>')
-    .description('approve a slice that names approvers: its ramp (or, without traffic, its data cutover, else its decommission) waits for this')
-    .option('--as <name>', 'who approves (journaled)', process.env.USER ?? 'unknown')
+    .description('approve a slice that names approvers, as the Kubernetes user your credentials are on the target cluster: its ramp (or, without traffic, its data cutover, else its decommission) waits for this')
+    .option('--context <name>', "kubeconfig context whose credentials say who you are (default: the plan's target context; it must point at the target cluster)")
+    .option('--as <user>', 'only checks that you are this user (SelfSubjectReview decides who approves)')
     .option('--state-dir <dir>', 'where runs are kept')
     .option('-o, --output <format>', 'table or json', 'table')
-    .action((id: string, slice: string, options) => {
+    .addHelpText('after', '\nExamples:\n  ferry approve shop-20261130-041900 checkout\n  ferry approve shop-20261130-041900 checkout --context alice@prod\n')
+    .action(async (id: string, slice: string, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       const { files, plan } = openRun(stateDir(options.stateDir), id);
       const known = plan.spec.waves.flatMap((wave) => wave.slices);
       const target = known.find((s) => s.name === slice);
       if (!target) throw new FerryError('usage', `no slice "${slice}" in run ${files.id}`, { fix: `use one of: ${known.map((s) => s.name).join(', ')}` });
-      if (target.approvers?.length && !target.approvers.includes(options.as)) {
-        throw new FerryError('approval', `${options.as} is not an approver of slice ${slice}`, { fix: `ask one of: ${target.approvers.join(', ')}` });
-      }
-      requestControl(files, { action: 'approve', slice, by: options.as });
-      printResult(format, { run: files.id, requested: 'approve', slice, by: options.as }, () => `approval of ${slice} by ${options.as} recorded for run ${files.id}\n`);
+      const { kubeconfig } = command.optsWithGlobals<{ kubeconfig?: string }>();
+      const identity = await approverIdentity(plan, { ...(kubeconfig ? { kubeconfig } : {}), ...(options.context ? { context: options.context } : {}) });
+      assertApprover(target, identity, options.as);
+      requestControl(files, { action: 'approve', slice, by: identity.username });
+      printResult(format, { run: files.id, requested: 'approve', slice, by: identity.username }, () => `approval of ${slice} by ${identity.username} (reviewed by ${identity.server}) recorded for run ${files.id}\n`);
     });
 
   const audit = program.command('audit').description('the tamper-evident trail of a run');

@@ -4,7 +4,6 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
 import type { ObjectService } from './objects.js';
 import { parseRoute } from './routes.js';
 import { handleResource } from './handlers.js';
@@ -13,6 +12,7 @@ import { KUBERNETES_VERSION, aggregatedDiscovery, apiGroup, apiGroupList, apiRes
 import { decideFault, validateFaults, type ApiFaults } from './faults.js';
 import { decodeProtobufBody, isProtobuf } from './protobuf/decode.js';
 import { log } from '../../util/log.js';
+import { LabUsers, LAB_ADMIN_USER, isValidLabUsername, type LabUserInfo } from './users.js';
 
 export interface ApiServerOptions {
   service: ObjectService;
@@ -22,6 +22,8 @@ export interface ApiServerOptions {
   port?: number;
   host?: string;
   random?: () => number;
+  /** Who each token is (default: only the administrator's `token`). */
+  users?: LabUsers;
 }
 
 export interface ApiServer {
@@ -29,10 +31,14 @@ export interface ApiServer {
   port: number;
   faults: ApiFaults;
   setFaults(faults: ApiFaults): void;
+  /** Mints a bearer token for a named user (SelfSubjectReview reports that name). */
+  mintUserToken(username: string, groups?: string[]): string;
   close(): Promise<void>;
 }
 
 export const ADMIN_FAULTS_PATH = '/lab.ferry.dev/v1/faults';
+/** POST `{"username": "alice", "groups": []}` as the administrator → `{"username", "token"}`. */
+export const ADMIN_USERS_PATH = '/lab.ferry.dev/v1/users';
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { service } = options;
@@ -42,17 +48,18 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   service.store.subscribe((event) => {
     if (event.resource === 'apiextensions.k8s.io/customresourcedefinitions') openApiHash++;
   });
-  const expected = Buffer.from(`Bearer ${options.token}`);
+  const users = options.users ?? new LabUsers(options.token);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'https://lab');
     const path = url.pathname.replace(/\/+$/, '') || '/';
     if (path === '/healthz' || path === '/livez' || path === '/readyz') return sendText(res, 200, 'ok');
-    const given = Buffer.from(req.headers.authorization ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return sendJson(res, 401, new ApiError(401, 'Unauthorized', 'Unauthorized').toStatus());
-    }
+    const user = users.authenticate(req.headers.authorization);
+    if (!user) return sendJson(res, 401, new ApiError(401, 'Unauthorized', 'Unauthorized').toStatus());
     const raw = await readBody(req);
+    // Answered before the protobuf decoding: the request's body carries nothing the answer needs.
+    if (SELF_SUBJECT_REVIEWS.test(path) && req.method === 'POST') return sendJson(res, 201, selfSubjectReview(path, user));
+    if (path === ADMIN_USERS_PATH && req.method === 'POST') return sendJson(res, 201, mintUser(users, user, raw.toString('utf8')));
     let contentType = String(req.headers['content-type'] ?? 'application/json');
     let body: string;
     if (isProtobuf(contentType) && raw.length > 0 && (req.method === 'POST' || req.method === 'PUT' || req.method === 'DELETE')) {
@@ -141,6 +148,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     setFaults(next: ApiFaults) {
       faults = validateFaults(next);
     },
+    mintUserToken: (username, groups) => users.mint(username, groups),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -160,6 +168,31 @@ function aggregatedVersion(accept: string): string | undefined {
 }
 
 const SELF_SUBJECT_ACCESS_REVIEWS = '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews';
+const SELF_SUBJECT_REVIEWS = /^\/apis\/authentication\.k8s\.io\/(v1|v1beta1|v1alpha1)\/selfsubjectreviews$/;
+
+/** `kubectl auth whoami` and Ferry's approvals: the user the request's token belongs to. */
+function selfSubjectReview(path: string, user: LabUserInfo): Record<string, unknown> {
+  const version = SELF_SUBJECT_REVIEWS.exec(path)![1];
+  return {
+    kind: 'SelfSubjectReview', apiVersion: `authentication.k8s.io/${version}`,
+    metadata: { creationTimestamp: null },
+    status: { userInfo: { username: user.username, uid: user.uid, groups: user.groups } },
+  };
+}
+
+/** The lab's stand-in for a static token file: only the administrator mints tokens. */
+function mintUser(users: LabUsers, caller: LabUserInfo, body: string): { username: string; token: string } {
+  if (caller.username !== LAB_ADMIN_USER) throw new ApiError(403, 'Forbidden', `user "${caller.username}" cannot mint lab tokens: only ${LAB_ADMIN_USER} can`);
+  let request: { username?: unknown; groups?: unknown };
+  try {
+    request = JSON.parse(body || '{}') as typeof request;
+  } catch {
+    throw new ApiError(400, 'BadRequest', 'the request body is not valid JSON');
+  }
+  if (!isValidLabUsername(request.username)) throw new ApiError(400, 'BadRequest', 'username must be a non-empty name without spaces or commas');
+  const groups = Array.isArray(request.groups) && request.groups.every(isValidLabUsername) ? request.groups : [];
+  return { username: request.username, token: users.mint(request.username, groups) };
+}
 
 /**
  * `kubectl auth can-i`: the lab has one user, the administrator holding its token (anything

@@ -2,13 +2,15 @@
  * `ferry run` end to end on real parts — a lab target cluster, the router as its own process,
  * Prometheus scraping it, two backend processes under customer load — for a slice that names
  * approvers: the run waits before its first traffic step, `ferry status` says so, an approval
- * by someone else is refused, the named approver's lets the judged ramp go on to 100 %.
+ * by someone else (the cluster says who: SelfSubjectReview) is refused, the named approver's
+ * lets the judged ramp go on to 100 %.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pool } from 'undici';
+import { addLabUser } from '../../../src/lab/lab-users.js';
 import { BOUTIQUE, ferryAsync, startFerry } from '../../helpers/cli.js';
 import { startTestLab, type TestLab } from '../../helpers/lab.js';
 import { driveLoad, startLabBackend, startPrometheus, type LabBackend, type PrometheusProcess } from '../analysis/helpers.js';
@@ -92,11 +94,13 @@ test('a slice with approvers waits for one of them before any traffic moves, the
     const route = (await (await fetch(`${router.adminUrl}/routes/ads`)).json()) as { weights: { target: number } };
     assert.equal(route.weights.target, 0, 'no traffic moved before the approval');
 
-    const stranger = await ferry(['approve', run, 'adservice', '--as', 'mallory']);
+    const mallory = await addLabUser(lab.kubeconfigFile, { context: 'target', username: 'mallory' });
+    const stranger = await ferry(['approve', run, 'adservice', '--kubeconfig', lab.kubeconfigFile, '--context', mallory.context, '--as', 'mallory']);
     assert.equal(stranger.code, 1);
-    assert.match(stranger.stderr, /^error: mallory is not an approver of slice adservice \(fix: ask one of: alice\)$/m);
+    assert.match(stranger.stderr, /^error: mallory \(context "mallory@target"\) is not an approver of slice adservice \(fix: ask one of: alice /m);
 
-    const approved = await ferry(['approve', run, 'adservice', '--as', 'alice']);
+    const alice = await addLabUser(lab.kubeconfigFile, { context: 'target', username: 'alice' });
+    const approved = await ferry(['approve', run, 'adservice', '--kubeconfig', lab.kubeconfigFile, '--context', alice.context]);
     assert.equal(approved.code, 0, approved.stderr);
     assert.equal(await running.closed, 0, running.stderr);
     const state = JSON.parse(running.stdout);

@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { addLabUser } from '../../../src/lab/lab-users.js';
 import { BOUTIQUE, ferryAsync, startFerry } from '../../helpers/cli.js';
 import { startTestLab, type TestLab } from '../../helpers/lab.js';
 
@@ -152,7 +153,8 @@ test('a slice without traffic that names approvers waits for one of them before 
   try {
     await waitFor(() => /waiting for alice/.test(running.stderr), 60_000, () => running.stderr);
     const run = readdirSync(join(approvalState, 'runs'))[0]!;
-    const approved = await ferryAsync(['approve', run, 'adservice', '--as', 'alice', '--state-dir', approvalState, '-o', 'json']);
+    const { context } = await addLabUser(lab.kubeconfigFile, { context: 'target', username: 'alice' });
+    const approved = await ferryAsync(['approve', run, 'adservice', '--kubeconfig', lab.kubeconfigFile, '--context', context, '--state-dir', approvalState, '-o', 'json']);
     assert.equal(approved.code, 0, approved.stderr);
     assert.deepEqual(JSON.parse(approved.stdout), { run, requested: 'approve', slice: 'adservice', by: 'alice' });
     assert.equal(await running.closed, 0, running.stderr);
