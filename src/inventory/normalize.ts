@@ -17,7 +17,8 @@ export interface SkippedObject {
 }
 
 const ALWAYS_CONTROLLER_MADE = new Set(['Pod', 'ReplicaSet', 'EndpointSlice', 'Event', 'ControllerRevision', 'Lease']);
-const SYSTEM_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
+// ferry-system holds Ferry's own Leases, journal keys and anchors on a cluster: never migrated.
+const SYSTEM_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'ferry-system']);
 /** Cluster-scoped kinds that describe the cluster itself; reported, never moved as objects. */
 export const CLUSTER_INFRASTRUCTURE = new Set(['Node', 'StorageClass', 'IngressClass', 'CSIDriver', 'VolumeAttachment', 'APIService', 'PersistentVolume', 'ComponentStatus', 'RuntimeClass']);
 

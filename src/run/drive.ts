@@ -8,7 +8,8 @@ import { planEnvironment, type PlanEnvironmentOptions } from './environment.js';
 import type { RunState } from './model.js';
 import { rollbackRun } from './rollback.js';
 import { deriveRunState } from './state.js';
-import { acquireLock, createRun, openRun, takeControlRequests, type RunFiles } from './store.js';
+import { acquireRunLeases, type RunLeases } from './lease-lock.js';
+import { acquireLock, createRun, discardRun, openRun, requestControl, takeControlRequests, type RunFiles } from './store.js';
 
 export interface DriveOptions extends Omit<PlanEnvironmentOptions, 'control'> {
   /** Where runs are kept (`.ferry` by default, see `stateDir`). */
@@ -34,46 +35,64 @@ export interface DriveResult {
 export async function startRun(plan: MigrationPlan, options: DriveOptions & { planFile?: string; positionOf?: (path: Array<string | number>) => { line?: number; column?: number } }): Promise<DriveResult> {
   assertRunnable(plan, { env: options.env ?? process.env, ...(options.planFile ? { file: options.planFile } : {}), ...(options.positionOf ? { positionOf: options.positionOf } : {}) });
   const files = createRun(options.stateDir, plan);
-  options.onStarted?.(files);
-  return drive(files, plan, 'run', options);
+  return drive(files, plan, 'run', options, true);
 }
 
 /** Continues a run (the latest by default) from where its journal says it stopped. */
 export async function resumeRun(id: string | undefined, options: DriveOptions): Promise<DriveResult> {
   const { files, plan } = openRun(options.stateDir, id);
-  options.onStarted?.(files);
   return drive(files, plan, 'run', options);
 }
 
 /** Takes every moved slice of a run back to the source. */
 export async function rollBackRun(id: string | undefined, options: DriveOptions): Promise<DriveResult> {
   const { files, plan } = openRun(options.stateDir, id);
-  options.onStarted?.(files);
   return drive(files, plan, 'rollback', options);
 }
 
-async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollback', options: DriveOptions): Promise<DriveResult> {
+async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollback', options: DriveOptions, fresh = false): Promise<DriveResult> {
   const release = acquireLock(files);
   const env = planEnvironment(plan, { ...options, control: async () => takeControlRequests(files) });
-  let error: FerryError | undefined;
-  let journal: Journal | undefined;
+  let leases: RunLeases | undefined;
+  let journal: Journal;
   try {
-    // Keyed and anchored outside the run directory: a rewritten or truncated journal is refused here.
-    journal = await openRunJournal(files.journal, { runId: files.id, plan, ...(options.journal ? { trust: options.journal } : {}), ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}) });
+    // One run per target namespace and traffic route, across processes and machines.
+    leases = await acquireRunLeases(plan, {
+      ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+      runId: files.id,
+      // Another run took our Lease (we stalled past its duration): stop at the next checkpoint.
+      onLost: (lost) => {
+        requestControl(files, { action: 'pause' });
+        options.onProgress?.({ slice: 'run', stage: 'lease-lost', detail: lost.oneLine() });
+      },
+    });
     // Every slice's services are built before anything moves: a plan that cannot be run
     // (unset secrets, an unreachable Secret, a provider refusing its settings) fails here.
     for (const slice of plan.spec.waves.flatMap((wave) => wave.slices)) await env.servicesFor(slice.name);
+    // Keyed and anchored outside the run directory: a rewritten or truncated journal is refused here.
+    journal = await openRunJournal(files.journal, { runId: files.id, plan, ...(options.journal ? { trust: options.journal } : {}), ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}) });
+    options.onStarted?.(files);
+  } catch (caught) {
+    await env.close?.();
+    await leases?.release().catch(() => undefined);
+    release();
+    // A run that never started leaves no directory behind (`ferry status` would show it running forever).
+    if (fresh) discardRun(files);
+    throw toFerryError(caught);
+  }
+  let error: FerryError | undefined;
+  try {
     if (mode === 'run') await executeRun(files.id, plan, journal, env);
     else await rollbackRun(files.id, plan, journal, env);
   } catch (caught) {
     error = toFerryError(caught);
   } finally {
     await env.close?.();
-    await journal?.close().catch((caught: unknown) => {
+    await journal.close().catch((caught: unknown) => {
       error ??= toFerryError(caught);
     });
+    await leases.release().catch(() => undefined);
     release();
   }
-  if (!journal) throw error!;
   return { files, state: deriveRunState(files.id, plan, journal.records), ...(error ? { error } : {}) };
 }

@@ -59,6 +59,7 @@ async function writePlan(): Promise<string> {
   plan.spec.defaults.gates.minRequests = 20;
   plan.spec.defaults.analysis = { ...plan.spec.defaults.analysis, onInconclusive: 'advance', maxExtensions: 1 };
   plan.spec.defaults.decommission.after = '0s';
+  plan.spec.defaults.rollback.keepSourceFor = '0s';
   const file = join(lab.dir, 'ads-plan.json');
   writeFileSync(file, JSON.stringify(plan));
   return file;
