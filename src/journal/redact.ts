@@ -1,3 +1,4 @@
+import { redact } from '../data/redact.js';
 import { FerryError } from '../util/errors.js';
 
 /**
@@ -6,10 +7,10 @@ import { FerryError } from '../util/errors.js';
  * strings have their password replaced wherever they appear.
  */
 const SECRET_KEYS = /^(password|passwd|secret|token|stringData|privateKey|apiKey|credentials?)$/i;
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)([^@\s]+)(@)/gi;
 
 export function redactForJournal(value: unknown, path = 'data'): unknown {
-  if (typeof value === 'string') return value.replace(URL_PASSWORD, '$1<redacted>$3');
+  // The same masking as every data error path: URIs with or without a user, password=, JSON.
+  if (typeof value === 'string') return redact(value);
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((item, i) => redactForJournal(item, `${path}[${i}]`));
   const result: Record<string, unknown> = {};

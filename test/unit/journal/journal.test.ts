@@ -199,7 +199,11 @@ test('secrets cannot enter the journal; passwords in connection strings are reda
   const journal = Journal.open(path, stores);
   assert.throws(() => journal.append('oops', { password: 'hunter2' }), /refusing to journal a secret-like field data\.password/);
   const record = journal.append('data-sync', { source: 'postgres://app:s3cr3t@db:5432/shop' });
-  assert.equal(record.data.source, 'postgres://app:<redacted>@db:5432/shop');
+  assert.equal(record.data.source, 'postgres://app:***@db:5432/shop');
+  // Without a user, and as a key=value string: the same masking as every data error path.
+  const other = journal.append('data-sync', { target: 'postgresql://:t0ps3cret@db/shop', dsn: 'host=db password=kv-s3cret dbname=shop' });
+  assert.equal(other.data.target, 'postgresql://:***@db/shop');
+  assert.ok(!String(other.data.dsn).includes('kv-s3cret'));
   assert.ok(!readFileSync(journal.path, 'utf8').includes('s3cr3t'));
   assert.ok(!readFileSync(journal.path, 'utf8').includes('hunter2'));
 });
