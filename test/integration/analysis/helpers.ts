@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { startLabPrometheus, type LabPrometheus, type ScrapeJob } from '../../../src/lab/prometheus.js';
 import { spawnListening } from '../../helpers/process.js';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -81,63 +81,10 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export interface PrometheusProcess {
-  url: string;
-  stop(): Promise<void>;
-}
+export type PrometheusProcess = LabPrometheus;
+export type { ScrapeJob };
 
-/** One scrape job: `host:port` targets, the metrics path, and labels Prometheus adds to every series (e.g. `cluster`). */
-export interface ScrapeJob {
-  job: string;
-  targets: string[];
-  metricsPath?: string;
-  labels?: Record<string, string>;
-}
-
-/**
- * Debian's /usr/bin/prometheus on a free loopback port with a temp config and storage dir,
- * scraping one `host:port` (job ferry-router) or the given jobs.
- */
+/** The lab's Prometheus (src/lab/prometheus.ts) scraping one `host:port` (job ferry-router) or the given jobs. */
 export async function startPrometheus(scrape: string | ScrapeJob[], scrapeIntervalMs: number): Promise<PrometheusProcess> {
-  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const dir = mkdtempSync(join(tmpdir(), 'ferry-prometheus-'));
-  const interval = `${scrapeIntervalMs}ms`;
-  const jobs: ScrapeJob[] = typeof scrape === 'string' ? [{ job: 'ferry-router', targets: [scrape] }] : scrape;
-  const jobText = jobs
-    .map((job) =>
-      `  - job_name: ${JSON.stringify(job.job)}\n    scrape_interval: ${interval}\n    scrape_timeout: ${interval}\n` +
-      (job.metricsPath ? `    metrics_path: ${JSON.stringify(job.metricsPath)}\n` : '') +
-      `    static_configs:\n      - targets: ${JSON.stringify(job.targets)}\n` +
-      (job.labels ? `        labels: ${JSON.stringify(job.labels)}\n` : ''),
-    )
-    .join('');
-  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: ${interval}\n  evaluation_interval: ${interval}\nscrape_configs:\n${jobText}`);
-  const port = await freePort();
-  const child = spawn('/usr/bin/prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const exited = once(child, 'exit');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
-    if (ready) return { url, stop };
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  await stop();
-  throw new Error(`prometheus did not become ready: ${stderr.slice(-500)}`);
+  return startLabPrometheus(typeof scrape === 'string' ? [{ job: 'ferry-router', targets: [scrape] }] : scrape, scrapeIntervalMs);
 }
