@@ -54,8 +54,10 @@ async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollba
   const release = acquireLock(files);
   const env = planEnvironment(plan, { ...options, control: async () => takeControlRequests(files) });
   let leases: RunLeases | undefined;
-  let journal: Journal;
+  let journal: Journal | undefined;
   try {
+    // Keyed and anchored outside the run directory: a rewritten or truncated journal is refused first.
+    journal = await openRunJournal(files.journal, { runId: files.id, plan, ...(options.journal ? { trust: options.journal } : {}), ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}) });
     // One run per target namespace and traffic route, across processes and machines.
     leases = await acquireRunLeases(plan, {
       ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
@@ -69,30 +71,30 @@ async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollba
     // Every slice's services are built before anything moves: a plan that cannot be run
     // (unset secrets, an unreachable Secret, a provider refusing its settings) fails here.
     for (const slice of plan.spec.waves.flatMap((wave) => wave.slices)) await env.servicesFor(slice.name);
-    // Keyed and anchored outside the run directory: a rewritten or truncated journal is refused here.
-    journal = await openRunJournal(files.journal, { runId: files.id, plan, ...(options.journal ? { trust: options.journal } : {}), ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}) });
     options.onStarted?.(files);
   } catch (caught) {
     await env.close?.();
+    await journal?.close().catch(() => undefined);
     await leases?.release().catch(() => undefined);
     release();
     // A run that never started leaves no directory behind (`ferry status` would show it running forever).
     if (fresh) discardRun(files);
     throw toFerryError(caught);
   }
+  const opened = journal;
   let error: FerryError | undefined;
   try {
-    if (mode === 'run') await executeRun(files.id, plan, journal, env);
-    else await rollbackRun(files.id, plan, journal, env);
+    if (mode === 'run') await executeRun(files.id, plan, opened, env);
+    else await rollbackRun(files.id, plan, opened, env);
   } catch (caught) {
     error = toFerryError(caught);
   } finally {
     await env.close?.();
-    await journal.close().catch((caught: unknown) => {
+    await opened.close().catch((caught: unknown) => {
       error ??= toFerryError(caught);
     });
     await leases.release().catch(() => undefined);
     release();
   }
-  return { files, state: deriveRunState(files.id, plan, journal.records), ...(error ? { error } : {}) };
+  return { files, state: deriveRunState(files.id, plan, opened.records), ...(error ? { error } : {}) };
 }
