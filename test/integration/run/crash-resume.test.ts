@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEndpointService, type EndpointService } from '../../../src/data/endpoint-admin.js';
 import { startLocalPostgres, type LocalPostgres } from '../../../src/data/postgres/local-server.js';
@@ -77,14 +77,14 @@ test(`a run SIGKILLed at ${KILLS} random moments and resumed each time ends as a
     running.child.kill('SIGKILL');
     await running.closed;
     killedAt.push(delay);
-    const run = readdirSync(join(stateDir, 'runs'))[0];
+    const run = startedRun(stateDir);
     running = run ? stage.ferry(['resume', run, '--state-dir', stateDir, '-o', 'json'], env) : stage.ferry(['run', plan, '--state-dir', stateDir, '-o', 'json'], env);
   }
   await writer.stop();
   const seen = await users.stop();
   assert.equal(code, 0, `seed ${SEED}, kills after ${killedAt.join(', ')} ms: ${running.stderr.slice(-1500)}`);
   assert.equal(killedAt.length, KILLS, `the run finished before ${KILLS} kills (${killedAt.length}); lengthen it`);
-  const run = readdirSync(join(stateDir, 'runs'))[0]!;
+  const run = startedRun(stateDir)!;
   assert.equal(JSON.parse(running.stdout).status, 'completed');
   const journal = stage.journal(stateDir, run);
 
@@ -111,3 +111,13 @@ test(`a run SIGKILLed at ${KILLS} random moments and resumed each time ends as a
   const verified = stage.ferry(['audit', 'verify', run, '--state-dir', stateDir]);
   assert.equal(await verified.closed, 0, verified.stdout);
 });
+
+/** The run that has journaled something: a kill during set-up leaves an unstarted directory (or none), which a user reruns. */
+function startedRun(stateDir: string): string | undefined {
+  const runs = join(stateDir, 'runs');
+  if (!existsSync(runs)) return undefined;
+  return readdirSync(runs).find((id) => {
+    const journal = join(runs, id, 'journal.jsonl');
+    return existsSync(journal) && statSync(journal).size > 0;
+  });
+}
