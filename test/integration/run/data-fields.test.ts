@@ -99,8 +99,8 @@ async function runPlan(name: string, edit: (plan: any, slice: any) => void, opti
   const code = await running.closed;
   const seconds = (performance.now() - started) / 1000;
   const duringFailed = await during;
-  if (duringFailed) throw duringFailed.error;
   const seen = await users?.stop();
+  if (duringFailed) throw duringFailed.error;
   const run = readdirSync(join(stateDir, 'runs'))[0]!;
   return { code, stdout: running.stdout, stderr: running.stderr, run, stateDir, journal: stage.journal(stateDir, run), seconds, ...(seen ? { users: seen } : {}) };
 }
@@ -302,22 +302,18 @@ it('data.clientAccess (endpoint): an application writing through the endpoint du
   });
   const appUrl = `postgresql://app:${APP_PASSWORD}@${endpoint.listen.host}:${endpoint.listen.port}/${orders.database}`;
   const writer = new RetryingWriter({ url: appUrl, writers: 2, perSecond: 100, maxWrites: 5_000 });
-  let result: Finished;
-  let writesAtEnd = 0;
   try {
     writer.start();
-    result = await runPlan('orders-endpoint', (plan, slice) => {
+    const result = await runPlan('orders-endpoint', (plan, slice) => {
       dataOnly(slice);
       slice.data = { source: 'env:ORDERS_SOURCE_URL', target: 'env:ORDERS_TARGET_URL', clientAccess: { type: 'endpoint', adminUrl: endpoint.adminUrl, tokenEnv: 'ORDERS_ENDPOINT_TOKEN' } };
     }, { env: { ORDERS_SOURCE_URL: orders.sourceUrl, ORDERS_TARGET_URL: orders.targetUrl, ORDERS_ENDPOINT_TOKEN: token } });
-    writesAtEnd = writer.writes;
+    assert.equal(result.code, 0, explain(result));
+    const writesAtEnd = writer.writes;
     await sleep(1000);
     assert.ok(writer.writes > writesAtEnd + 20, `the application keeps writing after the run (${writer.writes - writesAtEnd} in 1 s)`);
-  } finally {
     await writer.stop();
-  }
-  try {
-    assert.equal(result.code, 0, explain(result));
+
     const cutover = record(result.journal, 'stage-completed', 'data-cutover');
     assert.equal(cutover?.data.applicationsRepointed, true, explain(result));
     assert.equal(endpoint.side(), 'target', 'the endpoint serves the target');
@@ -331,6 +327,8 @@ it('data.clientAccess (endpoint): an application writing through the endpoint du
       `# clientAccess endpoint: run ${result.seconds.toFixed(1)} s, write pause ${Number(cutover.data.writePauseMs).toFixed(0)} ms, ${writer.writes} acknowledged writes, ${writer.retries} retried, 0 failed, 0 lost; longest gap ${writer.longestGapMs.toFixed(0)} ms\n`,
     );
   } finally {
+    // Also when the run or an assertion failed: an open endpoint would keep the test process alive.
+    await writer.stop();
     await endpoint.close();
   }
 });
