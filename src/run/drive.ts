@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Journal } from '../journal/journal.js';
 import { openRunJournal, type JournalTrustConfig } from '../journal/trust.js';
 import { assertRunnable } from '../plan/runnable.js';
@@ -9,7 +10,7 @@ import type { RunState } from './model.js';
 import { rollbackRun } from './rollback.js';
 import { deriveRunState } from './state.js';
 import { acquireRunLeases, type RunLeases } from './lease-lock.js';
-import { acquireLock, createRun, discardRun, openRun, requestControl, takeControlRequests, type RunFiles } from './store.js';
+import { acquireLock, createRun, discardRun, openRun, requestControl, runFiles, runStarted, takeControlRequests, type RunFiles } from './store.js';
 
 export interface DriveOptions extends Omit<PlanEnvironmentOptions, 'control'> {
   /** Where runs are kept (`.ferry` by default, see `stateDir`). */
@@ -62,6 +63,7 @@ async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollba
     leases = await acquireRunLeases(plan, {
       ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
       runId: files.id,
+      abandoned: (holder) => existsSync(runFiles(options.stateDir, holder).dir) && !runStarted(runFiles(options.stateDir, holder)),
       // Another run took our Lease (we stalled past its duration): stop at the next checkpoint.
       onLost: (lost) => {
         requestControl(files, { action: 'pause' });

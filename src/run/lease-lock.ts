@@ -31,6 +31,11 @@ export interface RunLeaseOptions {
   renewSeconds?: number;
   /** Called once if a Lease is lost while the run lives (taken over after renewals failed). */
   onLost?: (error: FerryError) => void;
+  /**
+   * A holder run this caller knows was abandoned before it started (killed while being set
+   * up: no journal record), so its Leases need not be waited out.
+   */
+  abandoned?: (holderRun: string) => boolean;
   /** Tests: the clock, the host name and pid written as the holder. */
   now?: () => number;
   host?: string;
@@ -118,7 +123,7 @@ export async function acquireRunLeases(plan: MigrationPlan, options: RunLeaseOpt
           held.set(name, await client.request<Lease>({ method: 'POST', path: path(), body: mine({ metadata: { name } }, scope, true) }));
           return;
         }
-        if (current.spec?.holderIdentity && current.spec.holderIdentity !== identity && !takeable(current, me, now())) {
+        if (current.spec?.holderIdentity && current.spec.holderIdentity !== identity && !takeable(current, me, now(), options.abandoned)) {
           throw refusal(current, scope, name, client.contextName, now());
         }
         held.set(name, await client.request<Lease>({ method: 'PUT', path: path(name), body: mine(current, scope, current.spec?.holderIdentity !== identity) }));
@@ -190,13 +195,15 @@ export async function acquireRunLeases(plan: MigrationPlan, options: RunLeaseOpt
   };
 }
 
-function takeable(lease: Lease, me: { run: string; host: string }, nowMs: number): boolean {
+function takeable(lease: Lease, me: { run: string; host: string }, nowMs: number, abandoned?: (run: string) => boolean): boolean {
   const renewed = Date.parse(lease.spec?.renewTime ?? lease.spec?.acquireTime ?? '');
   const durationMs = (lease.spec?.leaseDurationSeconds ?? 15) * 1000;
   if (!Number.isFinite(renewed) || renewed + durationMs < nowMs) return true;
-  // `ferry resume` of this run on this host after its process died: no need to wait out the Lease.
   const a = lease.metadata.annotations ?? {};
-  return a[ANNOTATION.run] === me.run && a[ANNOTATION.host] === me.host && !isAlive(Number(a[ANNOTATION.pid]));
+  const deadHere = a[ANNOTATION.host] === me.host && !isAlive(Number(a[ANNOTATION.pid]));
+  // `ferry resume` of this run after its process died, or a run killed before it started
+  // anything: no need to wait out the Lease. A started run's Leases still refuse a new run.
+  return deadHere && (a[ANNOTATION.run] === me.run || (abandoned?.(a[ANNOTATION.run] ?? '') ?? false));
 }
 
 function refusal(lease: Lease, scope: string, name: string, context: string, nowMs: number): FerryError {
