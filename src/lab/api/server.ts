@@ -13,6 +13,7 @@ import { decideFault, validateFaults, type ApiFaults } from './faults.js';
 import { decodeProtobufBody, isProtobuf } from './protobuf/decode.js';
 import { log } from '../../util/log.js';
 import { LabUsers, LAB_ADMIN_USER, isValidLabUsername, type LabUserInfo } from './users.js';
+import { openApiV2Server, writeOpenApiV2 } from './openapi-v2.js';
 
 export interface ApiServerOptions {
   service: ObjectService;
@@ -49,6 +50,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     if (event.resource === 'apiextensions.k8s.io/customresourcedefinitions') openApiHash++;
   });
   const users = options.users ?? new LabUsers(options.token);
+  const openApiV2 = openApiV2Server(service.registry);
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'https://lab');
@@ -97,6 +99,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     if (route.kind === 'discovery') return serveDiscovery(res, route, String(req.headers.accept ?? ''));
     if (route.kind === 'unknown-resource') throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     if (path === '/version') return sendJson(res, 200, KUBERNETES_VERSION);
+    if (path === '/openapi/v2') return writeOpenApiV2(res, openApiV2(String(req.headers.accept ?? ''), String(openApiHash)));
     if (path === '/openapi/v3') return sendJson(res, 200, openApiRoot(service.registry, String(openApiHash)));
     const openapi = /^\/openapi\/v3\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(path);
     if (openapi) {
