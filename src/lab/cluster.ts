@@ -119,7 +119,7 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
 
   let server: ApiServer;
   try {
-    server = await startApiServer({ service, token, certPem: certificates.certPem, keyPem: certificates.keyPem, ...(options.port ? { port: options.port } : {}), ...(options.random ? { random: options.random } : {}) });
+    server = await startApiServer({ service, token, certPem: certificates.certPem, keyPem: certificates.keyPem, ...(runtime ? { pods: (namespace: string, name: string) => runtime!.get(namespace, name) } : {}), ...(options.port ? { port: options.port } : {}), ...(options.random ? { random: options.random } : {}) });
   } catch (error) {
     manager.stop();
     await runtime?.stopAll();

@@ -61,6 +61,20 @@ export interface PodRunStatus {
   message?: string;
 }
 
+/** One line a container wrote (stdout or stderr), with when it arrived (RFC 3339, ms). */
+export interface LogLine {
+  time: string;
+  text: string;
+}
+
+/** A container's output for `pods/log`: the current instance, the one before a restart, and following. */
+export interface ContainerLogs {
+  /** Oldest first; undefined when there is no such instance (never started, or no restart for `previous`). */
+  lines(previous?: boolean): LogLine[] | undefined;
+  /** Calls `line` for each new line of the current instance until it exits, then `ended` once. Returns an unsubscribe. */
+  follow(line: (line: LogLine) => void, ended: () => void): () => void;
+}
+
 export interface RunningPod {
   readonly namespace: string;
   readonly name: string;
@@ -81,6 +95,8 @@ export interface RunningPod {
   kill(signal?: NodeJS.Signals): void;
   /** The last lines each container wrote (stdout and stderr interleaved), for `kubectl logs`. */
   logs(container?: string): string;
+  /** A container's (or init container's) logs by name; undefined when the pod has no such container. */
+  containerLogs(container: string): ContainerLogs | undefined;
   /** SIGTERM, wait the grace period (default pod's terminationGracePeriodSeconds, capped), then SIGKILL. */
   stop(gracePeriodSeconds?: number): Promise<void>;
   /** Settles when the pod reaches Succeeded or Failed, or is stopped. */

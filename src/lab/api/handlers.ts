@@ -13,7 +13,7 @@ import { ApiError, badRequest, methodNotAllowed, unsupportedMediaType, gone } fr
 import { labelSelectorFromObject, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { toTable } from './table.js';
 import { serveWatch } from './watch.js';
-import type { FieldValidation } from './validation.js';
+import { deleteQuery, listQuery, queryIncludeObject, queryString, writeQuery, type WriteVerb } from './query.js';
 
 export interface Reply {
   status: number;
@@ -66,8 +66,7 @@ function wantsTable(accept: string): boolean {
 }
 
 function includeObject(query: URLSearchParams): 'None' | 'Metadata' | 'Object' {
-  const value = query.get('includeObject');
-  return value === 'None' || value === 'Object' ? value : 'Metadata';
+  return queryIncludeObject(query);
 }
 
 function atVersion(object: KubeObject, type: ResourceType, version: string): KubeObject {
@@ -90,8 +89,10 @@ interface ContinueToken {
 }
 
 function selectorMatcher(query: URLSearchParams): (object: KubeObject) => boolean {
-  const labels = query.get('labelSelector') ? parseLabelSelector(query.get('labelSelector')!) : [];
-  const fields = query.get('fieldSelector') ? parseFieldSelector(query.get('fieldSelector')!) : [];
+  const labelText = queryString(query, 'labelSelector');
+  const fieldText = queryString(query, 'fieldSelector');
+  const labels = labelText ? parseLabelSelector(labelText) : [];
+  const fields = fieldText ? parseFieldSelector(fieldText) : [];
   if (labels.length === 0 && fields.length === 0) return () => true;
   return (object) => matchesLabels(labels, object.metadata.labels) && matchesFields(fields, object as Record<string, unknown>);
 }
@@ -104,9 +105,10 @@ function matchingObjects(service: ObjectService, route: ResourceRoute, query: UR
 }
 
 function list(service: ObjectService, { route, query, accept }: RequestContext): Reply {
+  const options = listQuery(query);
   let objects = matchingObjects(service, route, query);
   let resourceVersion = service.store.resourceVersion;
-  const token = query.get('continue');
+  const token = options.continue;
   if (token) {
     let parsed: ContinueToken;
     try {
@@ -119,7 +121,7 @@ function list(service: ObjectService, { route, query, accept }: RequestContext):
     const id = (object: KubeObject) => `${object.metadata.namespace ?? ''}/${object.metadata.name}`;
     objects = objects.filter((object) => id(object) > parsed.start);
   }
-  const limit = Number(query.get('limit') ?? 0);
+  const limit = options.limit;
   let continueToken: string | undefined;
   let remainingItemCount: number | undefined;
   if (limit > 0 && objects.length > limit) {
@@ -150,6 +152,7 @@ function list(service: ObjectService, { route, query, accept }: RequestContext):
 }
 
 async function watch(service: ObjectService, { route, query, accept, res }: RequestContext): Promise<void> {
+  const options = listQuery(query);
   const matches = selectorMatcher(query);
   const table = wantsTable(accept);
   const version = route.version;
@@ -157,17 +160,16 @@ async function watch(service: ObjectService, { route, query, accept, res }: Requ
   const render = table
     ? (object: KubeObject) => toTable(route.type, version, [atVersion(object, route.type, version)], { includeObject: includeObject(query), resourceVersion: String(object.metadata.resourceVersion), now: Date.now() })
     : needsRewrite ? (object: KubeObject) => atVersion(object, route.type, version) : undefined;
-  const timeout = query.get('timeoutSeconds');
   await serveWatch(service.store, res, {
     resource: storageKey(route.type.group, route.type.plural),
     namespace: route.namespace,
     matches,
   }, {
-    resourceVersion: query.get('resourceVersion') ?? undefined,
-    timeoutSeconds: timeout ? Number(timeout) : undefined,
+    resourceVersion: options.resourceVersion,
+    timeoutSeconds: options.timeoutSeconds || undefined,
     ...(render ? { render } : {}),
-    sendInitialEvents: query.get('sendInitialEvents') === 'true',
-    allowBookmarks: query.get('allowWatchBookmarks') === 'true',
+    sendInitialEvents: options.sendInitialEvents === true,
+    allowBookmarks: options.allowWatchBookmarks,
   }, () => matchingObjects(service, route, query));
 }
 
@@ -181,13 +183,13 @@ function parseBody(body: string, contentType: string): unknown {
   }
 }
 
-export function writeOptions(query: URLSearchParams, userAgent: string): WriteOptions {
-  const validation = query.get('fieldValidation');
+export function writeOptions(query: URLSearchParams, userAgent: string, verb: WriteVerb = 'update', apply = false): WriteOptions {
+  const options = writeQuery(query, verb, apply);
   return {
-    fieldManager: query.get('fieldManager') ?? defaultManager(userAgent),
-    fieldValidation: (validation === 'Strict' || validation === 'Warn' || validation === 'Ignore' ? validation : 'Warn') as FieldValidation,
-    dryRun: query.get('dryRun') === 'All',
-    force: query.get('force') === 'true',
+    fieldManager: options.fieldManager ?? defaultManager(userAgent),
+    fieldValidation: options.fieldValidation ?? 'Warn',
+    dryRun: options.dryRun,
+    force: options.force,
   };
 }
 
@@ -199,7 +201,7 @@ function defaultManager(userAgent: string): string {
 function create(service: ObjectService, context: RequestContext): Reply {
   const { route } = context;
   if (route.name) throw methodNotAllowed('POST is not allowed on a named object');
-  const result = service.create(route.type, route.version, route.namespace, parseBody(context.body, context.contentType), writeOptions(context.query, context.userAgent));
+  const result = service.create(route.type, route.version, route.namespace, parseBody(context.body, context.contentType), writeOptions(context.query, context.userAgent, 'create'));
   return { status: 201, body: result.object, warnings: result.warnings };
 }
 
@@ -221,19 +223,19 @@ function patch(service: ObjectService, context: RequestContext): Reply {
     const patched = patchType === 'merge' || patchType === 'strategic' ? { ...current, spec: { ...current.spec, ...((JSON.parse(context.body) as { spec?: object }).spec ?? {}) } } : current;
     return scaleUpdate(service, context, patched);
   }
-  const options = { ...writeOptions(context.query, context.userAgent), ...(route.subresource === 'status' ? { subresource: 'status' as const } : {}) };
+  const options = { ...writeOptions(context.query, context.userAgent, 'patch', patchType === 'apply'), ...(route.subresource === 'status' ? { subresource: 'status' as const } : {}) };
   const result = service.patch(route.type, route.version, route.namespace, route.name!, patchType, context.body, options);
   return { status: result.created ? 201 : 200, body: result.object, warnings: result.warnings };
 }
 
 function remove(service: ObjectService, context: RequestContext): Reply {
   const { route, query } = context;
-  const options = context.body.trim() ? (parseBody(context.body, 'application/json') as { preconditions?: { uid?: string; resourceVersion?: string }; propagationPolicy?: string; dryRun?: string[] }) : {};
-  const propagation = options.propagationPolicy ?? query.get('propagationPolicy') ?? 'Background';
+  const options = deleteQuery(query, context.body.trim() ? (parseBody(context.body, 'application/json') as Parameters<typeof deleteQuery>[1]) : undefined);
+  const propagation = options.propagationPolicy ?? 'Background';
   const deleted = service.delete(route.type, route.namespace, route.name!, {
-    ...(options.preconditions?.uid ? { uid: options.preconditions.uid } : {}),
-    ...(options.preconditions?.resourceVersion ? { resourceVersion: options.preconditions.resourceVersion } : {}),
-    dryRun: query.get('dryRun') === 'All' || (options.dryRun ?? []).includes('All'),
+    ...(options.preconditions.uid ? { uid: options.preconditions.uid } : {}),
+    ...(options.preconditions.resourceVersion ? { resourceVersion: options.preconditions.resourceVersion } : {}),
+    dryRun: options.dryRun,
   });
   if (propagation === 'Orphan') orphanDependents(service, deleted);
   return { status: 200, body: deleted };

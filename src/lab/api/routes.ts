@@ -3,6 +3,7 @@
  * Pure. https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-uris
  */
 import type { ResourceRegistry, ResourceType } from './registry.js';
+import { isWatch } from './query.js';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
@@ -54,7 +55,7 @@ export function parseRoute(method: string, path: string, query: URLSearchParams,
   if (!type) return { kind: 'unknown-resource', group, version, plural };
   const name = rest[1];
   const subresource = rest[2];
-  const watch = query.get('watch') === 'true' || query.get('watch') === '1';
+  const watch = isWatch(query);
   const verb = verbOf(method, name !== undefined, watch);
   if (!verb) return { kind: 'other' };
   return { kind: 'resource', route: { group, version, type, ...(namespace !== undefined ? { namespace } : {}), ...(name !== undefined ? { name } : {}), ...(subresource ? { subresource } : {}), verb } };

@@ -14,6 +14,8 @@ import { decodeProtobufBody, isProtobuf } from './protobuf/decode.js';
 import { log } from '../../util/log.js';
 import { LabUsers, LAB_ADMIN_USER, isValidLabUsername, type LabUserInfo } from './users.js';
 import { openApiV2Server, writeOpenApiV2 } from './openapi-v2.js';
+import { wantsPretty } from './query.js';
+import { isPodLogRoute, servePodLog, type RunningPodLookup } from './pod-log.js';
 
 export interface ApiServerOptions {
   service: ObjectService;
@@ -25,6 +27,8 @@ export interface ApiServerOptions {
   random?: () => number;
   /** Who each token is (default: only the administrator's `token`). */
   users?: LabUsers;
+  /** The pod runtime's running pods, for `pods/log`; without it pods are simulated and have no logs. */
+  pods?: RunningPodLookup;
 }
 
 export interface ApiServer {
@@ -85,11 +89,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       const decision = decideFault(faults, { verb: route.route.verb, resource: route.route.type.plural }, random);
       if (decision.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.delayMs));
       if (decision.fail) return sendJson(res, decision.fail.code, new ApiError(decision.fail.code, decision.fail.reason, decision.fail.message, { retryAfterSeconds: 1 }).toStatus());
+      if (isPodLogRoute(route.route)) return await servePodLog(service, options.pods, route.route, url.searchParams, res);
       const reply = await handleResource(service, {
         route: route.route, query: url.searchParams, accept: String(req.headers.accept ?? ''), contentType,
         body, userAgent: String(req.headers['user-agent'] ?? ''), req, res,
       });
-      if (reply) sendJson(res, reply.status, reply.body, reply.warnings);
+      if (reply) sendJson(res, reply.status, reply.body, reply.warnings, undefined, wantsPretty(url.searchParams));
       return;
     }
     const decision = decideFault(faults, { verb: 'get', resource: undefined }, random);
@@ -224,8 +229,8 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, warnings?: string[], contentType = 'application/json'): void {
-  const text = JSON.stringify(body);
+function sendJson(res: ServerResponse, status: number, body: unknown, warnings?: string[], contentType = 'application/json', pretty = false): void {
+  const text = pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body);
   const headers: Record<string, string | string[]> = { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(text)), 'Cache-Control': 'no-cache, private' };
   if (warnings && warnings.length > 0) headers.Warning = warnings.map((warning) => `299 - ${JSON.stringify(warning)}`);
   res.writeHead(status, headers);

@@ -1,11 +1,64 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { ContainerRunStatus } from '../runtime.js';
+import type { ContainerLogs, ContainerRunStatus, LogLine } from '../runtime.js';
 import type { ContainerProgram } from './images.js';
 import { ProbeLoop, type ProbeSpec, type ProbeTarget } from './probes.js';
 import { signalGroup } from './process-group.js';
 import type { Watchdog } from './watchdog.js';
 
-const LOG_LINES = 500;
+/** Lines kept per container instance (the kubelet keeps 10 MiB files; this is enough to rehearse with). */
+const LOG_LINES = 2000;
+/** After an exit, how long late output of the process may still arrive before its log is closed. */
+const LOG_DRAIN_MS = 1000;
+
+/**
+ * The output of one instance (one process run) of a container: whole lines with the time
+ * they arrived, and the followers of `kubectl logs -f`, whose stream ends with the instance.
+ */
+class InstanceLog {
+  readonly lines: LogLine[] = [];
+  ended = false;
+  /** Unfinished last line per stream: a chunk may end mid-line. */
+  private readonly partial = { stdout: '', stderr: '' };
+  private readonly followers = new Set<{ line: (line: LogLine) => void; ended: () => void }>();
+
+  write(stream: 'stdout' | 'stderr', chunk: string): void {
+    const text = this.partial[stream] + chunk;
+    const cut = text.lastIndexOf('\n');
+    this.partial[stream] = text.slice(cut + 1);
+    if (cut >= 0) this.append(text.slice(0, cut));
+  }
+
+  append(text: string): void {
+    const time = new Date().toISOString();
+    for (const part of text.split('\n')) {
+      const line = { time, text: part };
+      this.lines.push(line);
+      for (const follower of this.followers) follower.line(line);
+    }
+    if (this.lines.length > LOG_LINES) this.lines.splice(0, this.lines.length - LOG_LINES);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    for (const stream of ['stdout', 'stderr'] as const) {
+      if (this.partial[stream]) this.append(this.partial[stream]);
+      this.partial[stream] = '';
+    }
+    this.ended = true;
+    for (const follower of this.followers) follower.ended();
+    this.followers.clear();
+  }
+
+  follow(line: (line: LogLine) => void, ended: () => void): () => void {
+    if (this.ended) {
+      ended();
+      return () => undefined;
+    }
+    const follower = { line, ended };
+    this.followers.add(follower);
+    return () => this.followers.delete(follower);
+  }
+}
 
 export interface ContainerSpec {
   name: string;
@@ -34,12 +87,14 @@ export interface ContainerContext {
  * One container: at most one live process at a time, its probes, its logs. Restart
  * decisions belong to the pod (they depend on restartPolicy and the pod's phase).
  */
-export class ContainerProcess {
+export class ContainerProcess implements ContainerLogs {
   readonly status: ContainerRunStatus;
   private child: ChildProcess | undefined;
   private probes: ProbeLoop[] = [];
   private readinessPassed = false;
-  private readonly logLines: string[] = [];
+  private log: InstanceLog | undefined;
+  /** The instance before a restart, for `kubectl logs --previous`. */
+  private previousLog: InstanceLog | undefined;
   private exitWaiters: Array<() => void> = [];
   private stopping = false;
 
@@ -71,16 +126,36 @@ export class ContainerProcess {
   }
 
   logs(): string {
-    return this.logLines.join('\n');
+    return (this.log?.lines ?? []).map((line) => line.text).join('\n');
+  }
+
+  lines(previous = false): LogLine[] | undefined {
+    return (previous ? this.previousLog : this.log)?.lines.slice();
+  }
+
+  follow(line: (line: LogLine) => void, ended: () => void): () => void {
+    if (!this.log) {
+      ended();
+      return () => undefined;
+    }
+    return this.log.follow(line, ended);
   }
 
   /** Spawns the process in its own process group and starts its probes. */
   start(): void {
     this.stopping = false;
+    // A restart starts a new instance: the one before becomes what `--previous` reads.
+    if (this.log) {
+      this.log.end();
+      this.previousLog = this.log;
+    }
+    const log = new InstanceLog();
+    this.log = log;
     const { program } = this.context;
     const [file, ...args] = program.argv;
     if (program.kind === 'skipped' || !file) {
-      this.appendLog(`ferry lab: image ${this.status.image} is not run in the lab; init container recorded as completed`);
+      log.append(`ferry lab: image ${this.status.image} is not run in the lab; init container recorded as completed`);
+      log.end();
       const now = new Date().toISOString();
       Object.assign(this.status, { state: 'terminated', reason: 'Completed', exitCode: 0, startedAt: now, finishedAt: now });
       this.context.changed();
@@ -94,10 +169,12 @@ export class ContainerProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.appendLog(chunk));
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.appendLog(chunk));
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => log.write('stdout', chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => log.write('stderr', chunk));
+    // The log ends when the process's pipes close (its last output read), not at its exit.
+    child.once('close', () => log.end());
     child.once('error', (error) => {
-      this.appendLog(`ferry lab: cannot start ${file}: ${error.message}`);
+      log.append(`ferry lab: cannot start ${file}: ${error.message}`);
       this.onExit(127, null);
     });
     child.once('exit', (code, signal) => this.onExit(code ?? 128 + signalNumber(signal), signal));
@@ -165,6 +242,8 @@ export class ContainerProcess {
       this.context.watchdog.forget(child.pid);
     }
     this.stopProbes();
+    const log = this.log;
+    if (log) setTimeout(() => log.end(), LOG_DRAIN_MS).unref();
     Object.assign(this.status, {
       state: 'terminated',
       exitCode: code,
@@ -212,7 +291,7 @@ export class ContainerProcess {
   }
 
   private failProbe(kind: string): void {
-    this.appendLog(`ferry lab: ${kind} probe failed; killing the container`);
+    this.log?.append(`ferry lab: ${kind} probe failed; killing the container`);
     this.status.message = `${kind} probe failed`;
     this.stopProbes();
     this.signal('SIGTERM');
@@ -233,11 +312,6 @@ export class ContainerProcess {
       this.status.ready = ready;
       this.context.changed();
     }
-  }
-
-  private appendLog(chunk: string): void {
-    for (const line of chunk.replace(/\n$/, '').split('\n')) this.logLines.push(line);
-    if (this.logLines.length > LOG_LINES) this.logLines.splice(0, this.logLines.length - LOG_LINES);
   }
 }
 

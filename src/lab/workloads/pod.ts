@@ -1,5 +1,5 @@
 import type { KubeObject } from '../../kube/object.js';
-import type { PodPhase, PodRunStatus, PodRuntimeOptions, RunningPod } from '../runtime.js';
+import type { ContainerLogs, PodPhase, PodRunStatus, PodRuntimeOptions, RunningPod } from '../runtime.js';
 import { ContainerProcess, type ContainerSpec } from './container.js';
 import { baseEnv, containerEnv } from './env.js';
 import { programFor } from './images.js';
@@ -241,6 +241,10 @@ export class LabPod implements RunningPod {
     const all = [...this.initContainers, ...this.containers];
     const chosen = container === undefined ? all.filter((c) => !c.init).slice(0, 1) : all.filter((c) => c.spec.name === container);
     return chosen.map((c) => c.logs()).join('\n');
+  }
+
+  containerLogs(container: string): ContainerLogs | undefined {
+    return [...this.initContainers, ...this.containers].find((c) => c.spec.name === container);
   }
 
   async stop(gracePeriodSeconds?: number): Promise<void> {
