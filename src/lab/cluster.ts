@@ -30,6 +30,7 @@ import { crdStatusController, watchDefinitions } from './controllers/crd.js';
 import type { PodRuntime, PodRunStatus } from './runtime.js';
 import type { ClusterIngress } from './workloads/ingress.js';
 import { startLabIngress } from './ingress-wiring.js';
+import { kubeletEvents, serveEventsV1 } from './events.js';
 
 export interface LabClusterOptions {
   name: string;
@@ -82,6 +83,7 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
   const registry = new ResourceRegistry();
   const service = new ObjectService(store, registry);
   const stopDefinitions = watchDefinitions(store, registry, service.validator);
+  const stopEventsV1 = serveEventsV1(service);
   const nodeName = `${options.name}-node`;
   const client = new ControllerClient(service);
   for (const object of bootstrapObjects(options.name, nodeName)) {
@@ -99,6 +101,7 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
       cluster: options.name,
       handleSignals: false,
       lookup: (kind: 'ConfigMap' | 'Secret', namespace: string, name: string): KubeObject | undefined => client.get('v1', kind, namespace, name),
+      recordEvent: kubeletEvents(service, nodeName),
       ...(options.runtimeOptions ?? {}),
     });
   }
@@ -145,6 +148,7 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
     async stop() {
       manager.stop();
       stopDefinitions();
+      stopEventsV1();
       await ingress?.close();
       await server.close();
       await runtime?.stopAll();

@@ -18,6 +18,7 @@
  * Implementation: src/lab/workloads/supervisor.ts.
  */
 import type { KubeObject } from '../kube/object.js';
+import type { PodEventSink } from './events.js';
 
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
 
@@ -125,6 +126,8 @@ export interface PodRuntimeOptions {
   restartBackoff?: { initialMs: number; maxMs: number };
   /** Extra environment for every container (e.g. DATABASE_URL for a shop). */
   env?: Record<string, string>;
+  /** Where the kubelet's Events go (probe failures, kills, starts, back-off); see src/lab/events.ts. */
+  recordEvent?: PodEventSink;
   /** Install exit/SIGINT/SIGTERM handlers that kill children. Default true. */
   handleSignals?: boolean;
 }

@@ -236,34 +236,24 @@ function remove(service: ObjectService, context: RequestContext): Reply {
     ...(options.preconditions.uid ? { uid: options.preconditions.uid } : {}),
     ...(options.preconditions.resourceVersion ? { resourceVersion: options.preconditions.resourceVersion } : {}),
     dryRun: options.dryRun,
+    propagationPolicy: propagation,
   });
-  if (propagation === 'Orphan') orphanDependents(service, deleted);
   return { status: 200, body: deleted };
 }
 
 function removeCollection(service: ObjectService, context: RequestContext): Reply {
   const { route, query } = context;
+  // DeleteCollection reads ListOptions (which objects) and DeleteOptions (how), as the API server does.
+  listQuery(query);
+  const options = deleteQuery(query, context.body.trim() ? (parseBody(context.body, 'application/json') as Parameters<typeof deleteQuery>[1]) : undefined);
   for (const object of matchingObjects(service, route, query)) {
     try {
-      service.delete(route.type, object.metadata.namespace, object.metadata.name);
+      service.delete(route.type, object.metadata.namespace, object.metadata.name, { dryRun: options.dryRun });
     } catch (error) {
       if (!(error instanceof ApiError && error.code === 404)) throw error;
     }
   }
   return { status: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success' } };
-}
-
-/** propagationPolicy=Orphan: dependents lose their owner reference instead of being collected. */
-function orphanDependents(service: ObjectService, owner: KubeObject): void {
-  for (const type of service.registry.all()) {
-    for (const object of service.store.list(storageKey(type.group, type.plural), owner.metadata.namespace)) {
-      const refs = object.metadata.ownerReferences ?? [];
-      if (!refs.some((ref) => ref.uid === owner.metadata.uid)) continue;
-      const copy = structuredClone(object);
-      copy.metadata.ownerReferences = refs.filter((ref) => ref.uid !== owner.metadata.uid);
-      service.update(type, type.versions[0]!, object.metadata.namespace, object.metadata.name, copy, { fieldManager: 'kube-controller-manager' });
-    }
-  }
 }
 
 function toScale(object: KubeObject): { kind: string; apiVersion: string; metadata: Record<string, unknown>; spec: { replicas: number }; status: Record<string, unknown> } {

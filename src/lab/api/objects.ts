@@ -175,19 +175,21 @@ export class ObjectService {
   }
 
   /** Deletes, or marks for deletion while finalizers remain. Returns the object as it was last seen. */
-  delete(type: ResourceType, namespace: string | undefined, name: string, options: { uid?: string; resourceVersion?: string; dryRun?: boolean } = {}): KubeObject {
+  delete(type: ResourceType, namespace: string | undefined, name: string, options: { uid?: string; resourceVersion?: string; dryRun?: boolean; propagationPolicy?: string } = {}): KubeObject {
     const existing = this.get(type, namespace, name);
     if (options.uid && options.uid !== existing.metadata.uid) throw conflict(type.plural, type.group, name, `Precondition failed: UID in precondition: ${options.uid}, UID in object meta: ${existing.metadata.uid}`);
     if (options.resourceVersion && options.resourceVersion !== existing.metadata.resourceVersion) {
       throw conflict(type.plural, type.group, name, 'the object has been modified; please apply your changes to the latest version and try again');
     }
     if (options.dryRun) return existing;
-    const finalizers = (existing.metadata.finalizers as string[] | undefined) ?? [];
     const isNamespace = type.kind === 'Namespace' && type.group === '';
+    // Foreground and Orphan deletion are finalizers the garbage collector removes (controllers/garbage-collector.ts).
+    const finalizers = withDeletionFinalizer((existing.metadata.finalizers as string[] | undefined) ?? [], isNamespace ? undefined : options.propagationPolicy);
     if (finalizers.length > 0 || isNamespace) {
-      if (existing.metadata.deletionTimestamp) return existing;
+      if (existing.metadata.deletionTimestamp && finalizers.length === ((existing.metadata.finalizers as string[] | undefined) ?? []).length) return existing;
       const marked = structuredClone(existing);
-      marked.metadata.deletionTimestamp = this.timestamp();
+      if (finalizers.length > 0) marked.metadata.finalizers = finalizers;
+      marked.metadata.deletionTimestamp = existing.metadata.deletionTimestamp ?? this.timestamp();
       marked.metadata.deletionGracePeriodSeconds = 0;
       if (isNamespace) marked.status = { ...((marked.status as object) ?? {}), phase: 'Terminating' };
       marked.metadata.resourceVersion = String(this.store.nextVersion());
@@ -303,6 +305,12 @@ export class ObjectService {
   timestamp(): string {
     return this.now().toISOString().replace(/\.\d{3}Z$/, 'Z');
   }
+}
+
+/** The API server's deletion finalizers: `foregroundDeletion` for Foreground, `orphan` for Orphan (DeleteOptions.propagationPolicy). */
+function withDeletionFinalizer(finalizers: string[], propagationPolicy: string | undefined): string[] {
+  const finalizer = propagationPolicy === 'Foreground' ? 'foregroundDeletion' : propagationPolicy === 'Orphan' ? 'orphan' : undefined;
+  return finalizer && !finalizers.includes(finalizer) ? [...finalizers, finalizer] : finalizers;
 }
 
 function ns(type: ResourceType, namespace: string | undefined): string | undefined {

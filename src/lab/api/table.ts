@@ -68,6 +68,18 @@ const columns: Record<string, Column[]> = {
   StorageClass: [name, { name: 'Provisioner', type: 'string', cell: (o) => o.provisioner }, { name: 'ReclaimPolicy', type: 'string', cell: (o) => o.reclaimPolicy ?? 'Delete' },
     { name: 'VolumeBindingMode', type: 'string', cell: (o) => o.volumeBindingMode ?? 'Immediate' }, age],
   CustomResourceDefinition: [name, { name: 'Created At', type: 'date', cell: (o) => o.metadata?.creationTimestamp }],
+  // Events read the same in both shapes (core v1 and events.k8s.io/v1, see src/lab/events.ts).
+  Event: [
+    { name: 'Last Seen', type: 'string', cell: (o, now) => humanAge(o.series?.lastObservedTime ?? o.lastTimestamp ?? o.deprecatedLastTimestamp ?? o.eventTime ?? o.metadata?.creationTimestamp, now) },
+    { name: 'Type', type: 'string', cell: (o) => o.type ?? '' },
+    { name: 'Reason', type: 'string', cell: (o) => o.reason ?? '' },
+    { name: 'Object', type: 'string', cell: (o) => { const ref = o.involvedObject ?? o.regarding ?? {}; return ref.name ? `${String(ref.kind ?? '').toLowerCase()}/${ref.name}` : String(ref.kind ?? '').toLowerCase(); } },
+    { name: 'Subobject', type: 'string', priority: 1, cell: (o) => (o.involvedObject ?? o.regarding)?.fieldPath ?? '' },
+    { name: 'Source', type: 'string', priority: 1, cell: (o) => { const source = o.source ?? o.deprecatedSource ?? {}; return [source.component ?? o.reportingComponent ?? o.reportingController, source.host ?? o.reportingInstance].filter(Boolean).join(', '); } },
+    { name: 'Message', type: 'string', cell: (o) => String(o.message ?? o.note ?? '').trim() },
+    { name: 'First Seen', type: 'string', priority: 1, cell: (o, now) => humanAge(o.firstTimestamp ?? o.deprecatedFirstTimestamp ?? o.eventTime, now) },
+    { name: 'Count', type: 'integer', priority: 1, cell: (o) => o.series?.count ?? o.count ?? o.deprecatedCount ?? 1 },
+    { name: 'Name', type: 'string', priority: 1, cell: (o) => o.metadata?.name }],
 };
 
 export function tableColumns(type: ResourceType, version: string): Column[] {

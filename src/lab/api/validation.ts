@@ -11,6 +11,7 @@ import type { ResourceType } from './registry.js';
 import { invalid, type StatusCause } from './status.js';
 import { isPlainObject } from './field-set.js';
 import { labelSelectorFromObject, matchesLabels } from './selectors.js';
+import { rollingUpdateProblems } from './rolling-update.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => void;
 
@@ -85,6 +86,7 @@ export function validateBuiltin(type: ResourceType, object: KubeObject): void {
     validateContainers(spec?.template?.spec, 'spec.template.spec', causes);
   }
   if (type.kind === 'Pod' && type.group === '') validateContainers(spec, 'spec', causes);
+  if (type.kind === 'Deployment' && type.group === 'apps') causes.push(...rollingUpdateProblems(spec));
   if (causes.length > 0) throw invalid(type.kind, type.group, name, causes);
 }
 

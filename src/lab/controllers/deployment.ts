@@ -9,6 +9,8 @@ import type { KubeObject } from '../../kube/object.js';
 import type { StoreEvent } from '../api/store.js';
 import { ControllerClient, controllerOf, ownerReference, setCondition, shortHash, type Condition } from './client.js';
 import { splitKey, type Controller } from './manager.js';
+import { resolveFenceposts } from '../api/rolling-update.js';
+import { recordEvent } from '../events.js';
 
 type Obj = Record<string, any>;
 
@@ -46,8 +48,25 @@ function reconcileDeployment(client: ControllerClient, deployment: KubeObject): 
   const recreate = spec.strategy?.type === 'Recreate';
   const oldPods = olds.reduce((sum, rs) => sum + ((rs.status as Obj | undefined)?.replicas ?? 0), 0);
 
+  const { maxSurge, maxUnavailable } = resolveFenceposts(spec.strategy, desired);
+  const specOf = (rs: KubeObject): number => ((rs.spec as Obj).replicas as number | undefined) ?? 0;
+  // Pods a ReplicaSet may still have: its spec, or more while it is still deleting some.
+  const podsOf = (rs: KubeObject): number => Math.max(specOf(rs), ((rs.status as Obj | undefined)?.replicas as number | undefined) ?? 0);
+  // A status that has not caught up with a scale-down must not count pods that are going.
+  const availableOf = (rs: KubeObject): number => Math.min(specOf(rs), ((rs.status as Obj | undefined)?.availableReplicas as number | undefined) ?? 0);
+  // The new ReplicaSet's size (NewRSNewReplicas): all of it for Recreate once the old pods
+  // are gone; for RollingUpdate, up to desired + maxSurge pods across every ReplicaSet.
+  const newSize = (currentNew: number): number => {
+    if (recreate) return oldPods > 0 ? 0 : desired;
+    if (currentNew >= desired) return desired;
+    const allPods = olds.reduce((sum, rs) => sum + podsOf(rs), 0) + currentNew;
+    const room = desired + maxSurge - allPods;
+    return room <= 0 ? currentNew : currentNew + Math.min(room, desired - currentNew);
+  };
+
   if (!current) {
     const labels = { ...(template.metadata?.labels ?? {}), 'pod-template-hash': hash };
+    const replicas = newSize(0);
     current = client.create({
       apiVersion: 'apps/v1',
       kind: 'ReplicaSet',
@@ -55,38 +74,67 @@ function reconcileDeployment(client: ControllerClient, deployment: KubeObject): 
         name: `${deployment.metadata.name}-${hash}`,
         namespace: deployment.metadata.namespace,
         labels,
-        annotations: { 'deployment.kubernetes.io/desired-replicas': String(desired), 'deployment.kubernetes.io/max-replicas': String(desired), 'deployment.kubernetes.io/revision': String(revision + 1) },
+        annotations: { 'deployment.kubernetes.io/desired-replicas': String(desired), 'deployment.kubernetes.io/max-replicas': String(desired + maxSurge), 'deployment.kubernetes.io/revision': String(revision + 1) },
         ownerReferences: [ownerReference(deployment)],
       },
       spec: {
-        replicas: recreate && oldPods > 0 ? 0 : desired,
+        replicas,
         minReadySeconds: spec.minReadySeconds ?? 0,
         selector: { ...spec.selector, matchLabels: { ...(spec.selector?.matchLabels ?? {}), 'pod-template-hash': hash } },
         template: { ...template, metadata: { ...(template.metadata ?? {}), labels } },
       },
     });
+    if (replicas > 0) recordEvent(client, deployment, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${current.metadata.name} from 0 to ${replicas}`);
   } else {
-    const wanted = recreate && oldPods > 0 ? 0 : desired;
-    if ((current.spec as Obj).replicas !== wanted) {
+    const before = specOf(current);
+    const wanted = newSize(before);
+    if (before !== wanted || current.metadata.annotations?.['deployment.kubernetes.io/desired-replicas'] !== String(desired)) {
       const copy = structuredClone(current);
       (copy.spec as Obj).replicas = wanted;
-      copy.metadata.annotations = { ...(copy.metadata.annotations ?? {}), 'deployment.kubernetes.io/desired-replicas': String(desired) };
+      copy.metadata.annotations = { ...(copy.metadata.annotations ?? {}), 'deployment.kubernetes.io/desired-replicas': String(desired), 'deployment.kubernetes.io/max-replicas': String(desired + maxSurge) };
       current = client.update(copy);
+      if (before !== wanted) recordEvent(client, deployment, 'Normal', 'ScalingReplicaSet', `Scaled ${wanted > before ? 'up' : 'down'} replica set ${current.metadata.name} from ${before} to ${wanted}`);
     }
   }
 
-  // Old ReplicaSets keep only as many pods as the new one is still short of available ones.
-  const newAvailable: number = (current.status as Obj | undefined)?.availableReplicas ?? 0;
-  let budget = recreate ? 0 : Math.max(0, desired - newAvailable);
-  for (const rs of olds) {
-    const replicas: number = (rs.spec as Obj).replicas ?? 0;
-    const keep = Math.min(replicas, budget);
-    budget -= keep;
-    if (keep !== replicas) {
-      const copy = structuredClone(rs);
-      (copy.spec as Obj).replicas = keep;
-      client.update(copy);
+  // Old ReplicaSets shrink (reconcileOldReplicaSets): never below desired - maxUnavailable
+  // available pods, unavailable old pods first, oldest ReplicaSets first.
+  const oldest = [...olds].sort((a, b) => String(a.metadata.creationTimestamp).localeCompare(String(b.metadata.creationTimestamp)));
+  const sizes = new Map(oldest.map((rs) => [rs, specOf(rs)]));
+  if (recreate) {
+    for (const rs of oldest) sizes.set(rs, 0);
+  } else if (oldest.some((rs) => specOf(rs) > 0)) {
+    const minAvailable = desired - maxUnavailable;
+    const newUnavailable = specOf(current) - availableOf(current);
+    const allPods = specOf(current) + oldest.reduce((sum, rs) => sum + specOf(rs), 0);
+    const maxScaledDown = allPods - minAvailable - newUnavailable;
+    if (maxScaledDown > 0) {
+      let scaled = 0;
+      for (const rs of oldest) {
+        const unhealthy = specOf(rs) - availableOf(rs);
+        if (scaled >= maxScaledDown || unhealthy <= 0) continue;
+        const down = Math.min(maxScaledDown - scaled, unhealthy);
+        sizes.set(rs, specOf(rs) - down);
+        scaled += down;
+      }
+      const availablePods = availableOf(current) + oldest.reduce((sum, rs) => sum + Math.min(sizes.get(rs)!, availableOf(rs)), 0);
+      let budget = availablePods - minAvailable;
+      for (const rs of oldest) {
+        if (budget <= 0) break;
+        const down = Math.min(sizes.get(rs)!, budget);
+        sizes.set(rs, sizes.get(rs)! - down);
+        budget -= down;
+      }
     }
+  }
+  for (const rs of oldest) {
+    const before = specOf(rs);
+    const keep = sizes.get(rs)!;
+    if (keep === before) continue;
+    const copy = structuredClone(rs);
+    (copy.spec as Obj).replicas = keep;
+    client.update(copy);
+    recordEvent(client, deployment, 'Normal', 'ScalingReplicaSet', `Scaled down replica set ${rs.metadata.name} from ${before} to ${keep}`);
   }
   if (deployment.metadata.annotations?.['deployment.kubernetes.io/revision'] !== current.metadata.annotations?.['deployment.kubernetes.io/revision']) {
     const copy = structuredClone(deployment);
@@ -103,7 +151,7 @@ function writeStatus(client: ControllerClient, deployment: KubeObject, current: 
   const updated = ((current.status as Obj | undefined)?.replicas as number | undefined) ?? 0;
   const available = sum('availableReplicas');
   const ready = sum('readyReplicas');
-  const maxUnavailable = resolveMaxUnavailable((deployment.spec as Obj).strategy, desired);
+  const { maxUnavailable } = resolveFenceposts((deployment.spec as Obj).strategy, desired);
   const now = client.now();
   const previous = (deployment.status as Obj | undefined)?.conditions as Condition[] | undefined;
   const complete = updated === desired && replicas === desired && available === desired && ((current.status as Obj | undefined)?.observedGeneration ?? 0) >= (current.metadata.generation ?? 0);
@@ -124,6 +172,7 @@ function writeStatus(client: ControllerClient, deployment: KubeObject, current: 
     conditions = setCondition(conditions, { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${current.metadata.name}" has successfully progressed.` }, now, true);
   } else if (!progressed && (lastProgressing?.reason === 'ProgressDeadlineExceeded' || sinceProgressMs >= deadlineMs)) {
     conditions = setCondition(conditions, { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: `ReplicaSet "${current.metadata.name}" has timed out progressing.` }, now, true);
+    if (lastProgressing?.reason !== 'ProgressDeadlineExceeded') recordEvent(client, deployment, 'Warning', 'ProgressDeadlineExceeded', `Deployment "${deployment.metadata.name}" has timed out progressing.`);
   } else {
     const next: Condition = { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: `ReplicaSet "${current.metadata.name}" is progressing.` };
     conditions = setCondition(conditions, next, now, true);
@@ -143,13 +192,4 @@ function writeStatus(client: ControllerClient, deployment: KubeObject, current: 
   for (const key of ['readyReplicas', 'availableReplicas', 'updatedReplicas', 'replicas']) if (status[key] === 0) delete status[key];
   client.setStatus(deployment, status);
   return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
-}
-
-/** maxUnavailable as a count: percentages round down (maxSurge rounds up), at least one of them non-zero. */
-export function resolveMaxUnavailable(strategy: Obj | undefined, desired: number): number {
-  if (strategy?.type === 'Recreate') return 0;
-  const value = strategy?.rollingUpdate?.maxUnavailable ?? '25%';
-  if (typeof value === 'number') return value;
-  const match = /^(\d+)%$/.exec(String(value));
-  return match ? Math.floor((desired * Number(match[1])) / 100) : Number(value) || 0;
 }

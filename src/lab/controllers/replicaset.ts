@@ -7,6 +7,7 @@ import type { StoreEvent } from '../api/store.js';
 import { randomSuffix } from '../api/objects.js';
 import { ControllerClient, controllerOf, isActivePod, isPodReady, ownerReference } from './client.js';
 import { splitKey, type Controller } from './manager.js';
+import { recordEvent } from '../events.js';
 
 type Obj = Record<string, any>;
 
@@ -31,11 +32,17 @@ export function replicaSetController(client: ControllerClient): Controller {
       const active = pods.filter(isActivePod);
       const desired: number = (rs.spec as Obj).replicas ?? 1;
       if (active.length < desired) {
-        for (let i = active.length; i < desired; i++) client.create(podFromTemplate(rs, `${rs.metadata.name}-${randomSuffix()}`));
+        for (let i = active.length; i < desired; i++) {
+          const pod = client.create(podFromTemplate(rs, `${rs.metadata.name}-${randomSuffix()}`));
+          recordEvent(client, rs, 'Normal', 'SuccessfulCreate', `Created pod: ${pod.metadata.name}`);
+        }
       } else if (active.length > desired) {
         // Not-ready and newest pods go first, as the ReplicaSet controller ranks them.
         const ranked = [...active].sort((a, b) => Number(isPodReady(a)) - Number(isPodReady(b)) || String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)));
-        for (const pod of ranked.slice(0, active.length - desired)) client.delete(pod);
+        for (const pod of ranked.slice(0, active.length - desired)) {
+          client.delete(pod);
+          recordEvent(client, rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${pod.metadata.name}`);
+        }
       }
       for (const pod of pods) if ((pod.status as Obj | undefined)?.phase === 'Failed' && !pod.metadata.deletionTimestamp) client.delete(pod);
       const current = client.list('v1', 'Pod', namespace).filter((pod) => controllerOf(pod)?.uid === rs.metadata.uid && isActivePod(pod));

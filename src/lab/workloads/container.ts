@@ -81,6 +81,8 @@ export interface ContainerContext {
   changed(): void;
   /** The process exited (not called for exits we caused while stopping). */
   exited(code: number, signal: NodeJS.Signals | null): void;
+  /** The kubelet records an Event about this container (fieldPath `spec.containers{name}`). */
+  event?(type: 'Normal' | 'Warning', reason: string, message: string, fieldPath: string): void;
 }
 
 /**
@@ -193,6 +195,8 @@ export class ContainerProcess implements ContainerLogs {
     });
     delete this.status.reason;
     this.readinessPassed = false;
+    this.emitEvent('Normal', 'Created', `Created container ${this.spec.name}`);
+    this.emitEvent('Normal', 'Started', `Started container ${this.spec.name}`);
     this.startProbes();
     this.refreshReady();
     this.context.changed();
@@ -225,6 +229,7 @@ export class ContainerProcess implements ContainerLogs {
     this.stopping = true;
     this.stopProbes();
     if (!this.child) return;
+    this.emitEvent('Normal', 'Killing', `Stopping container ${this.spec.name}`);
     const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
     this.signal('SIGTERM');
     const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
@@ -267,11 +272,11 @@ export class ContainerProcess implements ContainerLogs {
           new ProbeLoop(readinessProbe, 'readiness', probeTarget, timeScale, (ok) => {
             this.readinessPassed = ok;
             this.refreshReady();
-          }),
+          }, (output) => this.unhealthy('Readiness', output)),
         );
       }
       if (livenessProbe && !this.init) {
-        this.probes.push(new ProbeLoop(livenessProbe, 'liveness', probeTarget, timeScale, () => this.failProbe('liveness')));
+        this.probes.push(new ProbeLoop(livenessProbe, 'liveness', probeTarget, timeScale, () => this.failProbe('liveness'), (output) => this.unhealthy('Liveness', output)));
       }
       for (const probe of this.probes) probe.start();
     };
@@ -282,7 +287,7 @@ export class ContainerProcess implements ContainerLogs {
         this.status.started = true;
         this.refreshReady();
         startMain();
-      });
+      }, (output) => this.unhealthy('Startup', output));
       this.probes.push(startup);
       startup.start();
     } else {
@@ -293,12 +298,22 @@ export class ContainerProcess implements ContainerLogs {
   private failProbe(kind: string): void {
     this.log?.append(`ferry lab: ${kind} probe failed; killing the container`);
     this.status.message = `${kind} probe failed`;
+    this.emitEvent('Normal', 'Killing', `Container ${this.spec.name} failed ${kind} probe, will be restarted`);
     this.stopProbes();
     this.signal('SIGTERM');
     const pid = this.child?.pid;
     setTimeout(() => {
       if (pid !== undefined && this.child?.pid === pid) this.signal('SIGKILL');
     }, 2000 * this.context.timeScale).unref();
+  }
+
+  /** The kubelet's Event for each failed probe attempt: Warning Unhealthy "<Kind> probe failed: <output>". */
+  private unhealthy(kind: string, output: string): void {
+    this.emitEvent('Warning', 'Unhealthy', `${kind} probe failed: ${output}`);
+  }
+
+  private emitEvent(type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.context.event?.(type, reason, message, `spec.${this.init ? 'initContainers' : 'containers'}{${this.spec.name}}`);
   }
 
   private stopProbes(): void {

@@ -139,6 +139,7 @@ export class LabPod implements RunningPod {
       },
       changed: () => this.emit(),
       exited: (code) => this.onContainerExit(container, code),
+      event: (type, reason, message, fieldPath) => this.options.recordEvent?.(this.pod, type, reason, message, fieldPath),
     });
     return container;
   }
@@ -177,6 +178,7 @@ export class LabPod implements RunningPod {
     this.backoffStreak.set(container, streak + 1);
     const delay = Math.min(maxMs, initialMs * 2 ** streak) * scale;
     container.markWaiting(streak === 0 ? 'ContainerCreating' : 'CrashLoopBackOff', streak === 0 ? undefined : `back-off ${Math.round(delay / 1000)}s restarting failed container`);
+    if (streak > 0) this.options.recordEvent?.(this.pod, 'Warning', 'BackOff', `Back-off restarting failed container ${container.spec.name} in pod ${this.name}_${this.namespace}(${this.uid ?? ''})`, `spec.${container.init ? 'initContainers' : 'containers'}{${container.spec.name}}`);
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
       if (this.stopped) return;

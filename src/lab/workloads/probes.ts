@@ -33,41 +33,66 @@ export const PROBE_HEADER = 'x-ferry-probe';
 
 /** One probe attempt, as the kubelet judges it: true means success. */
 export async function probeOnce(spec: ProbeSpec, kind: ProbeKind, target: ProbeTarget): Promise<boolean> {
+  return (await probeWithOutput(spec, kind, target)).ok;
+}
+
+/** One probe attempt and, on failure, the kubelet's probe output (what its Unhealthy Event says). */
+export async function probeWithOutput(spec: ProbeSpec, kind: ProbeKind, target: ProbeTarget): Promise<{ ok: boolean; output: string }> {
   const timeoutMs = Math.max(1, spec.timeoutSeconds ?? 1) * 1000;
+  let url = '';
+  let dial = '';
   try {
     if (spec.httpGet) {
       const port = target.resolvePort(spec.httpGet.port);
-      if (port === undefined) return false;
-      return await httpProbe(`${(spec.httpGet.scheme ?? 'HTTP').toLowerCase()}://${target.host}:${port}${spec.httpGet.path ?? '/'}`, spec.httpGet.httpHeaders ?? [], kind, timeoutMs);
+      if (port === undefined) return { ok: false, output: `unknown port ${String(spec.httpGet.port)}` };
+      url = `${(spec.httpGet.scheme ?? 'HTTP').toLowerCase()}://${target.host}:${port}${spec.httpGet.path ?? '/'}`;
+      dial = `${target.host}:${port}`;
+      const status = await httpProbe(url, spec.httpGet.httpHeaders ?? [], kind, timeoutMs);
+      return status >= 200 && status < 400 ? { ok: true, output: '' } : { ok: false, output: `HTTP probe failed with statuscode: ${status}` };
     }
     if (spec.tcpSocket) {
       const port = target.resolvePort(spec.tcpSocket.port);
-      return port !== undefined && (await tcpProbe(target.host, port, timeoutMs));
+      if (port === undefined) return { ok: false, output: `unknown port ${String(spec.tcpSocket.port)}` };
+      dial = `${target.host}:${port}`;
+      return (await tcpProbe(target.host, port, timeoutMs)) ? { ok: true, output: '' } : { ok: false, output: `dial tcp ${dial}: connect: connection refused` };
     }
     if (spec.grpc) {
       const port = target.resolvePort(spec.grpc.port);
-      return port !== undefined && (await grpcHealthProbe(target.host, port, spec.grpc.service ?? '', kind, timeoutMs));
+      const ok = port !== undefined && (await grpcHealthProbe(target.host, port, spec.grpc.service ?? '', kind, timeoutMs));
+      return ok ? { ok, output: '' } : { ok, output: `timeout: failed to connect service "${target.host}:${String(port)}" within ${timeoutMs / 1000}s` };
     }
     if (spec.exec) {
       // The command belongs to the real image (e.g. /bin/grpc_health_probe); the stand-in
       // cannot run it, so ask the stand-in process itself whether it is healthy.
       if (target.standIn) {
-        return target.primaryPort !== undefined && (await httpProbe(`http://${target.host}:${target.primaryPort}/${kind === 'liveness' ? 'healthz' : 'readyz'}`, [], kind, timeoutMs));
+        const ok = target.primaryPort !== undefined && (await httpProbe(`http://${target.host}:${target.primaryPort}/${kind === 'liveness' ? 'healthz' : 'readyz'}`, [], kind, timeoutMs)) < 400;
+        return { ok, output: ok ? '' : `command ${JSON.stringify(spec.exec.command.join(' '))} failed (answered by the lab's stand-in)` };
       }
-      return await execProbe(spec.exec.command, target.env, timeoutMs);
+      const code = await execProbe(spec.exec.command, target.env, timeoutMs);
+      return code === 0 ? { ok: true, output: '' } : { ok: false, output: `command ${JSON.stringify(spec.exec.command.join(' '))} exited with ${code}` };
     }
-  } catch {
-    return false;
+  } catch (error) {
+    return { ok: false, output: goDialError(error, url, dial, timeoutMs) };
   }
-  return true;
+  return { ok: true, output: '' };
 }
 
-async function httpProbe(url: string, headers: Array<{ name: string; value: string }>, kind: ProbeKind, timeoutMs: number): Promise<boolean> {
+/** The wording of Go's net/http errors, which is what a kubelet's probe output reads like. */
+function goDialError(error: unknown, url: string, dial: string, timeoutMs: number): string {
+  const code = (error as { code?: string; cause?: { code?: string } }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+  const reason = code === 'ECONNREFUSED' ? `dial tcp ${dial}: connect: connection refused`
+    : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' ? 'read: connection reset by peer'
+      : code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' ? `context deadline exceeded (Client.Timeout exceeded while awaiting headers)`
+        : (error as Error).message || `no answer within ${timeoutMs / 1000}s`;
+  return url ? `Get ${JSON.stringify(url)}: ${reason}` : reason;
+}
+
+async function httpProbe(url: string, headers: Array<{ name: string; value: string }>, kind: ProbeKind, timeoutMs: number): Promise<number> {
   const headerObject: Record<string, string> = { 'user-agent': 'kube-probe/1.30', [PROBE_HEADER]: kind };
   for (const header of headers) headerObject[header.name.toLowerCase()] = header.value;
   const response = await request(url, { method: 'GET', headers: headerObject, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, maxRedirections: 0 } as Parameters<typeof request>[1]);
   await response.body.dump();
-  return response.statusCode >= 200 && response.statusCode < 400;
+  return response.statusCode;
 }
 
 function tcpProbe(host: string, port: number, timeoutMs: number): Promise<boolean> {
@@ -83,13 +108,13 @@ function tcpProbe(host: string, port: number, timeoutMs: number): Promise<boolea
   });
 }
 
-function execProbe(command: string[], env: Record<string, string>, timeoutMs: number): Promise<boolean> {
+function execProbe(command: string[], env: Record<string, string>, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {
     const [file, ...args] = command;
-    if (!file) return resolve(false);
+    if (!file) return resolve(127);
     const child = spawn(file, args, { env, stdio: 'ignore', timeout: timeoutMs, killSignal: 'SIGKILL' });
-    child.once('error', () => resolve(false));
-    child.once('exit', (code) => resolve(code === 0));
+    child.once('error', () => resolve(127));
+    child.once('exit', (code) => resolve(code ?? 137));
   });
 }
 
@@ -165,6 +190,8 @@ export class ProbeLoop {
     private readonly target: ProbeTarget,
     private readonly timeScale: number,
     private readonly onResult: (success: boolean) => void,
+    /** Every failed attempt, with the probe's output (the kubelet records an Unhealthy Event for each). */
+    private readonly onFailure?: (output: string) => void,
   ) {
     // Readiness and startup start as failing, liveness as passing, as in the kubelet.
     this.result = kind === 'liveness';
@@ -186,8 +213,9 @@ export class ProbeLoop {
   }
 
   private async tick(): Promise<void> {
-    const ok = await probeOnce(this.spec, this.kind, this.target);
+    const { ok, output } = await probeWithOutput(this.spec, this.kind, this.target);
     if (this.stopped) return;
+    if (!ok) this.onFailure?.(output);
     if (ok) {
       this.successes++;
       this.failures = 0;
