@@ -235,7 +235,7 @@ export class ObjectService {
       if (!options.keepManagedFields) next.metadata.managedFields = existing.metadata.managedFields;
       applyDefaults(next, { allocateClusterIP: () => this.allocateClusterIP() });
     }
-    const warnings = options.subresource === 'status' ? [] : this.admit(type, version, next, options.fieldValidation ?? 'Ignore');
+    const warnings = options.subresource === 'status' ? [] : this.admit(type, version, next, options.fieldValidation ?? 'Ignore', existing);
     if (type.generation && specChanged(existing, next)) next.metadata.generation = (existing.metadata.generation ?? 0) + 1;
     if (!options.keepManagedFields) {
       next.metadata.managedFields = recordUpdate({
@@ -283,9 +283,9 @@ export class ObjectService {
     return object;
   }
 
-  private admit(type: ResourceType, version: string, object: KubeObject, mode: FieldValidation): string[] {
+  private admit(type: ResourceType, version: string, object: KubeObject, mode: FieldValidation, old?: KubeObject): string[] {
     validateBuiltin(type, object);
-    if (type.custom) return this.validator.validateCustom(type, version, object, mode);
+    if (type.custom) return this.validator.validateCustom(type, version, object, mode, old);
     return [];
   }
 

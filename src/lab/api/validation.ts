@@ -11,6 +11,8 @@ import type { ResourceType } from './registry.js';
 import { invalid, type StatusCause } from './status.js';
 import { isPlainObject } from './field-set.js';
 import { labelSelectorFromObject, matchesLabels } from './selectors.js';
+import { validateRules } from './cel.js';
+import { crdRuleProblems } from './cel-rules.js';
 import { rollingUpdateProblems } from './rolling-update.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => void;
@@ -38,7 +40,7 @@ export class SchemaValidator {
   }
 
   /** Validates a custom resource; returns warnings for pruned fields (Warn), throws 422 on errors. */
-  validateCustom(type: ResourceType, version: string, object: KubeObject, mode: FieldValidation): string[] {
+  validateCustom(type: ResourceType, version: string, object: KubeObject, mode: FieldValidation, old?: KubeObject): string[] {
     const schema = type.custom?.schemas[version];
     if (!schema) return [];
     const unknown: string[] = [];
@@ -55,8 +57,11 @@ export class SchemaValidator {
     }
     const { metadata: _metadata, ...rest } = object;
     if (!validate(rest)) causes.push(...(validate.errors ?? []).map(toCause));
+    // CEL rules (x-kubernetes-validations) only see objects that passed the schema, so they can trust its types.
+    const cel = causes.length === 0 ? validateRules(schema, object, old) : { causes: [], warnings: [] };
+    causes.push(...cel.causes);
     if (causes.length > 0) throw invalid(type.kind, type.group, object.metadata.name, causes);
-    return mode === 'Warn' ? unknown.map((field) => `unknown field "${field}"`) : [];
+    return [...(mode === 'Warn' ? unknown.map((field) => `unknown field "${field}"`) : []), ...cel.warnings];
   }
 
   forget(type: ResourceType): void {
@@ -86,6 +91,7 @@ export function validateBuiltin(type: ResourceType, object: KubeObject): void {
     validateContainers(spec?.template?.spec, 'spec.template.spec', causes);
   }
   if (type.kind === 'Pod' && type.group === '') validateContainers(spec, 'spec', causes);
+  if (type.kind === 'CustomResourceDefinition' && type.group === 'apiextensions.k8s.io') causes.push(...crdRuleProblems(object));
   if (type.kind === 'Deployment' && type.group === 'apps') causes.push(...rollingUpdateProblems(spec));
   if (causes.length > 0) throw invalid(type.kind, type.group, name, causes);
 }
