@@ -145,3 +145,12 @@ test('deletion options from the query: orphanDependents=True keeps the dependent
   assert.equal(dependent.status, 200);
   assert.equal((dependent.json().metadata as { ownerReferences?: unknown[] }).ownerReferences?.length ?? 0, 0);
 });
+
+test('deletecollection reads its options too: dryRun=All deletes nothing, a bad limit is refused', async () => {
+  await call('POST', CONFIGMAPS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kept', labels: { batch: 'b1' } } });
+  assert.equal((await call('DELETE', `${CONFIGMAPS}?labelSelector=batch%3Db1&dryRun=All`)).status, 200);
+  assert.equal((await call('GET', `${CONFIGMAPS}/kept`)).status, 200);
+  assert.equal((await call('DELETE', `${CONFIGMAPS}?labelSelector=batch%3Db1&limit=x`)).status, 400);
+  assert.equal((await call('DELETE', `${CONFIGMAPS}?labelSelector=batch%3Db1`)).status, 200);
+  assert.equal((await call('GET', `${CONFIGMAPS}/kept`)).status, 404);
+});
