@@ -53,8 +53,6 @@ export const trafficProviderSchema = z.union([trafficProviderKindSchema, traffic
 export const trafficSchema = z
   .object({
     provider: trafficProviderSchema.default('router').describe('What moves the traffic: the embedded router or a mesh, ingress or DNS.'),
-    host: z.string().optional().describe('Host name users reach the slice by.'),
-    service: z.string().optional().describe('Service (namespace/name) the traffic is for.'),
     steps: z.array(z.number().min(0).max(100)).min(1).describe('Target weights in percent, in order, ending at 100.'),
     stepWindow: durationSchema.describe('How long each step is held and judged.'),
     mirror: z
@@ -80,7 +78,7 @@ export const dataSyncSchema = z
     provider: z.enum(['postgres']).default('postgres'),
     source: z.string().min(1).describe('Connection string, or env:NAME / secret:namespace/name/key to read it without writing it in the plan.'),
     target: z.string().min(1),
-    tables: z.array(z.string()).optional().describe('Tables to move (schema.table); default all with a primary key.'),
+    schemas: z.array(z.string().min(1)).optional().describe('Database schemas whose tables move (replicated, compared, cut over); default every user schema.'),
     copySchema: z.boolean().default(true),
     maxWritePause: durationSchema.default('1s').describe('Longest acceptable write freeze at cutover.'),
     maxLag: durationSchema.default('1s').describe('Replication lag below which cutover may start.'),

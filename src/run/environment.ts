@@ -147,7 +147,7 @@ export function planEnvironment(plan: MigrationPlan, options: PlanEnvironmentOpt
       resolveReference(spec.source, `slice ${slice.name} data.source`, source, env),
       resolveReference(spec.target, `slice ${slice.name} data.target`, source, env),
     ]);
-    const provider = createDataProvider({ kind: 'postgres', name: slice.name.replace(/[^a-z0-9_]/g, '_'), source: { url: sourceUrl }, target: { url: targetUrl } });
+    const provider = createDataProvider({ kind: 'postgres', name: slice.name.replace(/[^a-z0-9_]/g, '_'), source: { url: sourceUrl }, target: { url: targetUrl }, ...(spec.schemas ? { schemas: spec.schemas } : {}) });
     closers.push(() => provider.close());
     return provider;
   }
