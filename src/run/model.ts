@@ -14,6 +14,8 @@ export interface SliceState {
   passedSteps: number;
   dataCutOver: boolean;
   rolledBack: boolean;
+  /** Gates a held or extended ramp step could not decide, with their reasons (the evidence to look at). */
+  openGates?: Array<{ gate: string; verdict: string; reason: string }>;
   /** Times `rollback.onFailure: automatic` took the slice back after a failed stage. */
   automaticRollbacks?: number;
   lastError?: string;

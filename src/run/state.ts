@@ -45,7 +45,14 @@ export function deriveRunState(id: string, plan: MigrationPlan, records: readonl
         }
         break;
       case 'weight-set': if (slice) slice.weight = Number(data.weight); break;
-      case 'ramp-step-passed': if (slice) slice.passedSteps = Math.max(slice.passedSteps, Number(data.step) + 1); break;
+      case 'ramp-step-passed':
+        if (slice) {
+          slice.passedSteps = Math.max(slice.passedSteps, Number(data.step) + 1);
+          delete slice.openGates;
+        }
+        break;
+      case 'ramp-step-extended':
+      case 'ramp-step-inconclusive': if (slice && Array.isArray(data.open)) slice.openGates = data.open; break;
       case 'rolled-back': if (slice) slice.weight = 0; break;
       case 'approval-requested':
         if (slice && !state.awaitingApproval.includes(slice.name)) state.awaitingApproval.push(slice.name);

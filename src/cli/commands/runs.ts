@@ -118,5 +118,7 @@ function renderState(state: RunState): string {
       paint(s.stages['data-cutover']), paint(s.stages.decommission), s.rolledBack ? 'rolled back' : s.lastError ?? '',
     ]),
   );
-  return header + table;
+  // A held step's evidence: what the judge could not decide, and why.
+  const held = state.slices.filter((s) => s.openGates?.length).map((s) => `${s.name}: undecided at ${s.weight}%: ${s.openGates!.map((g) => `${g.gate} (${g.reason})`).join('; ')}\n`);
+  return header + table + held.join('');
 }
