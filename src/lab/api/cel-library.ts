@@ -79,8 +79,35 @@ function buildEnvironment(): Environment {
       if (list.length === 0) throw new Error('max called on empty list');
       return list.reduce((a, b) => (compare(b, a) > 0 ? b : a));
     })
-    .registerFunction('string.find(string): string', (text: string, pattern: string) => new RegExp(pattern).exec(text)?.[0] ?? '')
-    .registerFunction('string.findAll(string): list<string>', (text: string, pattern: string) => [...text.matchAll(new RegExp(pattern, 'g'))].map((m) => m[0]));
+    .registerFunction('string.re2Matches(string): bool', (text: string, pattern: string) => re2(pattern).test(text))
+    .registerFunction('string.find(string): string', (text: string, pattern: string) => re2(pattern).exec(text)?.[0] ?? '')
+    .registerFunction('string.findAll(string): list<string>', (text: string, pattern: string) => [...text.matchAll(new RegExp(re2(pattern).source, `${re2(pattern).flags}g`))].map((m) => m[0]));
+}
+
+const regexes = new Map<string, RegExp>();
+
+/**
+ * An RE2 pattern as a JavaScript RegExp: leading inline flags (`(?i)`, `(?s)`, `(?m)`) become
+ * RegExp flags, `(?P<name>` becomes `(?<name>`, `\z` becomes `$`. Other RE2-only syntax fails with
+ * the RegExp error, reported as the rule's evaluation error.
+ */
+export function re2(pattern: string): RegExp {
+  let compiled = regexes.get(pattern);
+  if (!compiled) {
+    let body = pattern;
+    let flags = '';
+    const anchored = body.startsWith('^(?') ? '^' : '';
+    const lead = /^\(\?([ims]+)\)/.exec(body.slice(anchored.length));
+    if (lead) {
+      flags += lead[1]!;
+      body = anchored + body.slice(anchored.length + lead[0].length);
+    }
+    body = body.replace(/\(\?P</g, '(?<').replace(/\\z/g, '$');
+    compiled = new RegExp(body, flags);
+    if (regexes.size > 1000) regexes.clear();
+    regexes.set(pattern, compiled);
+  }
+  return compiled;
 }
 
 let shared: Environment | undefined;

@@ -32,9 +32,12 @@ export interface CompiledRule {
 export const REASONS = ['FieldValueDuplicate', 'FieldValueForbidden', 'FieldValueInvalid', 'FieldValueRequired'];
 
 const cache = new Map<string, CompiledRule>();
+const byRule = new WeakMap<ValidationRule, CompiledRule>();
 
 /** Compiles a rule (cached by its text: the same rules repeat across versions and CRDs). */
 export function compileRule(rule: ValidationRule): CompiledRule {
+  const known = byRule.get(rule);
+  if (known) return known;
   const key = `${rule.rule}\u0000${rule.messageExpression ?? ''}`;
   let compiled = cache.get(key);
   if (!compiled) {
@@ -49,7 +52,9 @@ export function compileRule(rule: ValidationRule): CompiledRule {
     };
     cache.set(key, compiled);
   }
-  return compiled.rule === rule ? compiled : { ...compiled, rule };
+  const own = compiled.rule === rule ? compiled : { ...compiled, rule };
+  byRule.set(rule, own);
+  return own;
 }
 
 function compileExpression(source: string, results: string[]): { program?: Program; error?: string; usesOldSelf: boolean } {
@@ -57,7 +62,7 @@ function compileExpression(source: string, results: string[]): { program?: Progr
   let parsed;
   try {
     parsed = env.parse(source);
-    const rewritten = rewriteHasOnExpressions(source, parsed.ast);
+    const rewritten = rewriteForJavaScript(source, parsed.ast);
     if (rewritten !== source) parsed = env.parse(rewritten);
   } catch (error) {
     return { error: compileError(source, error), usesOldSelf: false };
@@ -73,7 +78,7 @@ function compileExpression(source: string, results: string[]): { program?: Progr
 
 function compileError(source: string, error: unknown): string {
   const err = error as { message?: string; range?: { start: number } } | undefined;
-  const first = (err?.message ?? String(error)).split('\n')[0]!;
+  const first = (err?.message ?? String(error)).split('\n')[0]!.replace(/re2Matches/g, 'matches');
   const at = err?.range?.start ?? 0;
   const before = source.slice(0, at).split('\n');
   const where = `<input>:${before.length}:${before.at(-1)!.length + 1}`;
@@ -94,26 +99,41 @@ interface AstNode {
  * #104). For a map, which every JSON value here is, `has(e.f)` is `"f" in e`, with the same error
  * when `e` itself is missing, so such calls are rewritten to that before compiling.
  */
-export function rewriteHasOnExpressions(source: string, ast: unknown): string {
+/**
+ * Also: `matches()` is RE2 in Kubernetes but a JavaScript RegExp in cel-js, which has no inline
+ * flags (`(?i)` in Gateway API's GRPCRoute rules), so `s.matches(p)` becomes `s.re2Matches(p)`
+ * (cel-library.ts), which translates what differs.
+ */
+export function rewriteForJavaScript(source: string, ast: unknown): string {
+  return rewriteRange(source, ast, 0, source.length);
+}
+
+/** The text of source[from, to) with the rewrites above applied to the nodes inside it. */
+function rewriteRange(source: string, root: unknown, from: number, to: number): string {
   const edits: { start: number; end: number; text: string }[] = [];
+  const inner = (n: AstNode) => rewriteRange(source, n, n.range.start, n.range.end);
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) return node.forEach(visit);
     if (!node || typeof node !== 'object' || !('op' in node)) return;
-    const { op, args } = node as AstNode;
+    const { op, args, range } = node as AstNode;
+    if (op === 'rcall' && Array.isArray(args) && args[0] === 'matches' && (args[2] as AstNode[]).length === 1) {
+      const [, receiver, callArgs] = args as [string, AstNode, AstNode[]];
+      edits.push({ start: range.start, end: range.end, text: `(${inner(receiver)}).re2Matches(${inner(callArgs[0]!)})` });
+      return;
+    }
     if (op === 'call' && Array.isArray(args) && args[0] === 'has') {
       const target = (args[1] as AstNode[] | undefined)?.[0];
       if (target?.op === '.' && !rootedAtVariable(target)) {
         const [receiver, field] = target.args as [AstNode, string];
-        const { start, end } = (node as AstNode).range;
-        edits.push({ start, end, text: `(${JSON.stringify(field)} in ${source.slice(receiver.range.start, receiver.range.end)})` });
+        edits.push({ start: range.start, end: range.end, text: `(${JSON.stringify(field)} in ${inner(receiver)})` });
         return;
       }
     }
     visit(args);
   };
-  visit(ast);
-  let out = source;
-  for (const edit of edits.sort((a, b) => b.start - a.start)) out = out.slice(0, edit.start) + edit.text + out.slice(edit.end);
+  visit(root);
+  let out = source.slice(from, to);
+  for (const edit of edits.sort((x, y) => y.start - x.start)) out = out.slice(0, edit.start - from) + edit.text + out.slice(edit.end - from);
   return out;
 }
 

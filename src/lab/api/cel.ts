@@ -205,6 +205,6 @@ function joinFieldPath(base: string, relative: string): string {
 
 /** cel-go's wording of the common runtime errors ("no such key: x"). */
 function celErrorText(error: unknown): string {
-  const first = ((error as Error)?.message ?? String(error)).split('\n')[0]!.trim();
+  const first = ((error as Error)?.message ?? String(error)).split('\n')[0]!.trim().replace(/re2Matches/g, 'matches');
   return first.replace(/^No such key/, 'no such key');
 }

@@ -92,6 +92,28 @@ const upstreamRules: Array<{ name: string; object: KubeObject; schema?: unknown;
   },
 ];
 
+upstreamRules.push({
+  name: 'HTTPRoute: URLRewrite replacePrefixMatch with two matches (has() on an indexed receiver)',
+  object: route({
+    matches: [{ path: { type: 'PathPrefix', value: '/a' } }, { path: { type: 'PathPrefix', value: '/b' } }],
+    filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/c' } } }],
+  }),
+  expected: 'spec.rules[0]: Invalid value: "object": When using URLRewrite filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified',
+}, {
+  name: 'GRPCRoute: a service name that is not a gRPC name (RE2 inline flag (?i))',
+  schema: schemaOf(gatewayCrds, 'GRPCRoute'),
+  object: {
+    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GRPCRoute', metadata: { name: 'g', namespace: 'shop' },
+    spec: { rules: [{ matches: [{ method: { type: 'Exact', service: '1bad' } }] }] },
+  },
+  expected: 'spec.rules[0].matches[0].method: Invalid value: "object": service must only contain valid characters (matching ^(?i)\\.?[a-z_][a-z_0-9]*(\\.[a-z_][a-z_0-9]*)*$)',
+});
+
+test('RE2 inline flags work: a GRPCRoute with a mixed-case service name passes', () => {
+  const grpc = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GRPCRoute', metadata: { name: 'g', namespace: 'shop' }, spec: { rules: [{ matches: [{ method: { type: 'Exact', service: 'shop.Cart', method: 'Get' } }] }] } };
+  assert.deepEqual(causesOf(schemaOf(gatewayCrds, 'GRPCRoute'), grpc), []);
+});
+
 for (const { name, object, schema, expected } of upstreamRules) {
   test(`upstream rule refuses ${name}`, () => {
     assert.deepEqual(causesOf(schema ?? httpRouteSchema, object), [expected]);
