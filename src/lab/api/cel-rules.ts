@@ -178,6 +178,10 @@ function walkSchema(schema: SchemaNode, path: string, causes: StatusCause[]): vo
       causes.push({ type: 'FieldValueRequired', field: `${at}.rule`, message: 'Required value' });
       return;
     }
+    if (rule.rule.includes('\n') && !rule.message && !rule.messageExpression) {
+      causes.push({ type: 'FieldValueRequired', field: `${at}.message`, message: 'Required value: message must be specified if rule contains line break' });
+    }
+    if (rule.message?.includes('\n')) causes.push({ type: 'FieldValueInvalid', field: `${at}.message`, message: `Invalid value: ${JSON.stringify(rule.message)}: message must not contain line breaks` });
     if (rule.reason !== undefined && !REASONS.includes(rule.reason)) {
       causes.push({ type: 'FieldValueNotSupported', field: `${at}.reason`, message: `Unsupported value: "${rule.reason}": supported values: ${REASONS.map((r) => `"${r}"`).join(', ')}` });
     }

@@ -196,11 +196,13 @@ test('a CRD whose rule does not compile is refused at creation, naming the rule 
       { rule: 'self.size()', reason: 'Nope' },
       { rule: 'self.ok', messageExpression: 'no_such_variable' },
       { rule: 'self.names.isSorted() && isURL(self.home) && self.list.max() == 3' },
+      { rule: 'self.a ||\nself.b' },
     ] } } } } }] },
   } as KubeObject;
   const problems = crdRuleProblems(crd).map((c) => `${c.field}: ${c.message}`);
   const at = 'spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations';
-  assert.equal(problems.length, 5, problems.join('\n'));
+  assert.equal(problems.length, 6, problems.join('\n'));
+  assert.equal(problems[5], `${at}[5].message: Required value: message must be specified if rule contains line break`);
   assert.match(problems[0]!, new RegExp(`^${escape(at)}\\[0\\]\\.rule: Invalid value: apiextensions\\.ValidationRule\\{Rule:"quantity.*compilation failed: ERROR: <input>:1:1: .*no quantity\\(\\)`));
   assert.match(problems[1]!, new RegExp(`^${escape(at)}\\[1\\]\\.rule: .*compilation failed: ERROR: <input>:1:`));
   assert.match(problems[2]!, new RegExp(`^${escape(at)}\\[2\\]\\.reason: Unsupported value: "Nope"`));
