@@ -105,6 +105,8 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
       ...(options.runtimeOptions ?? {}),
     });
   }
+  // A kubelet that runs processes stops a deleted pod before it goes, as a real one does.
+  if (runtime) service.gracefulPodDeletion = true;
   const dataDir = options.dataDir ?? join(tmpdir(), `ferry-lab-${options.name}-${process.pid}`);
   const manager = new ControllerManager(store, [
     namespaceController(client),

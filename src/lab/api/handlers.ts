@@ -237,6 +237,7 @@ function remove(service: ObjectService, context: RequestContext): Reply {
     ...(options.preconditions.resourceVersion ? { resourceVersion: options.preconditions.resourceVersion } : {}),
     dryRun: options.dryRun,
     propagationPolicy: propagation,
+    ...(options.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: options.gracePeriodSeconds } : {}),
   });
   return { status: 200, body: deleted };
 }

@@ -45,6 +45,8 @@ export const PATCH_CONTENT_TYPES: Record<string, PatchType> = {
 
 export class ObjectService {
   readonly validator = new SchemaValidator();
+  /** Deleted pods stay Terminating until the kubelet has stopped them (set when pods run as processes). */
+  gracefulPodDeletion = false;
   private nextIp = 10;
 
   constructor(
@@ -175,7 +177,7 @@ export class ObjectService {
   }
 
   /** Deletes, or marks for deletion while finalizers remain. Returns the object as it was last seen. */
-  delete(type: ResourceType, namespace: string | undefined, name: string, options: { uid?: string; resourceVersion?: string; dryRun?: boolean; propagationPolicy?: string } = {}): KubeObject {
+  delete(type: ResourceType, namespace: string | undefined, name: string, options: { uid?: string; resourceVersion?: string; dryRun?: boolean; propagationPolicy?: string; gracePeriodSeconds?: number } = {}): KubeObject {
     const existing = this.get(type, namespace, name);
     if (options.uid && options.uid !== existing.metadata.uid) throw conflict(type.plural, type.group, name, `Precondition failed: UID in precondition: ${options.uid}, UID in object meta: ${existing.metadata.uid}`);
     if (options.resourceVersion && options.resourceVersion !== existing.metadata.resourceVersion) {
@@ -185,18 +187,31 @@ export class ObjectService {
     const isNamespace = type.kind === 'Namespace' && type.group === '';
     // Foreground and Orphan deletion are finalizers the garbage collector removes (controllers/garbage-collector.ts).
     const finalizers = withDeletionFinalizer((existing.metadata.finalizers as string[] | undefined) ?? [], isNamespace ? undefined : options.propagationPolicy);
-    if (finalizers.length > 0 || isNamespace) {
+    const grace = this.podGracePeriod(type, existing, options.gracePeriodSeconds);
+    if (finalizers.length > 0 || isNamespace || grace > 0) {
       if (existing.metadata.deletionTimestamp && finalizers.length === ((existing.metadata.finalizers as string[] | undefined) ?? []).length) return existing;
       const marked = structuredClone(existing);
       if (finalizers.length > 0) marked.metadata.finalizers = finalizers;
-      marked.metadata.deletionTimestamp = existing.metadata.deletionTimestamp ?? this.timestamp();
-      marked.metadata.deletionGracePeriodSeconds = 0;
+      // A running pod is Terminating until its kubelet has stopped it (at most its grace period).
+      marked.metadata.deletionTimestamp = existing.metadata.deletionTimestamp ?? (grace > 0 ? new Date(this.now().getTime() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') : this.timestamp());
+      marked.metadata.deletionGracePeriodSeconds = grace;
       if (isNamespace) marked.status = { ...((marked.status as object) ?? {}), phase: 'Terminating' };
       marked.metadata.resourceVersion = String(this.store.nextVersion());
       this.store.put(storageKey(type.group, type.plural), marked);
       return marked;
     }
     return this.store.remove(storageKey(type.group, type.plural), existing.metadata.namespace, name) ?? existing;
+  }
+
+  /**
+   * Seconds a deleted pod stays Terminating: only where a kubelet runs pods as processes
+   * (`gracefulPodDeletion`), for a pod bound to the node; gracePeriodSeconds=0 (a forced
+   * delete) removes it at once, as on a real server.
+   */
+  private podGracePeriod(type: ResourceType, pod: KubeObject, requested: number | undefined): number {
+    if (!this.gracefulPodDeletion || type.kind !== 'Pod' || type.group !== '' || !(pod.spec as { nodeName?: string } | undefined)?.nodeName) return 0;
+    const grace = requested ?? (pod.spec as { terminationGracePeriodSeconds?: number }).terminationGracePeriodSeconds ?? 30;
+    return Math.max(0, grace);
   }
 
   /** Removes an object outright (namespace finalization, garbage collection of terminating objects). */

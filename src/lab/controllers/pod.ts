@@ -12,6 +12,9 @@ import { splitKey, type Controller } from './manager.js';
 
 type Obj = Record<string, any>;
 
+/** A real kubelet notices its containers have exited at its next PLEG relist (every second), then deletes the pod. */
+const PLEG_RELIST_MS = 1000;
+
 export interface PodControllerOptions {
   nodeName: string;
   runtime?: PodRuntime;
@@ -21,6 +24,16 @@ export interface PodControllerOptions {
 export function podController(client: ControllerClient, options: PodControllerOptions): Controller {
   const running = new Map<string, { uid: string | undefined; pod: RunningPod; unsubscribe: () => void }>();
   const starting = new Set<string>();
+  /** The kubelet's final delete of a Terminating pod once its containers are stopped (finalizers still hold it). */
+  const finishTermination = (namespace: string | undefined, name: string, uid: string | undefined, afterMs: number): void => {
+    if (afterMs > 0) {
+      setTimeout(() => finishTermination(namespace, name, uid, 0), afterMs).unref();
+      return;
+    }
+    const live = client.get('v1', 'Pod', namespace, name);
+    if (!live || live.metadata.uid !== uid || !live.metadata.deletionTimestamp || ((live.metadata.finalizers as string[] | undefined) ?? []).length > 0) return;
+    client.service.purge(client.service.typeOf('v1', 'Pod'), namespace, name);
+  };
   const controller: Controller = {
     name: 'kubelet',
     keysFor(event: StoreEvent) {
@@ -35,8 +48,9 @@ export function podController(client: ControllerClient, options: PodControllerOp
         if (entry) {
           running.delete(key);
           entry.unsubscribe();
-          await entry.pod.stop(0);
+          await entry.pod.stop(pod?.metadata.deletionTimestamp ? Number(pod.metadata.deletionGracePeriodSeconds ?? 0) : 0);
         }
+        if (pod?.metadata.deletionTimestamp && !starting.has(key)) finishTermination(namespace, name, pod.metadata.uid, entry ? PLEG_RELIST_MS : 0);
         if (!pod || pod.metadata.deletionTimestamp) return;
       }
       let current = pod;
@@ -68,6 +82,14 @@ export function podController(client: ControllerClient, options: PodControllerOp
         const unsubscribe = handle.onChange(mirror);
         running.set(key, { uid, pod: handle, unsubscribe });
         mirror(handle.status());
+        // Deleted while it was starting: stop it now that there is something to stop.
+        const live = client.get('v1', 'Pod', namespace, name);
+        if (!live || live.metadata.uid !== uid || live.metadata.deletionTimestamp) {
+          running.delete(key);
+          unsubscribe();
+          await handle.stop(0);
+          if (live?.metadata.uid === uid) finishTermination(namespace, name, uid, PLEG_RELIST_MS);
+        }
       } finally {
         starting.delete(key);
       }

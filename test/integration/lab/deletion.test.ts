@@ -143,3 +143,26 @@ test('an object with a finalizer is only marked until its finalizers are removed
   assert.equal((await kubectl('patch', 'cm', 'kept', '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]')).code, 0);
   assert.equal(await getJson('cm', 'kept'), undefined);
 });
+
+test('pods as processes: a deleted pod is Terminating until its process has stopped, so a foreground delete waits for it', async () => {
+  const processes = await startTestLab(['source'], 'processes');
+  try {
+    const file = join(processes.dir, 'web.yaml');
+    writeFileSync(file, deployment('web'));
+    const run = async (...args: string[]) => processes.kubectl(args);
+    assert.equal((await run('apply', '-f', file)).code, 0);
+    assert.equal((await run('rollout', 'status', 'deploy/web', '--timeout=60s')).code, 0);
+    const pids = processes.clusters[0]!.runtime!.list().map((pod) => pod.pid!);
+    assert.equal(pids.length, 2);
+    const deleted = await run('delete', 'deploy', 'web', '--cascade=foreground', '--wait=false');
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const marked = JSON.parse((await run('get', 'deploy', 'web', '-o', 'json')).stdout);
+    assert.deepEqual(marked.metadata.finalizers, ['foregroundDeletion'], 'the Deployment waits for its pods');
+    const waited = await run('wait', '--for=delete', 'deploy/web', '--timeout=30s');
+    assert.equal(waited.code, 0, waited.stderr);
+    for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'no process outlives the Deployment');
+    assert.equal(JSON.parse((await run('get', 'pods', '-l', 'app=web', '-o', 'json')).stdout).items.length, 0);
+  } finally {
+    await processes.stop();
+  }
+});
