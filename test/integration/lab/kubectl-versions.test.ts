@@ -17,9 +17,7 @@ import { startTestLab, type TestLab } from '../../helpers/lab.js';
 import { runAsync, type CliResult } from '../../helpers/cli.js';
 
 /** Steps waiting for a lab feature (issue #18); remove an entry when its feature lands. */
-const PENDING: Partial<Record<'logs' | 'events' | 'foreground' | 'cel', string>> = {
-  foreground: 'issue #18 point 4: foreground deletion is still treated as background (the Deployment is gone at once)',
-};
+const PENDING: Partial<Record<'logs' | 'events' | 'foreground' | 'cel', string>> = {};
 
 const MINORS = [27, 28, 29, 30, 31, 32, 33];
 
