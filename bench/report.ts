@@ -9,6 +9,8 @@ export interface BenchRow {
   unit: string;
   /** A target (`target`) or a figure of a reference tool measured in the same run (`reference`). */
   compare?: { kind: 'target' | 'reference'; label: string; value: number; lowerIsBetter: boolean };
+  /** The figure an earlier session recorded for the same measurement (another day: a guide to regressions, not a same-run ratio). */
+  previous?: { label: string; value: number };
 }
 
 const rows: BenchRow[] = [];
@@ -24,6 +26,7 @@ export function report(row: BenchRow): void {
     const verdict = kind === 'target' ? (ok ? 'meets target' : 'MISSES target') : '';
     line += `   ${kind} ${label}: ${formatNumber(other)} ${row.unit}  ratio ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'} ${verdict}`;
   }
+  if (row.previous) line += `   previous (${row.previous.label}): ${formatNumber(row.previous.value)} ${row.unit}`;
   process.stdout.write(`${line}\n`);
 }
 
