@@ -11,7 +11,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
@@ -20,7 +19,7 @@ import { startClusterIngress, type ClusterIngress } from '../../../src/lab/workl
 import { BOUTIQUE, startFerry } from '../../helpers/cli.js';
 import { startTestLab, type TestLab } from '../../helpers/lab.js';
 import { startLabBackend, startPrometheus, type LabBackend, type PrometheusProcess } from '../analysis/helpers.js';
-import { freePort, startProgram } from '../traffic/helpers.js';
+import { startPowerdnsServer } from '../traffic/helpers.js';
 import { startDnsCustomers } from './dns-customers.js';
 import { generatedPlan, readOnlyJournal, sleep } from './ramp-helpers.js';
 
@@ -36,41 +35,13 @@ const dir = mkdtempSync(join(tmpdir(), 'ferry-pdns-run-'));
 let lab: TestLab;
 let backends: LabBackend[] = [];
 let ingresses: ClusterIngress[] = [];
-let pdns: Awaited<ReturnType<typeof startProgram>>;
+let stopPdns: (() => Promise<void>) | undefined;
 let prometheus: PrometheusProcess;
 let apiUrl: string;
 let dnsPort: number;
 
 async function startPowerdns(): Promise<void> {
-  const database = join(dir, 'pdns.sqlite3');
-  execFileSync('sqlite3', [database], { input: '.read /usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql\n' });
-  dnsPort = await freePort();
-  const apiPort = await freePort();
-  writeFileSync(join(dir, 'pdns.conf'), [
-    'launch=gsqlite3',
-    `gsqlite3-database=${database}`,
-    'local-address=127.0.0.1',
-    `local-port=${dnsPort}`,
-    'api=yes',
-    `api-key=${API_KEY}`,
-    'webserver=yes',
-    'webserver-address=127.0.0.1',
-    `webserver-port=${apiPort}`,
-    'webserver-allow-from=127.0.0.0/8',
-    'enable-lua-records=yes',
-    // No packet or query cache: every answer comes from the record as it is now.
-    'cache-ttl=0',
-    'query-cache-ttl=0',
-    'negquery-cache-ttl=0',
-    `socket-dir=${dir}`,
-    'guardian=no',
-    'daemon=no',
-    'disable-syslog=yes',
-    'loglevel=3',
-    '',
-  ].join('\n'));
-  apiUrl = `http://127.0.0.1:${apiPort}`;
-  pdns = await startProgram('/usr/sbin/pdns_server', [`--config-dir=${dir}`], async () => (await fetch(`${apiUrl}/api/v1/servers/localhost`, { headers: { 'x-api-key': API_KEY } })).ok, 'pdns_server');
+  ({ apiUrl, dnsPort, stop: stopPdns } = await startPowerdnsServer(dir, API_KEY));
   // Where a user starts: a plain A record for the source cluster, with a TTL resolvers honour.
   const created = await fetch(`${apiUrl}/api/v1/servers/localhost/zones`, {
     method: 'POST',
@@ -104,7 +75,7 @@ before(async () => {
 
 after(async () => {
   await prometheus?.stop();
-  await pdns?.stop();
+  await stopPdns?.();
   for (const ingress of ingresses) await ingress.close();
   await Promise.all(backends.map((backend) => backend.kill()));
   await lab?.stop();

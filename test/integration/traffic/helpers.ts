@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { spawnListening } from '../../helpers/process.js';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -184,4 +184,28 @@ export async function startProgram(command: string, args: string[], ready: () =>
       }
     },
   };
+}
+
+/**
+ * A real PowerDNS Authoritative server (Debian pdns-server + gsqlite3) on loopback ports,
+ * with its HTTP API and LUA records on, and no packet or query cache: every answer comes from
+ * the records as they are now (so counts of answers measure weights).
+ */
+export async function startPowerdnsServer(dir: string, apiKey: string): Promise<{ apiUrl: string; dnsPort: number; stop(): Promise<void> }> {
+  const database = join(dir, 'pdns.sqlite3');
+  execFileSync('sqlite3', [database], { input: '.read /usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql\n' });
+  const dnsPort = await freePort();
+  const apiPort = await freePort();
+  writeFileSync(join(dir, 'pdns.conf'), [
+    'launch=gsqlite3', `gsqlite3-database=${database}`,
+    'local-address=127.0.0.1', `local-port=${dnsPort}`,
+    'api=yes', `api-key=${apiKey}`,
+    'webserver=yes', 'webserver-address=127.0.0.1', `webserver-port=${apiPort}`, 'webserver-allow-from=127.0.0.0/8',
+    'enable-lua-records=yes',
+    'cache-ttl=0', 'query-cache-ttl=0', 'negquery-cache-ttl=0',
+    `socket-dir=${dir}`, 'guardian=no', 'daemon=no', 'disable-syslog=yes', 'loglevel=3', '',
+  ].join('\n'));
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const pdns = await startProgram('/usr/sbin/pdns_server', [`--config-dir=${dir}`], async () => (await fetch(`${apiUrl}/api/v1/servers/localhost`, { headers: { 'x-api-key': apiKey } })).ok, 'pdns_server');
+  return { apiUrl, dnsPort, stop: () => pdns.stop() };
 }

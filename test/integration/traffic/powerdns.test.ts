@@ -1,12 +1,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTrafficProvider, setAndVerifyWeight } from '../../../src/traffic/index.js';
-import { freePort, startProgram } from './helpers.js';
+import { startPowerdnsServer } from './helpers.js';
 
 // A real PowerDNS Authoritative server (Debian pdns-server + gsqlite3) on loopback ports;
 // weights are written as a LUA pickwrandom record through its HTTP API and the effect is
@@ -21,13 +20,6 @@ after(async () => {
 const API_KEY = 'pdns-test-key-not-secret';
 const SOURCE = '192.0.2.10';
 const TARGET = '198.51.100.20';
-
-function schemaFile(): string {
-  const base = '/usr/share/pdns-backend-sqlite3/schema';
-  const file = readdirSync(base).find((name) => name === 'schema.sqlite3.sql');
-  if (!file) throw new Error(`no gsqlite3 schema in ${base}`);
-  return join(base, file);
-}
 
 /** Counts answers over `queries` queries; a fresh resolver channel each time so c-ares' own cache cannot repeat an answer. */
 async function countAnswers(port: number, name: string, queries: number): Promise<Record<string, number>> {
@@ -44,37 +36,9 @@ async function countAnswers(port: number, name: string, queries: number): Promis
 }
 
 test('PowerDNS LUA pickwrandom weights: TTL lowered first, answers follow the weights, finalize restores the record', async () => {
-  const database = join(dir, 'pdns.sqlite3');
-  execFileSync('sqlite3', [database], { input: `.read ${schemaFile()}\n` });
-  const dnsPort = await freePort();
-  const apiPort = await freePort();
-  writeFileSync(join(dir, 'pdns.conf'), [
-    'launch=gsqlite3',
-    `gsqlite3-database=${database}`,
-    'local-address=127.0.0.1',
-    `local-port=${dnsPort}`,
-    'api=yes',
-    `api-key=${API_KEY}`,
-    'webserver=yes',
-    'webserver-address=127.0.0.1',
-    `webserver-port=${apiPort}`,
-    'webserver-allow-from=127.0.0.0/8',
-    'enable-lua-records=yes',
-    // No packet or query cache: every query runs the LUA record, so counts measure the weights.
-    'cache-ttl=0',
-    'query-cache-ttl=0',
-    'negquery-cache-ttl=0',
-    `socket-dir=${dir}`,
-    'guardian=no',
-    'daemon=no',
-    'disable-syslog=yes',
-    'loglevel=3',
-    '',
-  ].join('\n'));
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const { apiUrl, dnsPort, stop } = await startPowerdnsServer(dir, API_KEY);
   const headers = { 'x-api-key': API_KEY, 'content-type': 'application/json' };
-  const pdns = await startProgram('/usr/sbin/pdns_server', [`--config-dir=${dir}`], async () => (await fetch(`${apiUrl}/api/v1/servers/localhost`, { headers })).ok, 'pdns_server');
-  cleanups.push(() => pdns.stop());
+  cleanups.push(stop);
 
   // The starting point a user has: a plain A record with a long TTL.
   const created = await fetch(`${apiUrl}/api/v1/servers/localhost/zones`, {
