@@ -1,7 +1,9 @@
 /**
  * A TCP link with a delay that can be changed while it carries traffic: replication through
  * it lags by the delay, as over a long-distance link. Bytes keep their order when the delay
- * drops (each chunk leaves no earlier than the one before it).
+ * drops: chunks leave one after another from a queue, never from timers of their own (two
+ * timers due in the same millisecond can fire out of order, which reordered the replication
+ * stream and made a transaction go missing on the subscriber in loaded runs).
  */
 import net from 'node:net';
 
@@ -18,7 +20,19 @@ export async function startSlowLink(upstream: { host: string; port: number }, de
   const server = net.createServer((client) => {
     const server = net.connect(upstream.port, upstream.host);
     sockets.add(client).add(server);
-    let lastRelease = 0;
+    const queue: Array<{ chunk: Buffer; release: number }> = [];
+    let sending = false;
+    const pump = () => {
+      const next = queue[0];
+      if (!next || sending) return;
+      sending = true;
+      setTimeout(() => {
+        queue.shift();
+        sending = false;
+        if (!client.destroyed) client.write(next.chunk);
+        pump();
+      }, Math.max(0, next.release - Date.now()));
+    };
     const end = () => {
       client.destroy();
       server.destroy();
@@ -29,9 +43,8 @@ export async function startSlowLink(upstream: { host: string; port: number }, de
     server.on('error', end).on('close', end);
     client.pipe(server);
     server.on('data', (chunk: Buffer) => {
-      const release = Math.max(Date.now() + link.delayMs, lastRelease);
-      lastRelease = release;
-      setTimeout(() => client.destroyed || client.write(chunk), release - Date.now());
+      queue.push({ chunk, release: Date.now() + link.delayMs });
+      pump();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
