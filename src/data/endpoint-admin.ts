@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
-import { FerryError, isFerryError } from '../util/errors.js';
+import { authoriseBearer, readJsonBody, sendAdminError, tokenDigest } from '../util/admin-http.js';
+import { FerryError } from '../util/errors.js';
 import { startDatabaseEndpoint, type DatabaseEndpoint } from './endpoint.js';
 import type { Side } from './provider.js';
 
@@ -62,7 +62,7 @@ export async function startEndpointService(options: EndpointServiceOptions): Pro
   }
   let side: Side = readState(options.stateFile) ?? options.side ?? 'source';
   const endpoint = await startDatabaseEndpoint(options.sides[side], { host: options.listen.host, port: options.listen.port });
-  const expected = options.token ? digest(options.token) : undefined;
+  const expected = options.token ? tokenDigest(options.token) : undefined;
   const switchTo = (next: Side): { side: Side; changed: boolean; closed: number } => {
     if (next === side) return { side, changed: false, closed: 0 };
     writeState(options.stateFile, next);
@@ -70,7 +70,7 @@ export async function startEndpointService(options: EndpointServiceOptions): Pro
     return { side, changed: true, closed: endpoint.switchTo(options.sides[next]) };
   };
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => sendError(res, error));
+    handle(req, res).catch((error: unknown) => sendAdminError(res, error, send));
   });
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://admin').pathname;
@@ -81,8 +81,8 @@ export async function startEndpointService(options: EndpointServiceOptions): Pro
       return send(res, 200, { side, backend: `${backend.host}:${backend.port}`, connections: endpoint.connections() });
     }
     if (req.method !== 'PUT') return send(res, 405, { code: 'method', message: `${req.method} is not supported` });
-    authorise(req, expected);
-    const next = ((await readJson(req)) as { side?: unknown }).side;
+    authoriseBearer(req, expected, { message: 'the endpoint admin API is read-only: it was started without a token', fix: 'start `ferry data endpoint` with its --token-env variable set' });
+    const next = ((await readJsonBody(req, 4096)) as { side?: unknown }).side;
     if (next !== 'source' && next !== 'target') throw new FerryError('usage', 'body must be {"side": "source"} or {"side": "target"}', { fix: 'send the side the applications should reach' });
     return send(res, 200, switchTo(next));
   };
@@ -120,56 +120,6 @@ function writeState(file: string | undefined, side: Side): void {
   fsyncSync(fd);
   closeSync(fd);
   renameSync(temporary, file);
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-function authorise(req: IncomingMessage, expected: Buffer | undefined): void {
-  if (!expected) {
-    throw new FerryError('forbidden', 'the endpoint admin API is read-only: it was started without a token', { fix: 'start `ferry data endpoint` with its --token-env variable set' });
-  }
-  const header = req.headers.authorization ?? '';
-  const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-  // Digests compared, so the time taken does not depend on the token's length.
-  if (!presented || !timingSafeEqual(digest(presented), expected)) {
-    throw new FerryError('unauthorized', 'missing or wrong bearer token', { fix: 'send Authorization: Bearer <token>' });
-  }
-}
-
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > 4096) {
-        reject(new FerryError('usage', 'request body too large'));
-        req.destroy();
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'));
-      } catch {
-        reject(new FerryError('usage', 'body is not valid JSON', { fix: 'send a JSON object' }));
-      }
-    });
-    req.on('error', reject);
-  });
-}
-
-const STATUS: Record<string, number> = { usage: 400, unauthorized: 401, forbidden: 403 };
-
-function sendError(res: ServerResponse, error: unknown): void {
-  if (res.headersSent) return void res.destroy();
-  if (isFerryError(error)) {
-    const status = STATUS[error.code] ?? 500;
-    if (status === 401) res.setHeader('www-authenticate', 'Bearer');
-    return send(res, status, error.toJSON());
-  }
-  send(res, 500, { code: 'internal', message: 'internal error' });
 }
 
 function send(res: ServerResponse, status: number, value: unknown): void {

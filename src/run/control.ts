@@ -1,6 +1,5 @@
 import type { Clock } from '../analysis/clock.js';
 import type { Journal } from '../journal/journal.js';
-import { FerryError } from '../util/errors.js';
 import type { RunEnvironment } from './services.js';
 
 /** Thrown inside a slice when `ferry pause` or `ferry abort` was asked for; not a failure. */
@@ -79,10 +78,4 @@ export class RunControl {
       }
     }
   }
-}
-
-export function stoppedError(action: 'pause' | 'abort', runId: string): FerryError {
-  return action === 'pause'
-    ? new FerryError('run.paused', `run ${runId} paused`, { fix: `ferry resume ${runId}` })
-    : new FerryError('run.aborted', `run ${runId} aborted`, { fix: `ferry rollback ${runId} takes the moved slices back` });
 }

@@ -1,7 +1,7 @@
 import type { Journal } from '../journal/journal.js';
 import type { MigrationPlan, Wave } from '../plan/schema.js';
 import { FerryError, toFerryError } from '../util/errors.js';
-import { RunControl, StopRequested, stoppedError } from './control.js';
+import { RunControl, StopRequested } from './control.js';
 import { STAGES, type RunState } from './model.js';
 import { rollbackSlice } from './rollback.js';
 import type { RunEnvironment } from './services.js';
@@ -138,4 +138,3 @@ async function waitForApproval(ctx: StageContext, id: string, plan: MigrationPla
   while (!approved()) await control.sleep(500);
 }
 
-export { stoppedError };

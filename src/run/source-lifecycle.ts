@@ -17,9 +17,15 @@ import type { DecommissionReport } from './services.js';
  * Ferry's own field managers, so the source's manifests stay owned by whoever applied them.
  */
 
-function pathOf(ref: Pick<ResourceRef, 'apiVersion' | 'kind' | 'namespace' | 'name'>, plural = `${ref.kind.toLowerCase()}s`): string {
-  const group = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
-  return `${group}/namespaces/${encodeURIComponent(ref.namespace ?? 'default')}/${plural}/${encodeURIComponent(ref.name)}`;
+/** REST paths from the cluster's own discovery (`ResourcePaths`, as apply uses): plurals are never guessed. */
+async function pathsFor(client: KubeClient): Promise<(ref: ResourceRef) => string> {
+  const paths = new ResourcePaths(client);
+  await paths.refresh();
+  return (ref) => paths.pathOf(asObject(ref));
+}
+
+function asObject(ref: ResourceRef): KubeObject {
+  return { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace ?? 'default' } } as KubeObject;
 }
 
 async function getOrUndefined<T>(client: KubeClient, path: string): Promise<T | undefined> {
@@ -30,7 +36,7 @@ async function getOrUndefined<T>(client: KubeClient, path: string): Promise<T | 
 }
 
 /** Scales scalable workloads to `replicas` with a merge patch as `fieldManager`. */
-export async function scaleWorkloads(client: KubeClient, replicas: ReadonlyMap<ResourceRef, number>, fieldManager: string): Promise<void> {
+async function scaleWorkloads(client: KubeClient, pathOf: (ref: ResourceRef) => string, replicas: ReadonlyMap<ResourceRef, number>, fieldManager: string): Promise<void> {
   for (const [workload, count] of replicas) {
     await client.request({ method: 'PATCH', path: pathOf(workload), query: { fieldManager }, body: { spec: { replicas: count } }, contentType: 'application/merge-patch+json' });
   }
@@ -39,6 +45,7 @@ export async function scaleWorkloads(client: KubeClient, replicas: ReadonlyMap<R
 /** Retires the source of a slice: replicas recorded, then zero; then, if asked, its objects deleted. */
 export async function retireSource(client: KubeClient, slice: Slice, options: { scaleSourceToZero: boolean; deleteSource: boolean }): Promise<DecommissionReport> {
   const report: DecommissionReport = { scaledToZero: {}, deleted: [] };
+  const pathOf = await pathsFor(client);
   if (options.scaleSourceToZero || options.deleteSource) {
     const toScale = new Map<ResourceRef, number>();
     for (const workload of slice.workloads.filter((w) => SCALABLE_KINDS.has(w.kind))) {
@@ -48,13 +55,13 @@ export async function retireSource(client: KubeClient, slice: Slice, options: { 
       report.scaledToZero[workloadKey(workload)] = live.spec?.replicas ?? 1;
       toScale.set(workload, 0);
     }
-    await scaleWorkloads(client, toScale, FERRY_DECOMMISSION_MANAGER);
+    await scaleWorkloads(client, pathOf, toScale, FERRY_DECOMMISSION_MANAGER);
   }
   if (options.deleteSource) {
     // Workloads last-but-first: pods stop before the config they read disappears.
     const ordered = [...slice.resources].sort((a, b) => Number(SCALABLE_KINDS.has(b.kind)) - Number(SCALABLE_KINDS.has(a.kind)));
     for (const ref of ordered) {
-      const path = pathOf(ref, await pluralOf(client, ref));
+      const path = pathOf(ref);
       const deleted = await client.request({ method: 'DELETE', path, query: { propagationPolicy: 'Background' } }).then(() => true, (error: FerryError) => {
         if (error.code === 'http-404') return false;
         throw error;
@@ -72,29 +79,28 @@ export async function retireSource(client: KubeClient, slice: Slice, options: { 
  */
 export async function restoreSource(source: KubeClient, target: KubeClient, slice: Slice, report: DecommissionReport, readyTimeoutMs: number): Promise<Record<string, unknown>> {
   const recreated: string[] = [];
+  const sourcePaths = new ResourcePaths(source);
+  const [, targetPath] = await Promise.all([sourcePaths.refresh(), pathsFor(target)]);
+  const sourcePath = (ref: ResourceRef) => sourcePaths.pathOf(asObject(ref));
   // Whatever is missing on the source is re-created, whether or not the journal says it was
   // deleted: a decommission interrupted mid-way may have deleted some objects unrecorded.
   for (const ref of slice.resources) {
-    const plural = await pluralOf(source, ref);
-    if (await getOrUndefined<KubeObject>(source, pathOf(ref, plural))) continue;
-    const copy = await getOrUndefined<KubeObject>(target, pathOf(ref, plural));
+    if (await getOrUndefined<KubeObject>(source, sourcePath(ref))) continue;
+    const copy = await getOrUndefined<KubeObject>(target, targetPath(ref));
     if (!copy) throw new FerryError('rollback.restore', `${ref.kind} ${ref.namespace ?? 'default'}/${ref.name} is gone from the source and is not on the target either`, { fix: 're-apply it to the source from your manifests, then `ferry rollback` again' });
-    await source.request({ method: 'PATCH', path: pathOf(ref, plural), query: { fieldManager: FERRY_ROLLBACK_MANAGER, force: 'true' }, body: stripServerFields(copy), contentType: 'application/apply-patch+yaml' });
+    await source.request({ method: 'PATCH', path: sourcePath(ref), query: { fieldManager: FERRY_ROLLBACK_MANAGER, force: 'true' }, body: stripServerFields(copy), contentType: 'application/apply-patch+yaml' });
     recreated.push(`${ref.kind} ${ref.namespace ?? 'default'}/${ref.name}`);
   }
   const replicas = new Map<ResourceRef, number>();
   for (const workload of slice.workloads.filter((w) => SCALABLE_KINDS.has(w.kind))) {
-    const live = await getOrUndefined<{ spec?: { replicas?: number } }>(source, pathOf(workload));
+    const live = await getOrUndefined<{ spec?: { replicas?: number } }>(source, sourcePath(workload));
     if (!live || (live.spec?.replicas ?? 0) > 0) continue;
     const recorded = report.scaledToZero[workloadKey(workload)];
-    const fromTarget = (await getOrUndefined<{ spec?: { replicas?: number } }>(target, pathOf(workload)))?.spec?.replicas;
+    const fromTarget = (await getOrUndefined<{ spec?: { replicas?: number } }>(target, targetPath(workload)))?.spec?.replicas;
     replicas.set(workload, recorded && recorded > 0 ? recorded : Math.max(1, fromTarget ?? 1));
   }
-  await scaleWorkloads(source, replicas, FERRY_ROLLBACK_MANAGER);
-  const paths = new ResourcePaths(source);
-  await paths.refresh();
-  const workloads = slice.workloads.map((w) => ({ apiVersion: w.apiVersion, kind: w.kind, metadata: { name: w.name, namespace: w.namespace ?? 'default' } }) as KubeObject);
-  await waitForReady(source, paths, workloads, { timeoutMs: readyTimeoutMs, clock: systemClock });
+  await scaleWorkloads(source, sourcePath, replicas, FERRY_ROLLBACK_MANAGER);
+  await waitForReady(source, sourcePaths, slice.workloads.map(asObject), { timeoutMs: readyTimeoutMs, clock: systemClock });
   return { recreated, scaledUp: Object.fromEntries([...replicas].map(([ref, count]) => [workloadKey(ref), count])), ready: true };
 }
 
@@ -104,28 +110,15 @@ export async function restoreSource(source: KubeClient, target: KubeClient, slic
  * bring it back, so those stay up, serving no traffic.
  */
 export async function retireTarget(client: KubeClient, slice: Slice): Promise<Record<string, unknown>> {
+  const pathOf = await pathsFor(client);
   const hpas: KubeObject[] = [];
   for (const ref of slice.resources.filter((r) => r.kind === 'HorizontalPodAutoscaler')) {
-    const hpa = await getOrUndefined<KubeObject>(client, pathOf(ref, 'horizontalpodautoscalers'));
+    const hpa = await getOrUndefined<KubeObject>(client, pathOf(ref));
     if (hpa) hpas.push(hpa);
   }
   const autoscaled = autoscaledWorkloads(hpas);
   const toZero = new Map(slice.workloads.filter((w) => SCALABLE_KINDS.has(w.kind) && !autoscaled.has(workloadKey(w))).map((w) => [w, 0] as const));
-  await scaleWorkloads(client, toZero, FERRY_ROLLBACK_MANAGER);
+  await scaleWorkloads(client, pathOf, toZero, FERRY_ROLLBACK_MANAGER);
   const kept = slice.workloads.filter((w) => autoscaled.has(workloadKey(w))).map(workloadKey);
   return { targetScaledToZero: toZero.size, ...(kept.length > 0 ? { keptForAutoscaler: kept } : {}) };
-}
-
-const plurals = new WeakMap<KubeClient, Promise<Map<string, string>>>();
-
-/** The REST plural of a kind, from the cluster's discovery (Ingress → ingresses, NetworkPolicy → networkpolicies). */
-async function pluralOf(client: KubeClient, ref: Pick<ResourceRef, 'apiVersion' | 'kind'>): Promise<string> {
-  let known = plurals.get(client);
-  if (!known) {
-    known = client.discoverResourcesAllVersions().then((resources) => new Map(resources.map((r) => [`${r.apiVersion}|${r.kind}`, r.plural])));
-    plurals.set(client, known);
-  }
-  const plural = (await known).get(`${ref.apiVersion}|${ref.kind}`);
-  if (!plural) throw new FerryError('apply', `the cluster does not serve ${ref.apiVersion} ${ref.kind}`, { fix: 'check the CRDs installed on both clusters (`ferry preflight`)' });
-  return plural;
 }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { timingSafeEqual, createHash } from 'node:crypto';
-import { FerryError, isFerryError } from '../../util/errors.js';
+import { authoriseBearer, readJsonBody, sendAdminError, tokenDigest } from '../../util/admin-http.js';
+import { FerryError } from '../../util/errors.js';
 import { splitListen } from './config.js';
 import { closeServer, listen, type Router } from './server.js';
 
@@ -19,9 +19,9 @@ import { closeServer, listen, type Router } from './server.js';
  *   PUT  /routes/NAME/stickiness      {"mode": "cookie"|"header"|"none", "name": "ferry_user"}   (token)
  */
 export async function startAdmin(listenAddress: string, router: Router, token: string | undefined): Promise<{ url: string; close(): Promise<void> }> {
-  const expected = token ? digest(token) : undefined;
+  const expected = token ? tokenDigest(token) : undefined;
   const server = createServer((req, res) => {
-    handle(req, res, router, expected).catch((error: unknown) => sendError(res, error));
+    handle(req, res, router, expected).catch((error: unknown) => sendAdminError(res, error, sendJson));
   });
   const { host, port } = splitListen(listenAddress);
   await listen(server, host, port, 'admin.listen');
@@ -47,8 +47,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
     return sendJson(res, 404, { code: 'not-found', message: `no admin endpoint ${url.pathname}` });
   }
   if (method !== 'PUT' && method !== 'POST') return sendJson(res, 405, { code: 'method', message: `${method} is not supported` });
-  authorise(req, expected);
-  const body = await readJson(req);
+  authoriseBearer(req, expected, { message: 'the admin API is read-only: the router was started without a token', fix: 'start the router with FERRY_ROUTER_TOKEN set (or admin.tokenFile in router.yaml)' });
+  const body = await readJsonBody(req, 64 * 1024);
   if (parts[0] === 'routes' && parts.length === 3 && parts[2] === 'weight') {
     const target = (body as { target?: unknown }).target;
     if (typeof target !== 'number') throw new FerryError('usage', 'body must be {"target": PERCENT}', { location: { field: 'target' }, fix: 'send a number from 0 to 100' });
@@ -83,59 +83,6 @@ function findRoute(router: Router, name: string) {
   const route = router.routes().find((candidate) => candidate.name === name);
   if (!route) throw new FerryError('not-found', `no route named "${name}"`, { fix: `use one of: ${router.routes().map((r) => r.name).join(', ')}` });
   return route;
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-function authorise(req: IncomingMessage, expected: Buffer | undefined): void {
-  if (!expected) {
-    throw new FerryError('forbidden', 'the admin API is read-only: the router was started without a token', {
-      fix: 'start the router with FERRY_ROUTER_TOKEN set (or admin.tokenFile in router.yaml)',
-    });
-  }
-  const header = req.headers.authorization ?? '';
-  const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-  // Compare digests so the comparison takes the same time whatever the token's length.
-  if (!presented || !timingSafeEqual(digest(presented), expected)) {
-    throw new FerryError('unauthorized', 'missing or wrong bearer token', { fix: 'send Authorization: Bearer <token>' });
-  }
-}
-
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > 64 * 1024) {
-        reject(new FerryError('usage', 'request body too large'));
-        req.destroy();
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      try {
-        resolve(text.length === 0 ? {} : JSON.parse(text));
-      } catch {
-        reject(new FerryError('usage', 'body is not valid JSON', { fix: 'send a JSON object' }));
-      }
-    });
-    req.on('error', reject);
-  });
-}
-
-const STATUS: Record<string, number> = { usage: 400, weight: 400, unauthorized: 401, forbidden: 403, 'not-found': 404 };
-
-function sendError(res: ServerResponse, error: unknown): void {
-  if (res.headersSent) return void res.destroy();
-  if (isFerryError(error)) {
-    const status = STATUS[error.code] ?? 500;
-    if (status === 401) res.setHeader('www-authenticate', 'Bearer');
-    return sendJson(res, status, error.toJSON());
-  }
-  sendJson(res, 500, { code: 'internal', message: 'internal error' });
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
