@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { ferryAsync, type CliResult } from '../../helpers/cli.js';
 import { printError } from '../../../src/cli/main.js';
 import { toFerryError } from '../../../src/util/errors.js';
@@ -71,7 +72,8 @@ test('an error that is not a FerryError is named a bug in Ferry with how to repo
   const written: string[] = [];
   const original = process.stderr.write.bind(process.stderr);
   process.stderr.write = ((chunk: string) => {
-    written.push(String(chunk));
+    // CI=true turns picocolors on even without a TTY; the words are what is asserted.
+    written.push(stripVTControlCharacters(String(chunk)));
     return true;
   }) as typeof process.stderr.write;
   try {
