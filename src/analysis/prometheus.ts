@@ -109,29 +109,46 @@ export class PrometheusMetricsProvider implements MetricsProvider {
     return data.result;
   }
 
-  private async api(path: string, params: Record<string, string>): Promise<unknown> {
-    const url = new URL(path, this.options.url);
-    let payload: { status?: string; data?: unknown; error?: string };
-    try {
-      const response = await request(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams(params).toString(),
-        headersTimeout: this.options.timeoutMs ?? 5000,
-        bodyTimeout: this.options.timeoutMs ?? 5000,
-      });
-      payload = (await response.body.json()) as typeof payload;
-    } catch (error) {
-      throw new FerryError('analysis.prometheus-unreachable', `cannot reach Prometheus at ${withoutCredentials(this.options.url)}: ${(error as Error).message}`, {
-        fix: 'check the metrics provider URL in the plan and that Prometheus is running',
-        cause: error,
-      });
-    }
-    if (payload.status !== 'success') {
-      throw new FerryError('analysis.promql', `Prometheus rejected ${params.query}: ${payload.error ?? 'unknown error'}`, { fix: 'correct the PromQL expression' });
-    }
-    return payload.data;
+  private api(path: string, params: Record<string, string>): Promise<unknown> {
+    return prometheusApi(this.options.url, path, params, this.options.timeoutMs);
   }
+}
+
+/** One labelled value of an instant vector. */
+export interface VectorSample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** An instant query's whole vector (e.g. call counts by caller), for callers that need the labels. */
+export async function queryVector(url: string, expression: string, at: number, timeoutMs?: number): Promise<VectorSample[]> {
+  const data = (await prometheusApi(url, '/api/v1/query', { query: expression, time: String(at / 1000) }, timeoutMs)) as { resultType: string; result: unknown };
+  if (data.resultType !== 'vector') return [];
+  return (data.result as Array<{ metric: Record<string, string>; value: [number, string] }>).map((sample) => ({ labels: sample.metric, value: Number(sample.value[1]) }));
+}
+
+async function prometheusApi(base: string, path: string, params: Record<string, string>, timeoutMs = 5000): Promise<unknown> {
+  const url = new URL(path, base);
+  let payload: { status?: string; data?: unknown; error?: string };
+  try {
+    const response = await request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params).toString(),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    payload = (await response.body.json()) as typeof payload;
+  } catch (error) {
+    throw new FerryError('analysis.prometheus-unreachable', `cannot reach Prometheus at ${withoutCredentials(base)}: ${(error as Error).message}`, {
+      fix: 'check the metrics provider URL in the plan and that Prometheus is running',
+      cause: error,
+    });
+  }
+  if (payload.status !== 'success') {
+    throw new FerryError('analysis.promql', `Prometheus rejected ${params.query}: ${payload.error ?? 'unknown error'}`, { fix: 'correct the PromQL expression' });
+  }
+  return payload.data;
 }
 
 /** The URL as messages may show it: user and password, if any, left out. */

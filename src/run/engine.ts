@@ -14,7 +14,7 @@ export interface RunOutcome {
 }
 
 /** Stage errors that mean "undecided, a person looks" rather than "failed". */
-const HELD_CODES = new Set(['ramp.held', 'shadow.inconclusive']);
+const HELD_CODES = new Set(['ramp.held', 'shadow.inconclusive', 'decommission.held']);
 
 /** Slices of one wave that run at once unless the environment says otherwise. */
 export const DEFAULT_PARALLEL = 4;

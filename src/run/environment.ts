@@ -1,6 +1,7 @@
 import { systemClock } from '../analysis/clock.js';
 import { parseDuration } from '../analysis/gates-schema.js';
 import { metricsForSlice } from '../analysis/index.js';
+import { observedCallers } from '../analysis/call-telemetry.js';
 import { applySlice, sourceClient, targetClient } from '../apply/slice.js';
 import { findSlice, readPlanSource } from '../apply/desired.js';
 import { createClientAccess } from '../data/client-access/index.js';
@@ -103,6 +104,18 @@ export function planEnvironment(plan: MigrationPlan, options: PlanEnvironmentOpt
       ...(metrics ? { metrics } : {}),
       ...(data ? { data } : {}),
       ...(access ? { repointData: (side) => access.pointTo(side) } : {}),
+      ...(plan.spec.metrics ? {
+        telemetryDelayMs: parseDuration(plan.spec.metrics.scrapeInterval),
+        sourceCallers: (windowSeconds: number, query?: string) => observedCallers({
+          prometheusUrl: plan.spec.metrics!.url,
+          workloads: slice.workloads.map((workload) => workload.name),
+          namespace: slice.workloads[0]?.namespace ?? slice.namespace ?? 'default',
+          cluster: plan.spec.source.context ?? 'source',
+          windowSeconds,
+          at: Date.now(),
+          ...(query ? { query } : {}),
+        }),
+      } : {}),
       decommission: async (what) => {
         const client = clusterClient('source');
         if (!client) return { scaledToZero: {}, deleted: [], skipped: 'the source is exported YAML' };

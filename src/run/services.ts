@@ -2,6 +2,7 @@ import type { Clock } from '../analysis/clock.js';
 import type { MetricsProvider } from '../analysis/metrics-provider.js';
 import type { DataProvider, Side } from '../data/provider.js';
 import type { TrafficProvider } from '../traffic/provider.js';
+import type { ObservedCaller } from '../analysis/call-telemetry.js';
 
 /** What decommission did to the source, journaled so that a late rollback can undo it. */
 export interface DecommissionReport {
@@ -29,6 +30,13 @@ export interface SliceServices {
    * ExternalName, a pooler) at one side; called inside the cutover, once that side is open.
    */
   repointData?(side: Side): Promise<void>;
+  /**
+   * Who called the slice's source workloads in the last `windowSeconds`, from the plan's
+   * Prometheus (Istio-shaped call telemetry); absent when the plan has no metrics.
+   */
+  sourceCallers?(windowSeconds: number, query?: string): Promise<ObservedCaller[]>;
+  /** The finest time Prometheus can see, ms: how long a call takes to show in telemetry. */
+  telemetryDelayMs?: number;
   /** Retires the source as the plan says (scale to zero, delete); returns what it did. */
   decommission(options: { scaleSourceToZero: boolean; deleteSource: boolean }): Promise<DecommissionReport>;
   /**

@@ -20,7 +20,7 @@ export interface EffectiveSlice {
   /** How long the initial copy may take to catch up before the data-sync stage fails. */
   dataSyncTimeoutMs: number;
   rollback: { onFailure: 'automatic' | 'manual'; keepSourceForMs: number };
-  decommission: { scaleSourceToZero: boolean; deleteSource: boolean };
+  decommission: { scaleSourceToZero: boolean; deleteSource: boolean; requireIdle: boolean; idleQuery?: string };
   /** The provider kind, and its settings when the plan gives them. */
   provider: string;
   providerSettings: Exclude<MigrationPlan['spec']['defaults']['traffic']['provider'], string> | undefined;
@@ -55,7 +55,7 @@ export function effectiveSlice(plan: MigrationPlan, slice: Slice): EffectiveSlic
     maxWritePauseMs: slice.data?.maxWritePause ? parseDuration(slice.data.maxWritePause) : 1000,
     dataSyncTimeoutMs: 10 * 60_000,
     rollback: { onFailure: rollback.onFailure, keepSourceForMs: parseDuration(rollback.keepSourceFor) },
-    decommission: { scaleSourceToZero: decommission.scaleSourceToZero, deleteSource: decommission.deleteSource },
+    decommission: { scaleSourceToZero: decommission.scaleSourceToZero, deleteSource: decommission.deleteSource, requireIdle: decommission.requireIdle, ...(decommission.idleQuery ? { idleQuery: decommission.idleQuery } : {}) },
     provider: typeof traffic.provider === 'string' ? traffic.provider : traffic.provider.type,
     providerSettings: typeof traffic.provider === 'string' ? undefined : traffic.provider,
   };

@@ -1,5 +1,5 @@
 import type { Journal } from '../journal/journal.js';
-import { FerryError } from '../util/errors.js';
+import { FerryError, toFerryError } from '../util/errors.js';
 import type { RunControl } from './control.js';
 import type { SliceState, StageName } from './model.js';
 import { runRamp } from './ramp.js';
@@ -173,6 +173,38 @@ async function decommission(ctx: StageContext): Promise<StageResult> {
       await control.sleep(until - env.clock.now());
     }
   }
+  const idle = await checkSourceIdle(ctx);
   const report = await services.decommission(slice.decommission);
-  return { ...report };
+  return { ...report, ...idle };
+}
+
+/**
+ * Decommission only what nobody calls: the source workloads must have received no call
+ * during the soak (callers the plan knows about reach the slice through bridges by then), or
+ * the stage is held naming the callers telemetry saw — someone the plan did not know about.
+ */
+async function checkSourceIdle({ slice, services, control, env, recordsOf }: StageContext): Promise<StageResult> {
+  if (!slice.decommission.requireIdle) return {};
+  if (!services.sourceCallers) return { idleCheck: 'skipped: the plan has no metrics (spec.metrics) to see calls with' };
+  const soakStarted = recordsOf('stage-started').filter((record) => record.data.slice === slice.name && record.data.stage === 'soak').at(-1)?.at;
+  const delayMs = services.telemetryDelayMs ?? 5_000;
+  // The last calls of the window reach Prometheus one scrape later.
+  await control.sleep(Math.round(delayMs * 1.5));
+  const since = soakStarted ? Date.parse(soakStarted) + delayMs : env.clock.now() - slice.soakMs;
+  const windowSeconds = Math.max(delayMs / 1000, (env.clock.now() - since) / 1000);
+  // Unreadable telemetry holds the stage: a monitoring outage must not roll back a finished move.
+  const callers = await services.sourceCallers(windowSeconds, slice.decommission.idleQuery).catch((error: unknown) => {
+    throw new FerryError('decommission.held', `slice ${slice.name}: cannot tell whether the source still receives calls: ${toFerryError(error).message}`, {
+      location: { object: `slice ${slice.name}` },
+      fix: 'make the plan\'s Prometheus reachable, then `ferry resume`; or set decommission.requireIdle: false for this slice',
+    });
+  });
+  if (callers.length > 0) {
+    const named = callers.slice(0, 5).map((caller) => `${caller.workload} (namespace ${caller.namespace}, cluster ${caller.cluster}): ${caller.calls} call(s)`).join('; ');
+    throw new FerryError('decommission.held', `slice ${slice.name}: the source still received calls in the last ${Math.round(windowSeconds)} s, so it is not retired: ${named}`, {
+      location: { object: `slice ${slice.name}` },
+      fix: 'move or re-point those callers (or add them to the plan with the ferry.dev/depends-on annotation and re-plan), then `ferry resume`; or set decommission.requireIdle: false for this slice',
+    });
+  }
+  return { idleCheck: 'no calls', idleWindowSeconds: Math.round(windowSeconds) };
 }

@@ -1,0 +1,79 @@
+import type { MigrationPlan } from '../plan/schema.js';
+import type { SliceState } from './model.js';
+
+/**
+ * Where a slice runs at one moment of a run, as the bridges see it. A caller "runs" on a
+ * cluster from the moment its pods may start there (it calls its dependencies at once); a
+ * callee "serves" on a cluster only while its pods there are ready and in service.
+ */
+export interface Placement {
+  target: 'absent' | 'starting' | 'serving';
+  sourceServing: boolean;
+}
+
+export type Cluster = 'source' | 'target';
+
+/** A Service of a callee that must be reachable by name on `callerCluster` while it serves only on the other. */
+export interface NeededBridge {
+  /** `namespace/name` of the called Service. */
+  service: string;
+  namespace: string;
+  name: string;
+  callerCluster: Cluster;
+  servingCluster: Cluster;
+  /** The slice that serves the Service, and the slices calling it from `callerCluster`. */
+  callee: string;
+  callers: string[];
+}
+
+/** The placement the journal implies for a slice. */
+export function placementOf(slice: SliceState): Placement {
+  if (slice.rolledBack) return { target: 'absent', sourceServing: true };
+  const apply = slice.stages.apply;
+  const target = apply === 'done' ? 'serving' : apply === 'running' || apply === 'failed' ? 'starting' : 'absent';
+  return { target, sourceServing: slice.stages.decommission !== 'done' };
+}
+
+/** Key of one bridge: the cluster it lives on and the Service it stands for. */
+export function bridgeKey(bridge: Pick<NeededBridge, 'callerCluster' | 'service'>): string {
+  return `${bridge.callerCluster}:${bridge.service}`;
+}
+
+/**
+ * The bridges a run needs, given where each slice is. For every call (a slice's `dependsOn`)
+ * and every Service of the callee: a caller that runs on the target while the callee serves
+ * only on the source needs the name bridged on the target to the source, and a caller left on
+ * the source once the callee's source is retired needs it bridged the other way. A callee
+ * serving on neither side gets no bridge (nothing could answer).
+ */
+export function neededBridges(plan: MigrationPlan, placements: ReadonlyMap<string, Placement>): NeededBridge[] {
+  const slices = plan.spec.waves.flatMap((wave) => wave.slices);
+  const byName = new Map(slices.map((slice) => [slice.name, slice]));
+  const needed = new Map<string, NeededBridge>();
+  for (const caller of slices) {
+    const where = placements.get(caller.name) ?? { target: 'absent', sourceServing: true };
+    const runsOn: Cluster[] = [...(where.target !== 'absent' ? ['target' as const] : []), ...(where.sourceServing ? ['source' as const] : [])];
+    for (const calleeName of caller.dependsOn) {
+      const callee = byName.get(calleeName);
+      if (!callee) continue;
+      const served = placements.get(callee.name) ?? { target: 'absent', sourceServing: true };
+      const servesOn = (cluster: Cluster) => (cluster === 'target' ? served.target === 'serving' : served.sourceServing);
+      for (const callerCluster of runsOn) {
+        const other: Cluster = callerCluster === 'target' ? 'source' : 'target';
+        if (servesOn(callerCluster) || !servesOn(other)) continue;
+        for (const ref of callee.resources.filter((resource) => resource.kind === 'Service')) {
+          const namespace = ref.namespace ?? callee.namespace ?? 'default';
+          const service = `${namespace}/${ref.name}`;
+          const key = bridgeKey({ callerCluster, service });
+          const existing = needed.get(key);
+          if (existing) {
+            if (!existing.callers.includes(caller.name)) existing.callers.push(caller.name);
+            continue;
+          }
+          needed.set(key, { service, namespace, name: ref.name, callerCluster, servingCluster: other, callee: callee.name, callers: [caller.name] });
+        }
+      }
+    }
+  }
+  return [...needed.values()].sort((a, b) => bridgeKey(a).localeCompare(bridgeKey(b)));
+}
