@@ -6,6 +6,7 @@ import type { ContainerRunKind } from '../runtime.js';
 export const SAMPLE_IMAGES = {
   'ferry.dev/echo': 'echo',
   'ferry.dev/shop': 'shop',
+  'ferry.dev/callgraph': 'callgraph',
 } as const;
 
 export const COMMAND_ANNOTATION = 'lab.ferry.dev/command';

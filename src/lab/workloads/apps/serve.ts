@@ -15,6 +15,20 @@ export interface AppDefinition {
   readyCheck?: () => Promise<boolean>;
   handle(request: IncomingMessage, response: ServerResponse, body: Buffer): Promise<void> | void;
   shutdown?: () => Promise<void>;
+  /**
+   * Where HTTP/2 connections (gRPC) on the app's ports go; default: the built-in server that
+   * answers only grpc.health.v1.Health/Check. An app serving its own gRPC takes them here.
+   */
+  http2?: (connection: Duplex) => void;
+  /** Paths `handle` answers without traffic faults or counting as traffic (e.g. /metrics). */
+  exemptPaths?: string[];
+}
+
+/** What an app needs from the shared fault model for requests `serveApp` does not see (gRPC). */
+export interface AppControls {
+  /** Applies the traffic faults to one request: waits the injected latency; the status to fail with when an error is injected. */
+  trafficFault(): Promise<number | undefined>;
+  healthy(kind: 'readiness' | 'liveness'): Promise<boolean>;
 }
 
 const PROBE_HEADER = 'x-ferry-probe';
@@ -27,7 +41,7 @@ export function sendJson(response: ServerResponse, status: number, value: unknow
 }
 
 
-export async function serveApp(app: AppDefinition): Promise<void> {
+export async function serveApp(app: AppDefinition): Promise<AppControls> {
   let faults: AppFaults = { ...NO_FAULTS };
   let random = seededRandom(Date.now());
   const stats = { requests: 0, injectedErrors: 0, delayed: 0 };
@@ -43,6 +57,18 @@ export async function serveApp(app: AppDefinition): Promise<void> {
     if (kind === 'liveness') return faults.live;
     if (!faults.ready) return false;
     return app.readyCheck ? app.readyCheck().catch(() => false) : true;
+  };
+  const trafficFault = async (): Promise<number | undefined> => {
+    stats.requests++;
+    if (faults.latencyMs > 0 && random() < faults.latencyRate) {
+      stats.delayed++;
+      await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
+    }
+    if (faults.errorRate > 0 && random() < faults.errorRate) {
+      stats.injectedErrors++;
+      return faults.errorStatus;
+    }
+    return undefined;
   };
 
   const http = createHttpServer(async (request, response) => {
@@ -65,16 +91,10 @@ export async function serveApp(app: AppDefinition): Promise<void> {
         const ok = await healthy(kind);
         return sendJson(response, ok ? 200 : 503, { status: ok ? 'ok' : 'failing', check: kind });
       }
-      stats.requests++;
       // Probes and the admin endpoint above are exempt: errors and latency are for traffic.
-      if (faults.latencyMs > 0 && random() < faults.latencyRate) {
-        stats.delayed++;
-        await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
-      }
-      if (faults.errorRate > 0 && random() < faults.errorRate) {
-        stats.injectedErrors++;
-        return sendJson(response, faults.errorStatus, { error: 'injected fault', pod: process.env.FERRY_POD });
-      }
+      if (app.exemptPaths?.includes(path)) return await app.handle(request, response, body);
+      const injected = await trafficFault();
+      if (injected !== undefined) return sendJson(response, injected, { error: 'injected fault', pod: process.env.FERRY_POD });
       await app.handle(request, response, body);
     } catch (error) {
       if (!response.headersSent) sendJson(response, 500, { error: error instanceof Error ? error.message : String(error) });
@@ -100,7 +120,8 @@ export async function serveApp(app: AppDefinition): Promise<void> {
         if (first.toString('latin1', 0, HTTP2_PREFACE.length) === HTTP2_PREFACE) {
           // http2 reads the socket's native handle directly and would never see the bytes we
           // already took; a JS stream in front makes it read them (it wraps non-handle streams).
-          http2.emit('connection', replay(socket, first));
+          if (app.http2) app.http2(replay(socket, first));
+          else http2.emit('connection', replay(socket, first));
         } else {
           socket.unshift(first);
           http.emit('connection', socket);
@@ -134,6 +155,7 @@ export async function serveApp(app: AppDefinition): Promise<void> {
       if (process.ppid !== parent) void shutdown(0);
     }, 1000).unref();
   }
+  return { trafficFault, healthy };
 }
 
 /** A duplex that yields `first` and then everything read from `socket`, writing through to it. */
