@@ -1,6 +1,7 @@
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/config.js';
 import type { Inventory } from '../inventory/load.js';
+import type { KubeObject } from '../kube/object.js';
 import type { MigrationPlan } from '../plan/schema.js';
 import { parseDuration } from '../analysis/gates-schema.js';
 import { FerryError } from '../util/errors.js';
@@ -24,6 +25,13 @@ export interface SliceApplyOptions extends Omit<ApplyOptions, 'readyTimeoutMs'> 
    * (server-side, observed first), so after the first slice they report unchanged.
    */
   prerequisites?: boolean;
+  /**
+   * Objects held back until the rest of the slice is ready, then handed to `afterReady` with a
+   * function that applies them the same way. The run uses it for Services that are bridges
+   * on the target: the real Service goes over the bridge only once its pods can answer.
+   */
+  defer?: (object: KubeObject) => boolean;
+  afterReady?: (deferred: KubeObject[], apply: (objects: KubeObject[]) => Promise<void>) => Promise<void>;
 }
 
 /** The target cluster's client for a plan. */
@@ -52,7 +60,17 @@ export async function applySlice(plan: MigrationPlan, sliceName: string, options
   const { desired } = desiredObjects(plan, inventory, { slices: [slice], prerequisites: options.prerequisites ?? true });
   const client = targetClient(plan, options);
   try {
-    const report = await applyObjects(client, desired, { ...options, readyTimeoutMs: parseDuration(plan.spec.defaults.readyTimeout) });
+    const applyOptions = { ...options, readyTimeoutMs: parseDuration(plan.spec.defaults.readyTimeout) };
+    const deferred = options.defer ? desired.filter(options.defer) : [];
+    const report = await applyObjects(client, deferred.length > 0 ? desired.filter((object) => !deferred.includes(object)) : desired, applyOptions);
+    if (deferred.length > 0 && !options.dryRun) {
+      const applyLater = async (objects: KubeObject[]) => {
+        const later = await applyObjects(client, objects, applyOptions);
+        report.objects.push(...later.objects);
+        for (const [action, count] of Object.entries(later.counts)) report.counts[action as keyof typeof report.counts] += count;
+      };
+      await (options.afterReady ? options.afterReady(deferred, applyLater) : applyLater(deferred));
+    }
     const smoke = options.dryRun ? [] : await runSmokeChecks(client, slice.smoke ?? []);
     return { slice: slice.name, target: client.contextName, ...report, smoke };
   } finally {

@@ -26,12 +26,17 @@ export interface NeededBridge {
   callers: string[];
 }
 
-/** The placement the journal implies for a slice. */
-export function placementOf(slice: SliceState): Placement {
+/**
+ * The placement the journal implies for a slice. A source the decommission will retire
+ * leaves service when the soak starts: callers still on the source are bridged to the target
+ * from then on, so the soak is also the window in which the source must receive no call.
+ */
+export function placementOf(slice: SliceState, retiresSource: boolean): Placement {
   if (slice.rolledBack) return { target: 'absent', sourceServing: true };
   const apply = slice.stages.apply;
   const target = apply === 'done' ? 'serving' : apply === 'running' || apply === 'failed' ? 'starting' : 'absent';
-  return { target, sourceServing: slice.stages.decommission !== 'done' };
+  const leaving = (['soak', 'decommission'] as const).some((stage) => slice.stages[stage] === 'running' || slice.stages[stage] === 'done');
+  return { target, sourceServing: !(retiresSource && leaving) };
 }
 
 /** Key of one bridge: the cluster it lives on and the Service it stands for. */

@@ -7,6 +7,7 @@ import { rollbackSlice } from './rollback.js';
 import type { RunEnvironment } from './services.js';
 import { STAGE_FUNCTIONS, whySkip, type StageContext } from './stages.js';
 import { deriveRunState } from './state.js';
+import { bridgeReconciler } from './bridges.js';
 import { effectiveSlice, type EffectiveSlice } from './slice-settings.js';
 
 export interface RunOutcome {
@@ -94,8 +95,11 @@ async function runSlice(id: string, plan: MigrationPlan, slice: EffectiveSlice, 
     journal.append('stage-started', { slice: slice.name, stage });
     env.onProgress?.({ slice: slice.name, stage });
     try {
+      // Before the slice's pods start on the target, and when its source leaves service at the soak.
+      await env.bridges?.reconcile(id, journal);
       const result = await STAGE_FUNCTIONS[stage](ctx);
       journal.append('stage-completed', { slice: slice.name, stage, ...result });
+      await env.bridges?.reconcile(id, journal);
       // A finished stage is anchored outside the run directory before the next one starts.
       await journal.flush();
     } catch (error) {
@@ -123,7 +127,7 @@ async function rollBackAfterFailure(ctx: StageContext, id: string, plan: Migrati
   ctx.env.onProgress?.({ slice: ctx.slice.name, stage: 'rollback', detail: 'automatic (rollback.onFailure)' });
   try {
     const sliceState = deriveRunState(id, plan, ctx.journal.records).slices.find((s) => s.name === ctx.slice.name)!;
-    await rollbackSlice(sliceState, ctx.services, ctx.journal, ctx.env.clock, { reason: 'automatic', detectedAt, error: failure.oneLine() });
+    await rollbackSlice(sliceState, ctx.services, ctx.journal, ctx.env.clock, { reason: 'automatic', detectedAt, error: failure.oneLine() }, bridgeReconciler(ctx.env, id, ctx.journal, ctx.slice.name));
   } catch (error) {
     ctx.journal.append('rollback-failed', { slice: ctx.slice.name, error: toFerryError(error).oneLine() });
   }

@@ -94,10 +94,10 @@ export function planEnvironment(plan: MigrationPlan, options: PlanEnvironmentOpt
     }) : undefined;
     if (access) closers.push(() => access.close());
     return {
-      apply: async () => {
+      apply: async (deferral) => {
         // Read once for every slice, and only by a process that applies (not by `ferry rollback`).
         inventory ??= readPlanSource(plan, kubeconfigOption);
-        const report = await applySlice(plan, slice.name, { ...kubeconfigOption, inventory: await inventory });
+        const report = await applySlice(plan, slice.name, { ...kubeconfigOption, inventory: await inventory, ...(deferral ?? {}) });
         return { ...report.counts, smoke: report.smoke.length };
       },
       ...(traffic ? { traffic } : {}),
@@ -119,7 +119,7 @@ export function planEnvironment(plan: MigrationPlan, options: PlanEnvironmentOpt
       decommission: async (what) => {
         const client = clusterClient('source');
         if (!client) return { scaledToZero: {}, deleted: [], skipped: 'the source is exported YAML' };
-        const report = await retireSource(client, slice, what);
+        const report = await retireSource(client, slice, what, what.keepServices);
         const teardown = data ? await data.teardown() : undefined;
         return { ...report, ...(teardown ? { replicationObjectsDropped: teardown.dropped.length } : {}) };
       },

@@ -42,4 +42,5 @@ export type RecordType =
   | 'stage-started' | 'stage-completed' | 'stage-skipped' | 'stage-failed' | 'stage-interrupted'
   | 'weight-set' | 'ramp-step-passed' | 'rolled-back' | 'traffic-settle' | 'shadow-extended' | 'source-kept'
   | 'approval-requested' | 'approved'
-  | 'rollback-started' | 'rollback-slice' | 'rollback-failed' | 'rollback-completed';
+  | 'rollback-started' | 'rollback-slice' | 'rollback-failed' | 'rollback-completed'
+  | 'bridge-created' | 'bridge-removed' | 'bridge-replaced' | 'bridge-skipped' | 'bridge-replace-incomplete';

@@ -7,6 +7,8 @@ import { toFerryError } from '../util/errors.js';
 import type { SliceState } from './model.js';
 import type { DecommissionReport, RunEnvironment, SliceServices } from './services.js';
 import { deriveRunState } from './state.js';
+import { bridgeReconciler } from './bridges.js';
+import type { Placement } from './bridge-placement.js';
 
 /**
  * Takes every slice that moved (or started to) back to the source, last moved first. Each
@@ -21,7 +23,7 @@ export async function rollbackRun(id: string, plan: MigrationPlan, journal: Jour
   for (const slice of touched.reverse()) {
     env.onProgress?.({ slice: slice.name, stage: 'rollback' });
     try {
-      await rollbackSlice(slice, await env.servicesFor(slice.name), journal, env.clock, { reason: 'requested', detectedAt: requestedAt });
+      await rollbackSlice(slice, await env.servicesFor(slice.name), journal, env.clock, { reason: 'requested', detectedAt: requestedAt }, bridgeReconciler(env, id, journal, slice.name));
     } catch (error) {
       journal.append('run-failed', { run: id, error: `rollback of ${slice.name} failed: ${toFerryError(error).oneLine()}` });
       throw error;
@@ -43,10 +45,13 @@ export async function rollbackSlice(
   journal: Journal,
   clock: Clock,
   cause: { reason: 'requested' | 'automatic'; detectedAt: number; error?: string },
+  reconcileBridges?: (placement: Partial<Placement>) => Promise<void>,
 ): Promise<void> {
   const steps: Record<string, unknown> = {};
   const decommissioned = decommissionOf(journal.records, slice.name);
   if (decommissioned) steps.source = await services.restoreSource(decommissioned);
+  // The source serves again: callers left there stop going through bridges to the target.
+  await reconcileBridges?.({ sourceServing: true });
   const sourceReadyAt = clock.now();
   if (services.traffic) {
     // DNS may have been made plain at the end of the ramp: reconcile re-creates the weighted record.
@@ -68,6 +73,8 @@ export async function rollbackSlice(
   // DNS clients may keep the target's address for the ramp TTL: its pods serve them until then.
   const settleMs = services.traffic?.changeSettleMs ?? 0;
   if (settleMs > 0) await clock.sleep(settleMs);
+  // Callers on the target reach the slice on the source again before its target pods stop.
+  await reconcileBridges?.({ sourceServing: true, target: 'absent' });
   steps.target = await services.retireTarget();
   journal.append('rollback-slice', {
     slice: slice.name,

@@ -3,6 +3,8 @@ import type { MetricsProvider } from '../analysis/metrics-provider.js';
 import type { DataProvider, Side } from '../data/provider.js';
 import type { TrafficProvider } from '../traffic/provider.js';
 import type { ObservedCaller } from '../analysis/call-telemetry.js';
+import type { SliceApplyOptions } from '../apply/slice.js';
+import type { RunBridges } from './bridges.js';
 
 /** What decommission did to the source, journaled so that a late rollback can undo it. */
 export interface DecommissionReport {
@@ -21,7 +23,7 @@ export interface DecommissionReport {
  */
 export interface SliceServices {
   /** Server-side applies the slice to the target and waits until it is ready; returns a summary for the journal. */
-  apply(): Promise<Record<string, unknown>>;
+  apply(options?: Pick<SliceApplyOptions, 'defer' | 'afterReady'>): Promise<Record<string, unknown>>;
   traffic?: TrafficProvider;
   metrics?: { provider: MetricsProvider; source: string; target: string };
   data?: DataProvider;
@@ -38,7 +40,7 @@ export interface SliceServices {
   /** The finest time Prometheus can see, ms: how long a call takes to show in telemetry. */
   telemetryDelayMs?: number;
   /** Retires the source as the plan says (scale to zero, delete); returns what it did. */
-  decommission(options: { scaleSourceToZero: boolean; deleteSource: boolean }): Promise<DecommissionReport>;
+  decommission(options: { scaleSourceToZero: boolean; deleteSource: boolean; keepServices?: ReadonlySet<string> }): Promise<DecommissionReport>;
   /**
    * Undoes a decommission for a rollback: the source's replicas as they were, deleted
    * objects re-created (from the target's copies), and waits until they are ready.
@@ -51,6 +53,8 @@ export interface SliceServices {
 export interface RunEnvironment {
   clock: Clock;
   servicesFor(slice: string): Promise<SliceServices>;
+  /** Service bridges for calls between slices on different clusters; absent when the plan turns them off. */
+  bridges?: RunBridges;
   /** How many slices of one wave run at once (default 4). */
   parallel?: number;
   /** Polled between steps and inside waits; a control request (pause, abort, approve) is journaled when seen. */

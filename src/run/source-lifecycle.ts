@@ -43,7 +43,7 @@ async function scaleWorkloads(client: KubeClient, pathOf: (ref: ResourceRef) => 
 }
 
 /** Retires the source of a slice: replicas recorded, then zero; then, if asked, its objects deleted. */
-export async function retireSource(client: KubeClient, slice: Slice, options: { scaleSourceToZero: boolean; deleteSource: boolean }): Promise<DecommissionReport> {
+export async function retireSource(client: KubeClient, slice: Slice, options: { scaleSourceToZero: boolean; deleteSource: boolean }, keepServices: ReadonlySet<string> = new Set()): Promise<DecommissionReport> {
   const report: DecommissionReport = { scaledToZero: {}, deleted: [] };
   const pathOf = await pathsFor(client);
   if (options.scaleSourceToZero || options.deleteSource) {
@@ -60,7 +60,8 @@ export async function retireSource(client: KubeClient, slice: Slice, options: { 
   if (options.deleteSource) {
     // Workloads last-but-first: pods stop before the config they read disappears.
     const ordered = [...slice.resources].sort((a, b) => Number(SCALABLE_KINDS.has(b.kind)) - Number(SCALABLE_KINDS.has(a.kind)));
-    for (const ref of ordered) {
+    // A Service bridged to the target still answers the callers left on the source: it stays.
+    for (const ref of ordered.filter((ref) => !(ref.kind === 'Service' && keepServices.has(`${ref.namespace ?? 'default'}/${ref.name}`)))) {
       const path = pathOf(ref);
       const deleted = await client.request({ method: 'DELETE', path, query: { propagationPolicy: 'Background' } }).then(() => true, (error: FerryError) => {
         if (error.code === 'http-404') return false;

@@ -27,7 +27,7 @@ type StageResult = Record<string, unknown>;
  * changes nothing that was already done.
  */
 export const STAGE_FUNCTIONS: Record<StageName, (ctx: StageContext) => Promise<StageResult>> = {
-  apply: async ({ services }) => ({ applied: await services.apply() }),
+  apply: applySlice,
   'data-sync': syncData,
   parity: checkParity,
   shadow,
@@ -36,6 +36,23 @@ export const STAGE_FUNCTIONS: Record<StageName, (ctx: StageContext) => Promise<S
   soak,
   decommission,
 };
+
+/**
+ * Applies the slice to the target. A Service of the slice that is a bridge there now (its
+ * callers moved before it) is applied last, over the bridge, once the slice's pods are ready.
+ */
+async function applySlice({ services, env, journal }: StageContext): Promise<StageResult> {
+  const bridges = env.bridges;
+  if (!bridges) return { applied: await services.apply() };
+  const bridged = bridges.bridged(journal, 'target');
+  const applied = await services.apply({
+    defer: (object) => object.apiVersion === 'v1' && object.kind === 'Service' && bridged.has(`${object.metadata.namespace ?? 'default'}/${object.metadata.name}`),
+    afterReady: async (deferred, apply) => {
+      await bridges.replace(journal, deferred, apply);
+    },
+  });
+  return { applied };
+}
 
 /** Why a stage does not apply to a slice, or undefined when it runs. */
 export function whySkip(stage: StageName, slice: EffectiveSlice, services: SliceServices): string | undefined {
@@ -174,7 +191,8 @@ async function decommission(ctx: StageContext): Promise<StageResult> {
     }
   }
   const idle = await checkSourceIdle(ctx);
-  const report = await services.decommission(slice.decommission);
+  const keepServices = env.bridges?.bridged(journal, 'source');
+  const report = await services.decommission({ ...slice.decommission, ...(keepServices ? { keepServices } : {}) });
   return { ...report, ...idle };
 }
 
