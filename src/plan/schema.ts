@@ -4,6 +4,7 @@ import { sideQueriesSchema } from '../analysis/queries-schema.js';
 import { trafficProviderSchema as trafficProviderSettingsSchema } from '../traffic/provider-config.js';
 import { clientAccessSchema } from '../data/client-access/schema.js';
 import { boundedJsonSize } from '../util/value-size.js';
+import { bridgesSchema } from '../bridge/schema.js';
 
 /**
  * The MigrationPlan, written once: TypeScript types, validation messages and the JSON Schema
@@ -205,6 +206,7 @@ export const migrationPlanSchema = z
         defaults: sliceDefaultsSchema,
         metrics: metricsSchema.optional(),
         prerequisites: z.array(resourceRefSchema).default([]).describe('Namespaces and cluster-scoped objects applied before the first wave.'),
+        bridges: bridgesSchema.optional().describe('How calls between services on different clusters keep working while they are split (default: endpoints bridges through each cluster\'s east-west gateway).'),
         waves: z.array(waveSchema).min(1),
       })
       .strict(),
