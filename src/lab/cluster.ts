@@ -31,6 +31,9 @@ import type { PodRuntime, PodRunStatus } from './runtime.js';
 import type { ClusterIngress } from './workloads/ingress.js';
 import { startLabIngress } from './ingress-wiring.js';
 import { kubeletEvents, serveEventsV1 } from './events.js';
+import { serviceAddressController } from './network/load-balancer.js';
+import { ingressStatusController } from './controllers/ingress-status.js';
+import { reserveLabNetwork, type LabNetwork, type ReservedNetwork } from './network/index.js';
 
 export interface LabClusterOptions {
   name: string;
@@ -53,6 +56,8 @@ export interface LabClusterOptions {
   runtimeOptions?: Record<string, unknown>;
   /** Serve the cluster's Ingresses on a loopback address (default: when pods are processes). */
   ingress?: boolean;
+  /** Service networking: loopback ClusterIPs, the service proxy, the east-west gateway (default: when pods are processes). */
+  network?: boolean;
 }
 
 export interface LabCluster {
@@ -67,6 +72,8 @@ export interface LabCluster {
   runtime: PodRuntime | undefined;
   /** The cluster's ingress address (http://127.0.0.1:port), when it serves one. */
   ingress: ClusterIngress | undefined;
+  /** Service networking (src/lab/network/): the service proxy, east-west gateway and telemetry, when on. */
+  network?: LabNetwork;
   faults(): ApiFaults;
   setFaults(faults: ApiFaults): void;
   /** A bearer token for a named user of this cluster (e.g. a second approver); see src/lab/lab-users.ts. */
@@ -79,9 +86,13 @@ export interface LabCluster {
 export async function startLabCluster(options: LabClusterOptions): Promise<LabCluster> {
   const token = options.token ?? randomBytes(24).toString('base64url');
   const certificates = options.certificates ?? await generateCertificates(`ferry-lab-${options.name}`);
+  // The ClusterIP range must be claimed before the first Service (bootstrap's `kubernetes`) is stored.
+  const reserved: ReservedNetwork | undefined = (options.network ?? options.pods === 'processes') ? await reserveLabNetwork(options.name) : undefined;
   const store = new ObjectStore(options.watchHistory);
   const registry = new ResourceRegistry();
   const service = new ObjectService(store, registry);
+  const allocate = reserved?.allocateClusterIP?.((ip) => store.list('/services').some((svc) => (svc.spec as { clusterIP?: string } | undefined)?.clusterIP === ip));
+  if (allocate) service.clusterIPs = allocate;
   const stopDefinitions = watchDefinitions(store, registry, service.validator);
   const stopEventsV1 = serveEventsV1(service);
   const nodeName = `${options.name}-node`;
@@ -92,6 +103,13 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
   const node = client.get('v1', 'Node', undefined, nodeName)!;
   client.setStatus(node, nodeStatus(client.now()));
 
+  let network: LabNetwork | undefined;
+  try {
+    network = await reserved?.start({ client, store, runtime: () => runtime });
+  } catch (error) {
+    await reserved?.release();
+    throw error;
+  }
   let runtime: PodRuntime | undefined;
   let toPodStatus: ((run: PodRunStatus, now?: string) => Record<string, unknown>) | undefined;
   if (options.pods === 'processes') {
@@ -102,13 +120,18 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
       handleSignals: false,
       lookup: (kind: 'ConfigMap' | 'Secret', namespace: string, name: string): KubeObject | undefined => client.get('v1', kind, namespace, name),
       recordEvent: kubeletEvents(service, nodeName),
+      ...(network ? { podEnv: network.podEnv } : {}),
       ...(options.runtimeOptions ?? {}),
     });
   }
   // A kubelet that runs processes stops a deleted pod before it goes, as a real one does.
   if (runtime) service.gracefulPodDeletion = true;
   const dataDir = options.dataDir ?? join(tmpdir(), `ferry-lab-${options.name}-${process.pid}`);
+  const serviceAddresses = serviceAddressController(client, { nodeName });
+  const published: { ingress?: ClusterIngress } = {};
   const manager = new ControllerManager(store, [
+    serviceAddresses,
+    ingressStatusController(client, () => published.ingress),
     namespaceController(client),
     garbageCollector(client),
     crdStatusController(client),
@@ -128,10 +151,12 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
   } catch (error) {
     manager.stop();
     await runtime?.stopAll();
+    await network?.close();
     throw error;
   }
   let ingress: ClusterIngress | undefined;
   if (options.ingress ?? options.pods === 'processes') ingress = await startLabIngress(options.name, client);
+  published.ingress = ingress;
   const entry = { name: options.name, url: server.url, token, caPem: certificates.caPem };
   return {
     name: options.name,
@@ -143,15 +168,18 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
     service,
     runtime,
     ingress,
+    ...(network ? { network } : {}),
     faults: () => server.faults,
     setFaults: (faults) => server.setFaults(faults),
     mintUserToken: (username, groups) => server.mintUserToken(username, groups),
     settled: () => manager.idle(),
     async stop() {
       manager.stop();
+      await serviceAddresses.close();
       stopDefinitions();
       stopEventsV1();
       await ingress?.close();
+      await network?.close();
       await server.close();
       await runtime?.stopAll();
     },

@@ -128,6 +128,8 @@ export interface PodRuntimeOptions {
   env?: Record<string, string>;
   /** Where the kubelet's Events go (probe failures, kills, starts, back-off); see src/lab/events.ts. */
   recordEvent?: PodEventSink;
+  /** More environment per pod, under the manifest's env (the lab network's proxy and Service variables, src/lab/network/env.ts). */
+  podEnv?: (pod: KubeObject) => Record<string, string>;
   /** Install exit/SIGINT/SIGTERM handlers that kill children. Default true. */
   handleSignals?: boolean;
 }

@@ -48,6 +48,8 @@ export class ObjectService {
   /** Deleted pods stay Terminating until the kubelet has stopped them (set when pods run as processes). */
   gracefulPodDeletion = false;
   private nextIp = 10;
+  /** Where ClusterIPs come from when set: the lab's service network gives each cluster a loopback /16 (src/lab/network/addresses.ts). */
+  clusterIPs: (() => string) | undefined;
 
   constructor(
     readonly store: ObjectStore,
@@ -313,6 +315,7 @@ export class ObjectService {
   }
 
   private allocateClusterIP(): string {
+    if (this.clusterIPs) return this.clusterIPs();
     const n = this.nextIp++;
     return `10.96.${(n >> 8) & 255}.${n & 255}`;
   }

@@ -31,7 +31,13 @@ export function endpointsController(client: ControllerClient, lookup?: RunningPo
     reconcile(key) {
       const { namespace, name } = splitKey(key);
       const service = client.get('v1', 'Service', namespace, name);
-      if (!service || !(service.spec as Obj)?.selector || Object.keys((service.spec as Obj).selector).length === 0) return;
+      // A deleted Service's Endpoints go with it; a selector-less Service's Endpoints are its owner's (a user, a bridge), as upstream.
+      if (!service) {
+        const stale = client.get('v1', 'Endpoints', namespace, name);
+        if (stale) client.delete(stale);
+        return;
+      }
+      if (!(service.spec as Obj)?.selector || Object.keys((service.spec as Obj).selector).length === 0) return;
       const pods = client.list('v1', 'Pod', namespace).filter((pod) => selects(service, pod) && (pod.status as Obj | undefined)?.podIP && !pod.metadata.deletionTimestamp);
       const groups = new Map<string, { ports: Obj[]; ready: KubeObject[]; notReady: KubeObject[] }>();
       for (const pod of pods) {

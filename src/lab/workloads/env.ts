@@ -33,10 +33,11 @@ export function baseEnv(): Record<string, string> {
 /**
  * The container's environment as the kubelet builds it: envFrom first, then env in order,
  * `$(VAR)` expanded against what is defined so far (https://kubernetes.io/docs/tasks/inject-data-application/define-interdependent-environment-variables/).
+ * `base` (the Service variables the kubelet adds) comes first, so the manifest may refer to and override it.
  */
-export async function containerEnv(pod: KubeObject, container: Record<string, unknown>, lookup: Lookup | undefined): Promise<Record<string, string>> {
+export async function containerEnv(pod: KubeObject, container: Record<string, unknown>, lookup: Lookup | undefined, base: Record<string, string> = {}): Promise<Record<string, string>> {
   const namespace = pod.metadata.namespace ?? 'default';
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { ...base };
   const dataOf = async (kind: 'ConfigMap' | 'Secret', name: string): Promise<Record<string, string> | undefined> => {
     const object = await lookup?.(kind, namespace, name);
     if (!object) return undefined;

@@ -107,7 +107,7 @@ export class LabPod implements RunningPod {
     const env: Record<string, string> = {
       ...baseEnv(),
       ...this.options.env,
-      ...(await containerEnv(this.pod, spec, this.options.lookup)),
+      ...(await containerEnv(this.pod, spec, this.options.lookup, this.options.podEnv?.(this.pod))),
       HOSTNAME: this.name,
       FERRY_APP: labels['app.kubernetes.io/name'] ?? labels.app ?? spec.name,
       FERRY_POD: this.name,

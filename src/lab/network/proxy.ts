@@ -1,0 +1,307 @@
+/**
+ * A cluster's service proxy and its east-west gateway: one HTTP forward proxy, in two roles.
+ *
+ * - `proxy` (named in every pod's HTTP_PROXY): absolute-form HTTP/1.1 requests and CONNECT
+ *   tunnels (HTTP/2, gRPC, WebSocket, TLS) to any DNS form of a Service or pod, resolved
+ *   relative to the caller's namespace; the caller is the pod named in Proxy-Authorization.
+ * - `gateway` (other clusters' forwarders): the same, to FQDNs of this cluster's Services,
+ *   served by this cluster's pods only; it answers with who served (`x-ferry-destination`).
+ *
+ * Plain `GET /metrics` (origin-form) answers the cluster's Istio-shaped telemetry.
+ */
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Pool } from 'undici';
+import type { ControllerClient } from '../controllers/client.js';
+import type { PodRuntime } from '../runtime.js';
+import { ServiceUnreachable } from './endpoints.js';
+import {
+  destinationOf, dial, DESTINATION_HEADER, formatPeer, parsePeer, pickEndpoints, SOURCE_HEADER, splice, tunnelThroughGateway,
+  type Candidate,
+} from './forward.js';
+import { resolveHost } from './names.js';
+import { unknownPeer, workloadOf, type Destination, type NetworkTelemetry, type Peer, type Reporter } from './telemetry.js';
+
+export type ProxyRole = 'proxy' | 'gateway';
+
+export interface ServiceProxyOptions {
+  role: ProxyRole;
+  cluster: string;
+  client: ControllerClient;
+  telemetry: NetworkTelemetry;
+  runtime(): PodRuntime | undefined;
+}
+
+interface Caller {
+  namespace: string;
+  source: Peer | undefined;
+}
+
+/** Where a host:port goes: endpoints in turn, and who each one is for telemetry. */
+interface Route {
+  candidates: Candidate[];
+  /** `fqdn:port` asked of a gateway when an endpoint is one. */
+  authority: string;
+  destination(endpoint: Candidate, gatewayPeer?: Peer): Destination;
+}
+
+// Hop-by-hop headers are the proxy's own and must not be forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+
+/** Adds the proxy's handlers to `server` (created here unless given, e.g. the gateway's claimed listener). */
+export function serveServiceProxy(options: ServiceProxyOptions, server: Server = createServer()): { server: Server; close(): Promise<void> } {
+  const { role, cluster, client, telemetry } = options;
+  const pools = new Map<string, Pool>();
+  const poolFor = (host: string, port: number): Pool => {
+    const origin = `http://${host}:${port}`;
+    let pool = pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, { connections: 64, keepAliveTimeout: 10_000 });
+      pools.set(origin, pool);
+    }
+    return pool;
+  };
+  const label = role === 'proxy' ? `lab service proxy (cluster ${cluster})` : `east-west gateway of cluster ${cluster}`;
+
+  const callerOf = (headers: IncomingHttpHeaders): Caller => {
+    if (role === 'gateway') return { namespace: 'default', source: parsePeer(headers[SOURCE_HEADER]) };
+    const identity = podIdentity(headers['proxy-authorization']);
+    if (!identity) return { namespace: 'default', source: undefined };
+    return { namespace: identity.namespace, source: workloadOf(client, identity.namespace, identity.pod, cluster) };
+  };
+
+  const route = (host: string, port: number, caller: Caller): Route => {
+    const target = resolveHost(client, host, caller.namespace);
+    if (!target) {
+      throw new ServiceUnreachable(502, `${label}: no Service or pod is named "${host}" (looked up from namespace ${caller.namespace}; the lab resolves svc, svc.ns, svc.ns.svc, svc.ns.svc.cluster.local and pod.svc.ns.svc.cluster.local)`);
+    }
+    if (target.kind === 'service') {
+      const picked = pickEndpoints(client, target.namespace, target.name, port, { localOnly: role === 'gateway' });
+      return { candidates: picked.candidates, authority: `${picked.fqdn}:${picked.port.port}`, destination: (endpoint, peer) => destinationOf(client, picked, endpoint, peer) };
+    }
+    if (target.kind === 'pod') {
+      const hostPort = options.runtime()?.get(target.namespace, target.pod)?.hostPort(port);
+      if (hostPort === undefined) throw new ServiceUnreachable(503, `${label}: pod ${target.namespace}/${target.pod} (${host}) is not running or has no container port ${port}`);
+      const fqdn = `${target.service}.${target.namespace}.svc.cluster.local`;
+      return {
+        candidates: [{ host: '127.0.0.1', port: hostPort, pod: { namespace: target.namespace, name: target.pod } }],
+        authority: `${host}:${port}`,
+        destination: () => ({ ...workloadOf(client, target.namespace, target.pod, cluster), service: fqdn, serviceName: target.service, serviceNamespace: target.namespace }),
+      };
+    }
+    return {
+      candidates: [{ host: target.host, port }],
+      authority: `${target.host}:${port}`,
+      destination: () => ({ ...unknownPeer(cluster), service: target.host, serviceName: 'unknown', serviceNamespace: 'unknown' }),
+    };
+  };
+
+  /** The sidecars that would report a call: the caller's and, for this cluster's pods, the callee's. */
+  const reporters = (endpoint: Candidate | undefined): Reporter[] => {
+    if (role === 'gateway') return ['destination'];
+    return endpoint?.gateway ? ['source'] : ['source', 'destination'];
+  };
+
+  /** Dials the route's endpoints in turn (up to 3), through a gateway where an endpoint is one. */
+  const open = async (routed: Route, source: Peer | undefined): Promise<{ socket: Duplex; endpoint: Candidate; destination: Destination }> => {
+    let lastError: unknown;
+    for (const endpoint of routed.candidates.slice(0, 3)) {
+      try {
+        if (!endpoint.gateway) return { socket: await dial(endpoint.host, endpoint.port), endpoint, destination: routed.destination(endpoint) };
+        const tunnel = await tunnelThroughGateway(endpoint.gateway, routed.authority, source);
+        return { socket: tunnel.socket, endpoint, destination: routed.destination(endpoint, tunnel.peer) };
+      } catch (error) {
+        lastError = error;
+        if (error instanceof ServiceUnreachable && error.status === 502) break;
+      }
+    }
+    if (lastError instanceof ServiceUnreachable) throw lastError;
+    throw new ServiceUnreachable(503, `${label}: no endpoint of ${routed.authority} accepted a connection (${(lastError as Error).message})`);
+  };
+
+  const countConnection = (source: Peer | undefined, endpoint: Candidate, destination: Destination): (() => void) => {
+    const closers = reporters(endpoint).map((reporter) => telemetry.connection(reporter, source ?? unknownPeer(), destination));
+    return () => closers.forEach((close) => close());
+  };
+
+  server.on('connect', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const caller = callerOf(request.headers);
+    const { host, port } = splitAuthority(request.url ?? '');
+    void (async () => {
+      try {
+        if (!host || !port) throw new ServiceUnreachable(502, `${label}: CONNECT needs host:port, got "${request.url ?? ''}"`);
+        const opened = await open(route(host, port, caller), caller.source);
+        if (socket.destroyed) return opened.socket.destroy();
+        const extra = role === 'gateway' ? `${DESTINATION_HEADER}: ${formatPeer(opened.destination)}\r\n` : '';
+        socket.write(`HTTP/1.1 200 Connection Established\r\n${extra}\r\n`);
+        splice(socket, opened.socket, head, countConnection(caller.source, opened.endpoint, opened.destination));
+      } catch (error) {
+        refuseRaw(socket, error, label);
+      }
+    })();
+  });
+
+  // WebSocket (or any Upgrade) sent absolute-form: tunnel to the endpoint and replay the request in origin-form.
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const caller = callerOf(request.headers);
+    void (async () => {
+      try {
+        const url = targetUrl(request, role);
+        if (!url) throw new ServiceUnreachable(502, `${label}: an upgrade request must be absolute-form (http://host/path)`);
+        const opened = await open(route(url.hostname, portOf(url), caller), caller.source);
+        const lines = [`${request.method ?? 'GET'} ${url.pathname}${url.search} HTTP/1.1`];
+        for (let i = 0; i < request.rawHeaders.length; i += 2) {
+          const name = request.rawHeaders[i]!;
+          if (!/^proxy-/i.test(name) && name.toLowerCase() !== SOURCE_HEADER) lines.push(`${name}: ${request.rawHeaders[i + 1]!}`);
+        }
+        opened.socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+        splice(socket, opened.socket, head, countConnection(caller.source, opened.endpoint, opened.destination));
+      } catch (error) {
+        refuseRaw(socket, error, label);
+      }
+    })();
+  });
+
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const url = targetUrl(request, role);
+    if (!url) {
+      const path = (request.url ?? '').split('?')[0];
+      if (request.method === 'GET' && path === '/metrics') {
+        telemetry.metrics().then((text) => {
+          response.writeHead(200, { 'content-type': telemetry.registry.contentType });
+          response.end(text);
+        }, (error: Error) => reply(response, 500, `metrics failed: ${error.message}`));
+        return;
+      }
+      if (path === '/healthz') return reply(response, 200, 'ok');
+      return reply(response, 400, `${label}: send absolute-form requests (http://svc.ns:port/path) through this proxy, e.g. with http_proxy set; GET /metrics answers its telemetry`);
+    }
+    void forwardRequest(request, response, url);
+  });
+
+  const forwardRequest = async (request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> => {
+    const started = performance.now();
+    const caller = callerOf(request.headers);
+    const source = caller.source ?? unknownPeer();
+    let routed: Route;
+    try {
+      routed = route(url.hostname, portOf(url), caller);
+    } catch (error) {
+      return replyError(response, error, label);
+    }
+    const method = request.method ?? 'GET';
+    // A request whose body we have not started sending can go to the next endpoint when one refuses.
+    const bodiless = request.headers['content-length'] === undefined && request.headers['transfer-encoding'] === undefined;
+    const tries = bodiless ? routed.candidates.slice(0, 3) : routed.candidates.slice(0, 1);
+    let lastError: Error | undefined;
+    for (const endpoint of tries) {
+      const headers: Record<string, string | string[]> = {};
+      for (const [name, value] of Object.entries(request.headers)) if (value !== undefined && !HOP_BY_HOP.has(name) && name !== SOURCE_HEADER) headers[name] = value;
+      if (endpoint.gateway && caller.source) headers[SOURCE_HEADER] = formatPeer(caller.source);
+      const path = endpoint.gateway ? `http://${routed.authority}${url.pathname}${url.search}` : `${url.pathname}${url.search}`;
+      const pool = endpoint.gateway ? poolFor(endpoint.gateway.host, endpoint.gateway.port) : poolFor(endpoint.host, endpoint.port);
+      let upstream: Awaited<ReturnType<Pool['request']>>;
+      try {
+        upstream = await pool.request({ method: method as 'GET', path, headers, body: bodiless ? null : request });
+      } catch (error) {
+        lastError = error as Error;
+        if (!bodiless || !isConnectError(lastError)) break;
+        continue;
+      }
+      const destination = routed.destination(endpoint, endpoint.gateway ? parsePeer(upstream.headers[DESTINATION_HEADER] as string | undefined) : undefined);
+      const out: Record<string, string | string[]> = {};
+      for (const [name, value] of Object.entries(upstream.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value as string | string[];
+      if (role === 'gateway') out[DESTINATION_HEADER] = formatPeer(destination);
+      response.once('close', () => {
+        if (!response.writableFinished) upstream.body.destroy();
+        const code = response.writableFinished ? upstream.statusCode : 0;
+        for (const reporter of reporters(endpoint)) telemetry.request(reporter, source, destination, 'http', code, performance.now() - started);
+      });
+      try {
+        response.writeHead(upstream.statusCode, out);
+        for await (const chunk of upstream.body) response.write(chunk);
+        response.end();
+      } catch {
+        response.destroy();
+      }
+      return;
+    }
+    if (!response.headersSent) reply(response, 502, `${label}: ${routed.authority} failed: ${lastError?.message ?? 'no endpoint'}`);
+    else response.destroy();
+  };
+
+  return {
+    server,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([...pools.values()].map((pool) => pool.close().catch(() => undefined)));
+    },
+  };
+}
+
+/** The request's target URL: absolute-form, or (at a gateway) origin-form with a cluster Host. */
+function targetUrl(request: IncomingMessage, role: ProxyRole): URL | undefined {
+  const raw = request.url ?? '';
+  if (/^http:\/\//i.test(raw)) {
+    try {
+      return new URL(raw);
+    } catch {
+      return undefined;
+    }
+  }
+  const host = request.headers.host;
+  if (role === 'gateway' && raw.startsWith('/') && host && /\.svc\.cluster\.local(:\d+)?$/i.test(host)) return new URL(`http://${host}${raw}`);
+  return undefined;
+}
+
+function portOf(url: URL): number {
+  return url.port ? Number(url.port) : 80;
+}
+
+function splitAuthority(authority: string): { host: string; port: number } {
+  const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(authority);
+  return match ? { host: match[1]!, port: Number(match[2]) } : { host: '', port: 0 };
+}
+
+/** The calling pod from Proxy-Authorization userinfo `<namespace>/<pod>` (URL-escaped or not). */
+export function podIdentity(header: string | undefined): { namespace: string; pod: string } | undefined {
+  const match = /^Basic\s+(\S+)$/i.exec(header ?? '');
+  if (!match) return undefined;
+  const credentials = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const user = credentials.includes(':') ? credentials.slice(0, credentials.indexOf(':')) : credentials;
+  let decoded = user;
+  try {
+    decoded = decodeURIComponent(user);
+  } catch {
+    // not escaped
+  }
+  const [namespace, pod] = decoded.split('/');
+  return namespace && pod ? { namespace, pod } : undefined;
+}
+
+function isConnectError(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  return ['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT'].includes(code);
+}
+
+function reply(response: ServerResponse, status: number, message: string): void {
+  response.writeHead(status, { 'content-type': 'text/plain' });
+  response.end(`${message}\n`);
+}
+
+function replyError(response: ServerResponse, error: unknown, label: string): void {
+  if (error instanceof ServiceUnreachable) return reply(response, error.status, error.message.startsWith(label) ? error.message : `${label}: ${error.message}`);
+  reply(response, 502, `${label}: ${(error as Error).message}`);
+}
+
+function refuseRaw(socket: Duplex, error: unknown, label: string): void {
+  if (socket.destroyed) return;
+  const status = error instanceof ServiceUnreachable ? error.status : 502;
+  const message = (error as Error).message;
+  const body = `${message.startsWith(label) ? message : `${label}: ${message}`}\n`;
+  const reason = status === 503 ? 'Service Unavailable' : 'Bad Gateway';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
