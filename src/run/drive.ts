@@ -3,7 +3,7 @@ import type { Journal } from '../journal/journal.js';
 import { openRunJournal, type JournalTrustConfig } from '../journal/trust.js';
 import { assertRunnable } from '../plan/runnable.js';
 import type { MigrationPlan } from '../plan/schema.js';
-import { toFerryError, type FerryError } from '../util/errors.js';
+import { FerryError, toFerryError } from '../util/errors.js';
 import { executeRun } from './engine.js';
 import { planEnvironment, type PlanEnvironmentOptions } from './environment.js';
 import type { RunState } from './model.js';
@@ -46,12 +46,38 @@ export async function resumeRun(id: string | undefined, options: DriveOptions): 
 }
 
 /** Takes every moved slice of a run back to the source. */
-export async function rollBackRun(id: string | undefined, options: DriveOptions): Promise<DriveResult> {
+/**
+ * Rolls back the run's slices (all touched ones by default, or only `only`: e.g. one wave);
+ * the slices left on the target keep reaching them through bridges.
+ */
+export async function rollBackRun(id: string | undefined, options: DriveOptions & { only?: RollbackSelection }): Promise<DriveResult> {
   const { files, plan } = openRun(options.stateDir, id);
-  return drive(files, plan, 'rollback', options);
+  const slices = options.only ? selectSlices(plan, options.only) : undefined;
+  return drive(files, plan, 'rollback', options, false, slices);
 }
 
-async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollback', options: DriveOptions, fresh = false): Promise<DriveResult> {
+export interface RollbackSelection {
+  /** Wave numbers, from 1. */
+  waves?: number[];
+  slices?: string[];
+}
+
+function selectSlices(plan: MigrationPlan, only: RollbackSelection): string[] {
+  const names: string[] = [];
+  for (const wave of only.waves ?? []) {
+    const found = plan.spec.waves[wave - 1];
+    if (!found) throw new FerryError('usage', `the plan has no wave ${wave} (it has ${plan.spec.waves.length})`, { location: { field: '--wave' }, fix: `a number from 1 to ${plan.spec.waves.length}` });
+    names.push(...found.slices.map((slice) => slice.name));
+  }
+  const all = new Set(plan.spec.waves.flatMap((wave) => wave.slices.map((slice) => slice.name)));
+  for (const slice of only.slices ?? []) {
+    if (!all.has(slice)) throw new FerryError('usage', `the plan has no slice "${slice}"`, { location: { field: '--slice' }, fix: `one of: ${[...all].slice(0, 12).join(', ')}` });
+    names.push(slice);
+  }
+  return [...new Set(names)];
+}
+
+async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollback', options: DriveOptions, fresh = false, rollbackOnly?: string[]): Promise<DriveResult> {
   const release = acquireLock(files);
   const env = planEnvironment(plan, { ...options, control: async () => takeControlRequests(files) });
   let leases: RunLeases | undefined;
@@ -87,7 +113,7 @@ async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollba
   let error: FerryError | undefined;
   try {
     if (mode === 'run') await executeRun(files.id, plan, opened, env);
-    else await rollbackRun(files.id, plan, opened, env);
+    else await rollbackRun(files.id, plan, opened, env, rollbackOnly);
   } catch (caught) {
     error = toFerryError(caught);
   } finally {

@@ -14,12 +14,12 @@ import type { Placement } from './bridge-placement.js';
  * Takes every slice that moved (or started to) back to the source, last moved first. Each
  * slice is journaled when done, so an interrupted rollback resumes where it stopped.
  */
-export async function rollbackRun(id: string, plan: MigrationPlan, journal: Journal, env: RunEnvironment): Promise<void> {
+export async function rollbackRun(id: string, plan: MigrationPlan, journal: Journal, env: RunEnvironment, only?: readonly string[]): Promise<void> {
   const state = deriveRunState(id, plan, journal.records);
   if (state.status === 'rolled-back') return;
-  journal.append('rollback-started', { run: id });
+  journal.append('rollback-started', { run: id, ...(only ? { only } : {}) });
   const requestedAt = env.clock.now();
-  const touched = state.slices.filter((slice) => !slice.rolledBack && Object.values(slice.stages).some((status) => status !== 'pending' && status !== 'skipped'));
+  const touched = state.slices.filter((slice) => !slice.rolledBack && (!only || only.includes(slice.name)) && Object.values(slice.stages).some((status) => status !== 'pending' && status !== 'skipped'));
   for (const slice of touched.reverse()) {
     env.onProgress?.({ slice: slice.name, stage: 'rollback' });
     try {
@@ -29,7 +29,8 @@ export async function rollbackRun(id: string, plan: MigrationPlan, journal: Jour
       throw error;
     }
   }
-  journal.append('rollback-completed', { run: id, slices: touched.map((slice) => slice.name) });
+  // A partial rollback leaves the run resumable: the slices still on the target stay there.
+  journal.append('rollback-completed', { run: id, slices: touched.map((slice) => slice.name), ...(only ? { partial: true } : {}) });
 }
 
 /**

@@ -32,7 +32,14 @@ export function deriveRunState(id: string, plan: MigrationPlan, records: readonl
       case 'run-completed': state.status = 'completed'; state.endedAt = record.at; break;
       case 'run-failed': state.status = 'failed'; state.endedAt = record.at; break;
       case 'run-aborted': state.status = 'aborted'; state.endedAt = record.at; break;
-      case 'rollback-completed': state.status = 'rolled-back'; state.endedAt = record.at; break;
+      case 'rollback-completed':
+        if (data.partial) {
+          if (state.status === 'running') state.status = 'paused';
+          break;
+        }
+        state.status = 'rolled-back';
+        state.endedAt = record.at;
+        break;
       case 'stage-started': if (slice) slice.stages[data.stage as StageName] = 'running'; break;
       case 'stage-completed': if (slice) slice.stages[data.stage as StageName] = 'done'; break;
       case 'stage-skipped': if (slice) slice.stages[data.stage as StageName] = 'skipped'; break;

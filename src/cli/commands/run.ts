@@ -37,12 +37,20 @@ export function register(program: Command): void {
 
   addJournalTrustOptions(program
     .command('rollback [run]')
-    .description('take every slice of a run back to the source: source ready first, then traffic, data (no write lost), target workloads')
+    .description('take every slice of a run (or of --wave/--slice) back to the source: source ready first, then traffic, data (no write lost), target workloads; slices left on the target reach them through bridges')
     .option('--state-dir <dir>', 'where runs are kept')
+    .option('--wave <n...>', 'roll back only these waves (numbers from 1)')
+    .option('--slice <name...>', 'roll back only these slices')
     .option('-o, --output <format>', 'table or json', 'table'))
     .action(async (id: string | undefined, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
-      report(format, await withInterrupt((drive) => rollBackRun(id, drive), driveOptions(options, command)));
+      const waves = (options.wave as string[] | undefined)?.map((text) => {
+        const wave = Number(text);
+        if (!Number.isInteger(wave) || wave < 1) throw new FerryError('usage', `--wave must be a wave number from 1, got "${text}"`, { location: { field: '--wave' }, fix: '--wave 2' });
+        return wave;
+      });
+      const only = waves || options.slice ? { ...(waves ? { waves } : {}), ...(options.slice ? { slices: options.slice as string[] } : {}) } : undefined;
+      report(format, await withInterrupt((drive) => rollBackRun(id, { ...drive, ...(only ? { only } : {}) }), driveOptions(options, command)));
     });
 }
 

@@ -1,0 +1,199 @@
+import type { BridgeRecord, BridgeSpec, ServiceBridge } from '../bridge/bridge.js';
+import { BRIDGE_LABEL } from '../bridge/bridge.js';
+import type { BridgeClusters } from '../bridge/cluster.js';
+import { findGateway, type GatewayLookup } from '../bridge/gateway.js';
+import type { Journal } from '../journal/journal.js';
+import type { KubeObject } from '../kube/object.js';
+import type { MigrationPlan } from '../plan/schema.js';
+import { toFerryError } from '../util/errors.js';
+import { bridgeKey, neededBridges, placementOf, type Cluster, type NeededBridge, type Placement } from './bridge-placement.js';
+import { effectiveSlice } from './slice-settings.js';
+import { deriveRunState } from './state.js';
+import type { RunEnvironment } from './services.js';
+
+/**
+ * The run's side of Service bridges: keeps the bridges on both clusters equal to what the
+ * slices' placement needs (bridge-placement.ts), journaling each one created, replaced or
+ * removed, so a resumed run or a rollback in another process knows what exists.
+ *
+ * When the run calls it: before a wave's first slice moves (its slices are about to start on
+ * the target); after a slice's pods are ready on the target (its real Services replace the
+ * target's bridges, `replace`); when a slice's source leaves service at the soak (callers left
+ * on the source are bridged to the target); and in a rollback, after the source is back and
+ * before the target is retired.
+ */
+export interface RunBridges {
+  reconcile(runId: string, journal: Journal, overrides?: ReadonlyMap<string, Partial<Placement>>): Promise<void>;
+  /** `namespace/name` of the Services bridged on `cluster` now (apply leaves those to `replace`). */
+  bridged(journal: Journal, cluster: Cluster): Set<string>;
+  /**
+   * The callee arrived: its real Services (as apply would write them) replace the target's
+   * bridges of the same name — applied over the bridge, so callers never see a name without
+   * endpoints — and the bridge's own objects are removed.
+   */
+  replace(journal: Journal, services: KubeObject[], apply: (objects: KubeObject[]) => Promise<void>): Promise<string[]>;
+}
+
+export interface RunBridgesOptions {
+  plan: MigrationPlan;
+  bridge: ServiceBridge;
+  clusters: BridgeClusters;
+  gateways: Record<Cluster, GatewayLookup>;
+}
+
+interface LiveBridge {
+  key: string;
+  record: BridgeRecord;
+}
+
+/** Bridges that exist, from the journal: created and not yet removed or replaced. */
+export function liveBridges(journal: Journal): Map<string, LiveBridge> {
+  const live = new Map<string, LiveBridge>();
+  for (const record of journal.records) {
+    const data = record.data as { key?: string; record?: BridgeRecord };
+    if (record.type === 'bridge-created' && data.key && data.record) live.set(data.key, { key: data.key, record: data.record });
+    if ((record.type === 'bridge-removed' || record.type === 'bridge-replaced') && data.key) live.delete(data.key);
+  }
+  return live;
+}
+
+export function createRunBridges(options: RunBridgesOptions): RunBridges {
+  const { plan, bridge, clusters } = options;
+  const gateways = new Map<Cluster, Promise<BridgeSpec['gateway']>>();
+  const gatewayOf = (cluster: Cluster) => {
+    let found = gateways.get(cluster);
+    if (!found) {
+      found = findGateway(clusters[cluster], options.gateways[cluster]);
+      // A gateway not found now may be published later (e.g. its LoadBalancer was pending).
+      found.catch(() => gateways.delete(cluster));
+      gateways.set(cluster, found);
+    }
+    return found;
+  };
+  // Slices of a wave reconcile concurrently; one at a time keeps create/remove decisions consistent.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serialized = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = queue.then(work, work);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
+  async function specOf(needed: NeededBridge): Promise<BridgeSpec | undefined> {
+    const serving = clusters[needed.servingCluster];
+    const service = await serving.get({ apiVersion: 'v1', kind: 'Service', namespace: needed.namespace, name: needed.name });
+    if (!service) return undefined;
+    const spec = (service.spec ?? {}) as { ports?: Array<{ name?: string; port: number; protocol?: string; appProtocol?: string }>; clusterIP?: string };
+    const ports = (spec.ports ?? []).map((port) => ({
+      ...(port.name ? { name: port.name } : {}),
+      port: port.port,
+      protocol: (port.protocol ?? 'TCP') as 'TCP',
+      ...(port.appProtocol ? { appProtocol: port.appProtocol } : {}),
+    }));
+    const headless = spec.clusterIP === 'None' ? { hostnames: await podHostnames(needed) } : undefined;
+    return {
+      namespace: needed.namespace,
+      service: needed.name,
+      ports,
+      callerCluster: needed.callerCluster,
+      servingCluster: needed.servingCluster,
+      gateway: await gatewayOf(needed.servingCluster),
+      ...(headless ? { headless } : {}),
+      callers: needed.callers,
+    };
+  }
+
+  async function podHostnames(needed: NeededBridge): Promise<string[]> {
+    const endpoints = await clusters[needed.servingCluster].get({ apiVersion: 'v1', kind: 'Endpoints', namespace: needed.namespace, name: needed.name });
+    const subsets = ((endpoints as { subsets?: Array<{ addresses?: Array<{ hostname?: string }>; notReadyAddresses?: Array<{ hostname?: string }> }> } | undefined)?.subsets ?? []);
+    const names = subsets.flatMap((subset) => [...(subset.addresses ?? []), ...(subset.notReadyAddresses ?? [])]).flatMap((address) => address.hostname ?? []);
+    return [...new Set(names)].sort();
+  }
+
+  function placements(runId: string, journal: Journal, overrides?: ReadonlyMap<string, Partial<Placement>>): Map<string, Placement> {
+    const state = deriveRunState(runId, plan, journal.records);
+    const slices = new Map(plan.spec.waves.flatMap((wave) => wave.slices).map((slice) => [slice.name, slice]));
+    const result = new Map<string, Placement>();
+    for (const slice of state.slices) {
+      const settings = effectiveSlice(plan, slices.get(slice.name)!);
+      const retires = settings.decommission.scaleSourceToZero || settings.decommission.deleteSource;
+      result.set(slice.name, { ...placementOf(slice, retires), ...(overrides?.get(slice.name) ?? {}) });
+    }
+    return result;
+  }
+
+  return {
+    reconcile: (runId, journal, overrides) => serialized(async () => {
+      const needed = neededBridges(plan, placements(runId, journal, overrides));
+      const live = liveBridges(journal);
+      for (const want of needed) {
+        const key = bridgeKey(want);
+        if (live.has(key)) continue;
+        const spec = await specOf(want);
+        if (!spec) {
+          journal.append('bridge-skipped', { key, reason: `Service ${want.service} is not on the ${want.servingCluster} cluster` });
+          continue;
+        }
+        const record = await bridge.ensure(spec);
+        journal.append('bridge-created', { key, callee: want.callee, callers: want.callers, record });
+      }
+      const wanted = new Set(needed.map(bridgeKey));
+      for (const [key, { record }] of live) {
+        if (wanted.has(key)) continue;
+        await bridge.remove(record);
+        journal.append('bridge-removed', { key });
+      }
+      await journal.flush();
+    }),
+    bridged(journal, cluster) {
+      return new Set([...liveBridges(journal).values()].filter(({ record }) => record.spec.callerCluster === cluster).map(({ record }) => `${record.spec.namespace}/${record.spec.service}`));
+    },
+    replace: (journal, services, apply) => serialized(async () => {
+      const live = liveBridges(journal);
+      const replaced: string[] = [];
+      for (const service of services) {
+        const name = `${service.metadata.namespace ?? 'default'}/${service.metadata.name}`;
+        const key = bridgeKey({ callerCluster: 'target', service: name });
+        const existing = live.get(key);
+        await apply([service]);
+        if (!existing) continue;
+        try {
+          await releaseBridge(clusters, existing.record);
+        } catch (error) {
+          journal.append('bridge-replace-incomplete', { key, error: toFerryError(error).oneLine() });
+        }
+        journal.append('bridge-replaced', { key });
+        replaced.push(name);
+      }
+      await journal.flush();
+      return replaced;
+    }),
+  };
+}
+
+/**
+ * After the real Service was applied over a bridge: the bridge's other objects go (its
+ * EndpointSlice, its hand-written Endpoints, which the endpoints controller rewrites from the
+ * now-selected pods) and the bridge's label comes off the Service, which stays.
+ */
+async function releaseBridge(clusters: BridgeClusters, record: BridgeRecord): Promise<void> {
+  for (const object of record.objects) {
+    const cluster = clusters[object.cluster];
+    if (object.kind === 'Service') {
+      const live = await cluster.get(object);
+      const labels = (live?.metadata.labels ?? {}) as Record<string, string>;
+      if (live && BRIDGE_LABEL in labels) {
+        await cluster.patch(object, [{ op: 'remove', path: `/metadata/labels/${BRIDGE_LABEL.replace('/', '~1')}` }]);
+      }
+      continue;
+    }
+    if (object.created && object.kind !== 'Endpoints') await cluster.delete(object);
+  }
+}
+
+/** What a rollback of one slice tells the bridges: the source is back, then the target is gone. */
+export function bridgeReconciler(env: RunEnvironment, id: string, journal: Journal, slice: string): ((placement: Partial<Placement>) => Promise<void>) | undefined {
+  const bridges = env.bridges;
+  if (!bridges) return undefined;
+  return (placement) => bridges.reconcile(id, journal, new Map([[slice, placement]]));
+}
+
