@@ -67,7 +67,8 @@ export function objectPath(ref: ObjectRef): string {
 /** BridgeObjects over Ferry's REST client (the official client's authentication). */
 export function kubeBridgeObjects(client: KubeClient, fieldManager = BRIDGE_FIELD_MANAGER): BridgeObjects {
   const explain = (error: unknown, ref: Omit<ObjectRef, 'name'> & { name?: string }, what: string): never => {
-    if (error instanceof FerryError && error.code === 'http-404' && CRD_HINTS[ref.kind]) {
+    // An unserved group answers 404 (the lab's API server: 405 to a write); both mean the CRD is missing.
+    if (error instanceof FerryError && (error.code === 'http-404' || error.code === 'http-405') && CRD_HINTS[ref.kind]) {
       throw new FerryError('bridge', `cluster "${client.contextName}" does not serve ${ref.apiVersion} ${ref.kind}: cannot ${what}`, {
         location: { object: `${ref.kind} ${ref.namespace}/${ref.name ?? ''}` },
         fix: CRD_HINTS[ref.kind]!,

@@ -28,7 +28,8 @@ export class IstioBridge implements ServiceBridge {
   async ensure(spec: BridgeSpec): Promise<BridgeRecord> {
     const cluster = this.clusters[spec.callerCluster];
     const entry = istioServiceEntry(spec, this.config.networks?.[spec.servingCluster]);
-    await cluster.apply(entry);
+    const existing = await cluster.get({ apiVersion: entry.apiVersion, kind: entry.kind, namespace: spec.namespace, name: entry.metadata.name });
+    if (JSON.stringify(existing?.spec) !== JSON.stringify(entry.spec) || existing?.metadata.labels?.[BRIDGE_LABEL] !== spec.service) await cluster.apply(entry);
     const warnings: string[] = [];
     const local = await cluster.get({ apiVersion: 'v1', kind: 'Service', namespace: spec.namespace, name: spec.service });
     if (!local) {
