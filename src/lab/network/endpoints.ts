@@ -83,6 +83,12 @@ export function readyEndpoints(client: ControllerClient, service: KubeObject, po
   return result;
 }
 
+/** Every ready address:port of a Service's Endpoints, whatever the port's name. */
+export function allReadyAddresses(client: ControllerClient, service: KubeObject): ServiceEndpoint[] {
+  const endpoints = client.get('v1', 'Endpoints', service.metadata.namespace, service.metadata.name) as (KubeObject & { subsets?: Obj[] }) | undefined;
+  return (endpoints?.subsets ?? []).flatMap((subset) => ((subset.addresses ?? []) as Obj[]).flatMap((address) => ((subset.ports ?? []) as Obj[]).map((port) => ({ host: address.ip as string, port: Number(port.port) }))));
+}
+
 /** Every ready pod behind a Service (for headless Services, whose callers dial pod ports). */
 export function readyPods(client: ControllerClient, service: KubeObject): Array<{ namespace: string; name: string }> {
   const endpoints = client.get('v1', 'Endpoints', service.metadata.namespace, service.metadata.name) as (KubeObject & { subsets?: Obj[] }) | undefined;

@@ -13,7 +13,7 @@ import type { Duplex } from 'node:stream';
 import type { ControllerClient } from '../controllers/client.js';
 import type { PodRuntime } from '../runtime.js';
 import type { KubeObject } from '../../kube/object.js';
-import { findServicePort, isHeadless, readyEndpoints, readyPods, ServiceUnreachable, type ServiceEndpoint, type ServicePort } from './endpoints.js';
+import { allReadyAddresses, findServicePort, isHeadless, readyEndpoints, readyPods, ServiceUnreachable, type ServiceEndpoint, type ServicePort } from './endpoints.js';
 import { gatewayAt, type GatewayEntry } from './gateways.js';
 import { unknownPeer, workloadOf, type Destination, type NetworkTelemetry, type Peer } from './telemetry.js';
 
@@ -93,6 +93,11 @@ export function pickEndpoints(client: ControllerClient, namespace: string, name:
       const hostPort = runtime?.get(pod.namespace, pod.name)?.hostPort(number);
       return hostPort === undefined ? [] : [{ host: '127.0.0.1', port: hostPort, pod }];
     });
+    // A headless bridge: its Endpoints are another cluster's gateway, asked for the same port there.
+    for (const endpoint of allReadyAddresses(client, service)) {
+      const gateway = gatewayAt(endpoint.host, endpoint.port);
+      if (gateway && !candidates.some((c) => c.gateway === gateway)) candidates.push({ ...endpoint, gateway });
+    }
   } else {
     servicePort = findServicePort(service, port);
     candidates = readyEndpoints(client, service, servicePort).map((endpoint) => {

@@ -14,8 +14,12 @@ type Obj = Record<string, any>;
 export type NameTarget =
   /** A Service (by name or by its ClusterIP). */
   | { kind: 'service'; namespace: string; name: string }
-  /** A pod by its DNS name `hostname.subdomain.ns.svc.cluster.local` (StatefulSets, headless Services). */
-  | { kind: 'pod'; namespace: string; pod: string; service: string }
+  /**
+   * A pod by its DNS name `hostname.subdomain.ns.svc.cluster.local` (StatefulSets, headless
+   * Services). `via`: not a pod here but an Endpoints address with that hostname (a bridge to
+   * another cluster's gateway), dialled instead.
+   */
+  | { kind: 'pod'; namespace: string; pod: string; service: string; via?: { host: string; port: number } }
   /** A loopback address that is no ClusterIP: dialled as it is. */
   | { kind: 'address'; host: string };
 
@@ -57,7 +61,15 @@ function lookupFqdn(client: ControllerClient, fqdn: string, depth: number): Name
     const [pod, service, namespace] = labels as [string, string, string];
     if (!client.get('v1', 'Service', namespace, service)) return undefined;
     const found = client.list('v1', 'Pod', namespace).find((p) => podHostname(p) === pod && (p.spec as Obj | undefined)?.subdomain === service);
-    return found ? { kind: 'pod', namespace, pod: found.metadata.name, service } : undefined;
+    if (found) return { kind: 'pod', namespace, pod: found.metadata.name, service };
+    // DNS also answers the hostnames of a headless Service's Endpoints addresses (how a bridge names pods of another cluster).
+    const endpoints = client.get('v1', 'Endpoints', namespace, service) as (KubeObject & { subsets?: Obj[] }) | undefined;
+    for (const subset of endpoints?.subsets ?? []) {
+      const address = ((subset.addresses ?? []) as Obj[]).find((a) => a.hostname === pod);
+      const port = ((subset.ports ?? []) as Obj[])[0]?.port as number | undefined;
+      if (address && port !== undefined) return { kind: 'pod', namespace, pod, service, via: { host: address.ip as string, port } };
+    }
+    return undefined;
   }
   return undefined;
 }

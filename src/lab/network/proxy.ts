@@ -19,6 +19,7 @@ import {
   destinationOf, dial, DESTINATION_HEADER, formatPeer, parsePeer, pickEndpoints, SOURCE_HEADER, splice, tunnelThroughGateway,
   type Candidate,
 } from './forward.js';
+import { gatewayAt } from './gateways.js';
 import { resolveHost } from './names.js';
 import { unknownPeer, workloadOf, type Destination, type NetworkTelemetry, type Peer, type Reporter } from './telemetry.js';
 
@@ -79,13 +80,23 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
       const picked = pickEndpoints(client, target.namespace, target.name, port, { localOnly: role === 'gateway' });
       return { candidates: picked.candidates, authority: `${picked.fqdn}:${picked.port.port}`, destination: (endpoint, peer) => destinationOf(client, picked, endpoint, peer) };
     }
+    if (target.kind === 'pod' && target.via) {
+      const fqdn = `${target.pod}.${target.service}.${target.namespace}.svc.cluster.local`;
+      const gateway = gatewayAt(target.via.host, target.via.port);
+      if (!gateway && role === 'gateway') throw new ServiceUnreachable(503, `${label}: ${fqdn} is no pod of this cluster`);
+      return {
+        candidates: [gateway ? { ...target.via, gateway } : { host: target.via.host, port }],
+        authority: `${fqdn}:${port}`,
+        destination: (_endpoint, peer) => ({ ...(peer ?? unknownPeer(gateway?.cluster)), service: `${target.service}.${target.namespace}.svc.cluster.local`, serviceName: target.service, serviceNamespace: target.namespace }),
+      };
+    }
     if (target.kind === 'pod') {
       const hostPort = options.runtime()?.get(target.namespace, target.pod)?.hostPort(port);
       if (hostPort === undefined) throw new ServiceUnreachable(503, `${label}: pod ${target.namespace}/${target.pod} (${host}) is not running or has no container port ${port}`);
       const fqdn = `${target.service}.${target.namespace}.svc.cluster.local`;
       return {
         candidates: [{ host: '127.0.0.1', port: hostPort, pod: { namespace: target.namespace, name: target.pod } }],
-        authority: `${host}:${port}`,
+        authority: `${target.pod}.${fqdn}:${port}`,
         destination: () => ({ ...workloadOf(client, target.namespace, target.pod, cluster), service: fqdn, serviceName: target.service, serviceNamespace: target.namespace }),
       };
     }

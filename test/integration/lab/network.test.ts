@@ -133,7 +133,18 @@ before(async () => {
   clientB.create(deployment('apps', 'echo', 1, echo('v2')));
   clientB.create(service('remote', 'echo', [{ name: 'http', port: 8080, targetPort: 'http' }]));
   clientB.create(deployment('remote', 'echo', 1, echo('remote')));
-  // Cluster A's bridge: remote/echo without a selector, its Endpoints at B's east-west gateway.
+  clientB.create(service('remote', 'db', [{ name: 'http', port: 8080, targetPort: 'http' }], { selector: { app: 'db' }, clusterIP: 'None' }));
+  clientB.create({
+    apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: 'remote' },
+    spec: { replicas: 1, serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [echo('remote-db')] } } },
+  });
+  // Cluster A's bridges: remote/echo without a selector, its Endpoints at B's east-west gateway;
+  // remote/db headless, its Endpoints naming B's pod db-0 at the gateway.
+  clientA.create(service('remote', 'db', [{ name: 'http', port: 8080 }], { clusterIP: 'None' }));
+  clientA.create({
+    apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'db', namespace: 'remote' },
+    subsets: [{ addresses: [{ ip: b.network!.eastWest.host, hostname: 'db-0' }], ports: [{ name: 'http', port: b.network!.eastWest.port }] }],
+  } as KubeObject);
   clientA.create(service('remote', 'echo', [{ name: 'http', port: 8080 }], {}));
   clientA.create({
     apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'echo', namespace: 'remote' },
@@ -145,7 +156,7 @@ before(async () => {
   }, { 'lab.ferry.dev/command': `exec node ${script}` }));
   await waitFor('pods ready', () => readyAddresses(clientA, 'apps', 'echo') === 2 && readyAddresses(clientA, 'apps', 'db') === 2
     && readyAddresses(clientA, 'apps', 'caller') === 0 && clientA.list('v1', 'Pod', 'apps').filter((p) => p.metadata.labels?.app === 'caller').some((p) => a.runtime!.get('apps', p.metadata.name)?.ready)
-    && readyAddresses(clientB, 'apps', 'echo') === 1 && readyAddresses(clientB, 'remote', 'echo') === 1, 60_000, 100);
+    && readyAddresses(clientB, 'apps', 'echo') === 1 && readyAddresses(clientB, 'remote', 'echo') === 1 && readyAddresses(clientB, 'remote', 'db') === 1, 60_000, 100);
   await a.network!.settled();
   await b.network!.settled();
 });
@@ -248,6 +259,18 @@ test('a selector-less Service whose Endpoints point at B\'s gateway reaches B\'s
   const direct = await get(`http://${clusterIP}:8080/`);
   assert.equal(direct.status, 200);
   assert.equal(JSON.parse(direct.body).cluster, 'netb');
+});
+
+test('a headless bridge reaches the other cluster\'s StatefulSet, by Service name and by pod DNS', async () => {
+  for (const url of ['http://db.remote:8080/', 'http://db-0.db.remote:8080/', 'http://db-0.db.remote.svc.cluster.local:8080/']) {
+    const answer = await curl(url);
+    assert.equal(answer.status, 200, `${url}: ${answer.body}`);
+    assert.equal(answer.json.cluster, 'netb', url);
+    assert.equal(answer.json.pod, 'db-0', url);
+  }
+  const missing = await curl('http://db-1.db.remote:8080/');
+  assert.equal(missing.status, 502);
+  assert.match(missing.body, /no Service or pod is named "db-1.db.remote"/);
 });
 
 test('a CONNECT tunnel through the service proxy carries HTTP/2 (a gRPC health check)', async () => {
