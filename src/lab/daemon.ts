@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     kubeconfig: files.kubeconfig,
     pods: mode,
     startedAt: new Date().toISOString(),
-    clusters: lab.clusters.map((cluster) => ({ name: cluster.name, url: cluster.url, context: cluster.name })),
+    clusters: lab.clusters.map((cluster) => ({ name: cluster.name, url: cluster.url, context: cluster.name, ...(cluster.ingress ? { ingress: cluster.ingress.url } : {}) })),
   };
   writeFileSync(files.state, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   process.send?.({ ready: true, state });

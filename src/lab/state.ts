@@ -8,7 +8,8 @@ export interface LabState {
   kubeconfig: string;
   pods: 'processes' | 'simulated';
   startedAt: string;
-  clusters: Array<{ name: string; url: string; context: string }>;
+  /** `ingress`: the cluster's ingress (http://host:port); `eastWest`: its east-west gateway (host:port). */
+  clusters: Array<{ name: string; url: string; context: string; ingress?: string; eastWest?: string }>;
 }
 
 export function labFiles(dir: string): { pid: string; state: string; kubeconfig: string; log: string } {

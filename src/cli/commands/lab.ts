@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseOutputFormat, printResult } from '../context.js';
 import { DEFAULT_LAB_DIR, labDown, labFault, labStatus, labUp } from '../../lab/control.js';
+import { labStatusReport, labStatusRows } from '../../lab/lab-status.js';
 import { FerryError } from '../../util/errors.js';
 
 export function register(program: Command): void {
@@ -41,15 +42,17 @@ export function register(program: Command): void {
 
   lab
     .command('status')
-    .description('show the running lab')
+    .description("show where the running lab's clusters answer: API, ingress, east-west gateway, LoadBalancer and NodePort Services")
     .option('--dir <dir>', 'the lab directory', DEFAULT_LAB_DIR)
     .option('-o, --output <format>', 'table or json', 'table')
-    .action((options: { dir: string; output: string }) => {
+    .action(async (options: { dir: string; output: string }) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       const state = labStatus({ dir: options.dir });
-      printResult(format, state ?? { running: false }, () => state
-        ? { headers: ['CLUSTER', 'URL', 'CONTEXT', 'RUNNING'], rows: state.clusters.map((c) => [c.name, c.url, c.context, state.running ? 'yes' : 'no']) }
-        : 'no lab is running\n');
+      if (!state) return printResult(format, { running: false }, () => 'no lab is running\n');
+      const report = await labStatusReport(state);
+      printResult(format, report, () => report.running
+        ? { headers: ['CLUSTER', 'WHAT', 'NAME', 'ADDRESS'], rows: labStatusRows(report) }
+        : `the lab's process (pid ${report.pid}) is not running; run \`ferry lab down --dir ${options.dir}\` to clean up\n`);
     });
 
   lab
