@@ -1,4 +1,5 @@
 import type { MigrationPlan } from '../plan/schema.js';
+import { bridgeKey } from '../bridge/plan.js';
 import type { SliceState } from './model.js';
 
 /**
@@ -15,10 +16,9 @@ export type Cluster = 'source' | 'target';
 
 /** A Service of a callee that must be reachable by name on `callerCluster` while it serves only on the other. */
 export interface NeededBridge {
-  /** `namespace/name` of the called Service. */
-  service: string;
   namespace: string;
-  name: string;
+  /** The called Service's name. */
+  service: string;
   callerCluster: Cluster;
   servingCluster: Cluster;
   /** The slice that serves the Service, and the slices calling it from `callerCluster`. */
@@ -39,10 +39,6 @@ export function placementOf(slice: SliceState, retiresSource: boolean): Placemen
   return { target, sourceServing: !(retiresSource && leaving) };
 }
 
-/** Key of one bridge: the cluster it lives on and the Service it stands for. */
-export function bridgeKey(bridge: Pick<NeededBridge, 'callerCluster' | 'service'>): string {
-  return `${bridge.callerCluster}:${bridge.service}`;
-}
 
 /**
  * The bridges a run needs, given where each slice is. For every call (a slice's `dependsOn`)
@@ -68,14 +64,13 @@ export function neededBridges(plan: MigrationPlan, placements: ReadonlyMap<strin
         if (servesOn(callerCluster) || !servesOn(other)) continue;
         for (const ref of callee.resources.filter((resource) => resource.kind === 'Service')) {
           const namespace = ref.namespace ?? callee.namespace ?? 'default';
-          const service = `${namespace}/${ref.name}`;
-          const key = bridgeKey({ callerCluster, service });
+          const key = bridgeKey({ callerCluster, namespace, service: ref.name });
           const existing = needed.get(key);
           if (existing) {
             if (!existing.callers.includes(caller.name)) existing.callers.push(caller.name);
             continue;
           }
-          needed.set(key, { service, namespace, name: ref.name, callerCluster, servingCluster: other, callee: callee.name, callers: [caller.name] });
+          needed.set(key, { namespace, service: ref.name, callerCluster, servingCluster: other, callee: callee.name, callers: [caller.name] });
         }
       }
     }

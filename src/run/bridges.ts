@@ -1,12 +1,14 @@
 import type { BridgeRecord, BridgeSpec, ServiceBridge } from '../bridge/bridge.js';
 import { BRIDGE_LABEL } from '../bridge/bridge.js';
 import type { BridgeClusters } from '../bridge/cluster.js';
-import { findGateway, type GatewayLookup } from '../bridge/gateway.js';
+import { bridgeKey } from '../bridge/plan.js';
+import { resolveBridgeSpec } from '../bridge/resolve.js';
+import type { BridgesSettings } from '../bridge/schema.js';
 import type { Journal } from '../journal/journal.js';
 import type { KubeObject } from '../kube/object.js';
 import type { MigrationPlan } from '../plan/schema.js';
 import { toFerryError } from '../util/errors.js';
-import { bridgeKey, neededBridges, placementOf, type Cluster, type NeededBridge, type Placement } from './bridge-placement.js';
+import { neededBridges, placementOf, type Cluster, type NeededBridge, type Placement } from './bridge-placement.js';
 import { effectiveSlice } from './slice-settings.js';
 import { deriveRunState } from './state.js';
 import type { RunEnvironment } from './services.js';
@@ -38,7 +40,7 @@ export interface RunBridgesOptions {
   plan: MigrationPlan;
   bridge: ServiceBridge;
   clusters: BridgeClusters;
-  gateways: Record<Cluster, GatewayLookup>;
+  settings?: Partial<BridgesSettings>;
 }
 
 interface LiveBridge {
@@ -59,17 +61,6 @@ export function liveBridges(journal: Journal): Map<string, LiveBridge> {
 
 export function createRunBridges(options: RunBridgesOptions): RunBridges {
   const { plan, bridge, clusters } = options;
-  const gateways = new Map<Cluster, Promise<BridgeSpec['gateway']>>();
-  const gatewayOf = (cluster: Cluster) => {
-    let found = gateways.get(cluster);
-    if (!found) {
-      found = findGateway(clusters[cluster], options.gateways[cluster]);
-      // A gateway not found now may be published later (e.g. its LoadBalancer was pending).
-      found.catch(() => gateways.delete(cluster));
-      gateways.set(cluster, found);
-    }
-    return found;
-  };
   // Slices of a wave reconcile concurrently; one at a time keeps create/remove decisions consistent.
   let queue: Promise<unknown> = Promise.resolve();
   const serialized = <T>(work: () => Promise<T>): Promise<T> => {
@@ -78,35 +69,17 @@ export function createRunBridges(options: RunBridgesOptions): RunBridges {
     return next;
   };
 
-  async function specOf(needed: NeededBridge): Promise<BridgeSpec | undefined> {
-    const serving = clusters[needed.servingCluster];
-    const service = await serving.get({ apiVersion: 'v1', kind: 'Service', namespace: needed.namespace, name: needed.name });
-    if (!service) return undefined;
-    const spec = (service.spec ?? {}) as { ports?: Array<{ name?: string; port: number; protocol?: string; appProtocol?: string }>; clusterIP?: string };
-    const ports = (spec.ports ?? []).map((port) => ({
-      ...(port.name ? { name: port.name } : {}),
-      port: port.port,
-      protocol: (port.protocol ?? 'TCP') as 'TCP',
-      ...(port.appProtocol ? { appProtocol: port.appProtocol } : {}),
-    }));
-    const headless = spec.clusterIP === 'None' ? { hostnames: await podHostnames(needed) } : undefined;
-    return {
+  function specOf(needed: NeededBridge): Promise<BridgeSpec> {
+    return resolveBridgeSpec({
       namespace: needed.namespace,
-      service: needed.name,
-      ports,
+      service: needed.service,
       callerCluster: needed.callerCluster,
       servingCluster: needed.servingCluster,
-      gateway: await gatewayOf(needed.servingCluster),
-      ...(headless ? { headless } : {}),
       callers: needed.callers,
-    };
-  }
-
-  async function podHostnames(needed: NeededBridge): Promise<string[]> {
-    const endpoints = await clusters[needed.servingCluster].get({ apiVersion: 'v1', kind: 'Endpoints', namespace: needed.namespace, name: needed.name });
-    const subsets = ((endpoints as { subsets?: Array<{ addresses?: Array<{ hostname?: string }>; notReadyAddresses?: Array<{ hostname?: string }> }> } | undefined)?.subsets ?? []);
-    const names = subsets.flatMap((subset) => [...(subset.addresses ?? []), ...(subset.notReadyAddresses ?? [])]).flatMap((address) => address.hostname ?? []);
-    return [...new Set(names)].sort();
+      calls: needed.callers.map((caller) => `${caller} → ${needed.callee}`),
+      calleeSlice: needed.callee,
+      when: needed.callerCluster === 'target' ? 'before-wave' : 'before-callee-retired',
+    }, clusters, options.settings);
   }
 
   function placements(runId: string, journal: Journal, overrides?: ReadonlyMap<string, Partial<Placement>>): Map<string, Placement> {
@@ -129,10 +102,6 @@ export function createRunBridges(options: RunBridgesOptions): RunBridges {
         const key = bridgeKey(want);
         if (live.has(key)) continue;
         const spec = await specOf(want);
-        if (!spec) {
-          journal.append('bridge-skipped', { key, reason: `Service ${want.service} is not on the ${want.servingCluster} cluster` });
-          continue;
-        }
         const record = await bridge.ensure(spec);
         journal.append('bridge-created', { key, callee: want.callee, callers: want.callers, record });
       }
@@ -152,7 +121,7 @@ export function createRunBridges(options: RunBridgesOptions): RunBridges {
       const replaced: string[] = [];
       for (const service of services) {
         const name = `${service.metadata.namespace ?? 'default'}/${service.metadata.name}`;
-        const key = bridgeKey({ callerCluster: 'target', service: name });
+        const key = bridgeKey({ callerCluster: 'target', namespace: service.metadata.namespace ?? 'default', service: service.metadata.name });
         const existing = live.get(key);
         await apply([service]);
         if (!existing) continue;

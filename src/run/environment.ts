@@ -16,6 +16,9 @@ import { kubeClusterObjects } from '../traffic/cluster-objects.js';
 import type { TrafficProvider } from '../traffic/provider.js';
 import { FerryError } from '../util/errors.js';
 import { resolveReference } from './references.js';
+import { createRunBridges, type RunBridges } from './bridges.js';
+import { bridgeClusters, createServiceBridge } from '../bridge/factory.js';
+import type { BridgesSettings } from '../bridge/schema.js';
 import type { RunEnvironment, SliceServices } from './services.js';
 import { effectiveSlice } from './slice-settings.js';
 import { restoreSource, retireSource, retireTarget } from './source-lifecycle.js';
@@ -48,12 +51,14 @@ export function planEnvironment(plan: MigrationPlan, options: PlanEnvironmentOpt
     return clients.get(side);
   };
   const readyTimeoutMs = parseDuration(plan.spec.defaults.readyTimeout);
+  const bridges = runBridgesFor(plan, clusterClient);
 
   return {
     clock: systemClock,
     ...(options.parallel ? { parallel: options.parallel } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.control ? { control: options.control } : {}),
+    ...(bridges ? { bridges } : {}),
     servicesFor(name) {
       let built = services.get(name);
       if (!built) {
@@ -164,4 +169,32 @@ export function planEnvironment(plan: MigrationPlan, options: PlanEnvironmentOpt
     closers.push(() => provider.close());
     return provider;
   }
+}
+
+/**
+ * Bridges for calls between slices on different clusters (spec.bridges; endpoints by
+ * default). Both clusters must be live: with a source read from files there is nothing to
+ * bridge to.
+ */
+function runBridgesFor(plan: MigrationPlan, clientOf: (side: 'source' | 'target') => KubeClient | undefined): RunBridges | undefined {
+  const settings: Partial<BridgesSettings> = plan.spec.bridges ?? {};
+  const provider = settings.provider ?? 'endpoints';
+  if (provider === 'none' || !plan.spec.source.context) return undefined;
+  const calls = plan.spec.waves.some((wave) => wave.slices.some((slice) => slice.dependsOn.length > 0));
+  if (!calls) return undefined;
+  let built: RunBridges | undefined;
+  // Clients are made on first use: a plan whose slices never split callers from callees opens nothing.
+  const lazy = (): RunBridges => {
+    if (!built) {
+      const clusters = bridgeClusters({ source: clientOf('source')!, target: clientOf('target')! });
+      const bridge = createServiceBridge(provider, clusters, { ...(settings.mcs ? { mcs: settings.mcs } : {}), ...(settings.istio ? { istio: settings.istio } : {}) });
+      built = createRunBridges({ plan, bridge, clusters, settings });
+    }
+    return built;
+  };
+  return {
+    reconcile: (...args) => lazy().reconcile(...args),
+    bridged: (...args) => lazy().bridged(...args),
+    replace: (...args) => lazy().replace(...args),
+  };
 }

@@ -35,7 +35,7 @@ test('the first wave starting: its callers reach every callee Service still on t
     assert.ok(waveOf(bridge.callee) > 0);
   }
   // Online Boutique's loadgenerator calls the frontend; both are early, so the frontend is bridged while only the loadgenerator starts.
-  const services = bridges.map((b) => b.service);
+  const services = bridges.map((b) => `${b.namespace}/${b.service}`);
   assert.equal(new Set(services).size, services.length, 'one bridge per Service and cluster');
 });
 
@@ -59,7 +59,7 @@ test('property: a bridge exists exactly when a caller runs where its callee does
   fc.assert(fc.property(fc.array(placementArb, { minLength: slices.length, maxLength: slices.length }), (chosen) => {
     const placements = new Map(slices.map((slice, i) => [slice.name, chosen[i]!]));
     const bridges = neededBridges(plan, placements);
-    const keys = new Set(bridges.map((b) => `${b.callerCluster}:${b.service}`));
+    const keys = new Set(bridges.map((b) => `${b.callerCluster}:${b.namespace}/${b.service}`));
     for (const caller of slices) {
       const at = placements.get(caller.name)!;
       for (const calleeName of caller.dependsOn) {
