@@ -6,6 +6,7 @@
  * bridge Service; telemetry names caller and callee.
  */
 import { test, before, after } from 'node:test';
+import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { ControllerClient } from '../../../src/lab/controllers/client.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { waitFor } from './workloads-helpers.js';
 
+const require = createRequire(import.meta.url);
 let lab: Lab;
 let a: LabCluster;
 let b: LabCluster;
@@ -32,6 +34,24 @@ http.createServer((req, res) => {
   const url = new URL(req.url, 'http://caller');
   if (url.pathname === '/readyz') return res.end('ok');
   if (url.pathname === '/env') return res.end(JSON.stringify(process.env));
+  if (url.pathname === '/fetch') {
+    // undici's EnvHttpProxyAgent reads HTTP_PROXY/NO_PROXY from this pod's environment.
+    const undici = require(process.env.UNDICI_MODULE);
+    undici.request(url.searchParams.get('url'), { dispatcher: new undici.EnvHttpProxyAgent() })
+      .then(async (answer) => res.end(JSON.stringify({ status: answer.statusCode, body: await answer.body.text() })))
+      .catch((error) => res.end(JSON.stringify({ status: 0, body: String(error) })));
+    return;
+  }
+  if (url.pathname === '/grpc') {
+    // grpc-js reads grpc_proxy and tunnels with CONNECT; the sample apps answer grpc.health.v1.Health/Check.
+    const grpc = require(process.env.GRPC_MODULE);
+    const client = new grpc.Client(url.searchParams.get('target'), grpc.credentials.createInsecure());
+    client.makeUnaryRequest('/grpc.health.v1.Health/Check', (b) => b, (b) => b, Buffer.alloc(0), (error, reply) => {
+      client.close();
+      res.end(JSON.stringify(error ? { code: error.code, details: error.details } : { code: 0, reply: [...reply] }));
+    });
+    return;
+  }
   if (url.pathname === '/curl') {
     const args = ['-sS', '-m', '10', '-w', '\\n%{http_code}'];
     if (url.searchParams.get('proxy')) args.push('--proxy', url.searchParams.get('proxy'));
@@ -152,6 +172,7 @@ before(async () => {
   } as KubeObject);
   clientA.create(deployment('apps', 'caller', 1, {
     name: 'main', image: 'example.com/caller:v1', ports: [{ containerPort: 8080 }],
+    env: [{ name: 'UNDICI_MODULE', value: require.resolve('undici') }, { name: 'GRPC_MODULE', value: require.resolve('@grpc/grpc-js') }],
     readinessProbe: { httpGet: { path: '/readyz', port: 8080 }, periodSeconds: 1 },
   }, { 'lab.ferry.dev/command': `exec node ${script}` }));
   await waitFor('pods ready', () => readyAddresses(clientA, 'apps', 'echo') === 2 && readyAddresses(clientA, 'apps', 'db') === 2
@@ -173,6 +194,18 @@ test('a pod reaches a Service by every DNS form through its cluster\'s service p
     assert.equal(answer.json.namespace, 'apps', url);
     assert.equal(answer.json.version, 'v1', url);
   }
+});
+
+test('undici\'s EnvHttpProxyAgent and grpc-js in a pod reach Services by name through the proxy variables', async () => {
+  const port = callerPort();
+  const fetched = JSON.parse((await get(`http://127.0.0.1:${port}/fetch?url=${encodeURIComponent('http://echo.apps.svc:9090/')}`)).body) as { status: number; body: string };
+  assert.equal(fetched.status, 200, fetched.body);
+  assert.equal(JSON.parse(fetched.body).cluster, 'neta');
+  const grpc = JSON.parse((await get(`http://127.0.0.1:${port}/grpc?target=${encodeURIComponent('echo.apps:9090')}`)).body) as { code: number; reply?: number[]; details?: string };
+  assert.equal(grpc.code, 0, grpc.details);
+  assert.deepEqual(grpc.reply, [0x08, 1], 'SERVING');
+  const bridged = JSON.parse((await get(`http://127.0.0.1:${port}/grpc?target=${encodeURIComponent('dns:///echo.remote:8080')}`)).body) as { code: number; details?: string };
+  assert.equal(bridged.code, 0, `gRPC across the bridge: ${bridged.details}`);
 });
 
 test('calls are spread round-robin over the ready endpoints', async () => {
