@@ -135,22 +135,28 @@ export function destinationOf(client: ControllerClient, target: ServiceTarget, e
 /** Opens a TCP connection to the Service port (trying up to 3 endpoints when one refuses). */
 export async function connectToService(client: ControllerClient, namespace: string, name: string, port: number | string, options: ForwardOptions = {}): Promise<ServiceConnection> {
   const target = pickEndpoints(client, namespace, name, port, options);
+  const opened = await dialFirst(target.candidates, `${target.fqdn}:${target.port.port}`, options.source);
+  return { socket: opened.socket, target, endpoint: opened.endpoint, destination: destinationOf(client, target, opened.endpoint, opened.peer) };
+}
+
+/**
+ * Connects to the first of (up to 3) candidates that accepts: a pod directly, a gateway by
+ * CONNECT `authority`. A gateway's 502 (no such name there) is final; refusals try the next.
+ */
+export async function dialFirst(candidates: Candidate[], authority: string, source: Peer | undefined): Promise<{ socket: Socket; endpoint: Candidate; peer?: Peer }> {
   let lastError: unknown;
-  for (const endpoint of target.candidates.slice(0, 3)) {
+  for (const endpoint of candidates.slice(0, 3)) {
     try {
-      if (!endpoint.gateway) {
-        const socket = await dial(endpoint.host, endpoint.port);
-        return { socket, target, endpoint, destination: destinationOf(client, target, endpoint) };
-      }
-      const tunnel = await tunnelThroughGateway(endpoint.gateway, `${target.fqdn}:${target.port.port}`, options.source);
-      return { socket: tunnel.socket, target, endpoint, destination: destinationOf(client, target, endpoint, tunnel.peer) };
+      if (!endpoint.gateway) return { socket: await dial(endpoint.host, endpoint.port), endpoint };
+      const tunnel = await tunnelThroughGateway(endpoint.gateway, authority, source);
+      return { socket: tunnel.socket, endpoint, ...(tunnel.peer ? { peer: tunnel.peer } : {}) };
     } catch (error) {
       lastError = error;
       if (error instanceof ServiceUnreachable && error.status === 502) break;
     }
   }
   if (lastError instanceof ServiceUnreachable) throw lastError;
-  throw new ServiceUnreachable(503, `Service ${namespace}/${name}: no endpoint of port ${target.port.port} accepted a connection (${(lastError as Error).message})`);
+  throw new ServiceUnreachable(503, `no endpoint of ${authority} accepted a connection (${(lastError as Error | undefined)?.message ?? 'none to try'})`);
 }
 
 /**

@@ -16,7 +16,7 @@ import type { ControllerClient } from '../controllers/client.js';
 import type { PodRuntime } from '../runtime.js';
 import { ServiceUnreachable } from './endpoints.js';
 import {
-  destinationOf, dial, DESTINATION_HEADER, formatPeer, parsePeer, pickEndpoints, SOURCE_HEADER, splice, tunnelThroughGateway,
+  destinationOf, dialFirst, DESTINATION_HEADER, formatPeer, parsePeer, pickEndpoints, SOURCE_HEADER, splice,
   type Candidate,
 } from './forward.js';
 import { gatewayAt } from './gateways.js';
@@ -113,23 +113,18 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
     return endpoint?.gateway ? ['source'] : ['source', 'destination'];
   };
 
-  /** Dials the route's endpoints in turn (up to 3), through a gateway where an endpoint is one. */
+  /** Dials the route's endpoints in turn, through a gateway where an endpoint is one. */
   const open = async (routed: Route, source: Peer | undefined): Promise<{ socket: Duplex; endpoint: Candidate; destination: Destination }> => {
-    let lastError: unknown;
-    for (const endpoint of routed.candidates.slice(0, 3)) {
-      try {
-        if (!endpoint.gateway) return { socket: await dial(endpoint.host, endpoint.port), endpoint, destination: routed.destination(endpoint) };
-        const tunnel = await tunnelThroughGateway(endpoint.gateway, routed.authority, source);
-        return { socket: tunnel.socket, endpoint, destination: routed.destination(endpoint, tunnel.peer) };
-      } catch (error) {
-        lastError = error;
-        if (error instanceof ServiceUnreachable && error.status === 502) break;
-      }
-    }
-    if (lastError instanceof ServiceUnreachable) throw lastError;
-    throw new ServiceUnreachable(503, `${label}: no endpoint of ${routed.authority} accepted a connection (${(lastError as Error).message})`);
+    const opened = await dialFirst(routed.candidates, routed.authority, source);
+    return { socket: opened.socket, endpoint: opened.endpoint, destination: routed.destination(opened.endpoint, opened.peer) };
   };
 
+  // Tunnels leave the HTTP server's bookkeeping once spliced; closing the network must end them.
+  const tunnels = new Set<Duplex>();
+  const track = (socket: Duplex) => {
+    tunnels.add(socket);
+    socket.once('close', () => tunnels.delete(socket));
+  };
   const countConnection = (source: Peer | undefined, endpoint: Candidate, destination: Destination): (() => void) => {
     const closers = reporters(endpoint).map((reporter) => telemetry.connection(reporter, source ?? unknownPeer(), destination));
     return () => closers.forEach((close) => close());
@@ -137,6 +132,7 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
 
   server.on('connect', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    track(socket);
     const caller = callerOf(request.headers);
     const { host, port } = splitAuthority(request.url ?? '');
     void (async () => {
@@ -156,6 +152,7 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
   // WebSocket (or any Upgrade) sent absolute-form: tunnel to the endpoint and replay the request in origin-form.
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    track(socket);
     const caller = callerOf(request.headers);
     void (async () => {
       try {
@@ -247,6 +244,7 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
     server,
     async close() {
       server.closeAllConnections();
+      for (const socket of tunnels) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all([...pools.values()].map((pool) => pool.close().catch(() => undefined)));
     },
