@@ -1,14 +1,18 @@
 import type { KubeObject } from '../kube/object.js';
 import { compareStrings } from '../util/stable.js';
 import { assertObjectShapes } from '../inventory/shape.js';
-import { DEPENDS_ON_ANNOTATION, idOf, nodeId, type DanglingReference, type DependencyGraph, type EdgeReason, type GraphEdge, type NodeId } from './model.js';
-import { envValues, isWorkload, labelSelectorMatches, podReferences, podTemplate, selectorMatches } from './pod-spec.js';
-import { hostReferences, serviceForHost } from './service-refs.js';
+import { DEPENDS_ON_ANNOTATION, idOf, nodeId, type DanglingReference, type DependencyGraph, type EdgeEvidence, type EdgeReason, type GraphEdge, type NodeId } from './model.js';
+import { isWorkload, labelSelectorMatches, podReferences, podTemplate, selectorMatches } from './pod-spec.js';
+import { addressesIn, isCredentialKey, isHostKey, type Address } from './service-refs.js';
+import { configuredValues, serviceLinkVariables, type ConfiguredValue } from './container-env.js';
+import { dnsTargets, isDashedAddress } from './dns.js';
 
 /**
  * Builds the object-level dependency graph: edges "A depends on B" from selectors, pod
- * references, routes, autoscalers, budgets, env values naming Services and declared
- * annotations. Pure: the same objects give the same graph, in the same order.
+ * references, routes, autoscalers, budgets, addresses in containers' configuration (env
+ * literal and from ConfigMaps/Secrets, command/args, with `$(VAR)` expansion; Services and
+ * pods of headless Services by every DNS form), ExternalName chains and declared annotations.
+ * Address edges carry their evidence. Pure: the same objects give the same graph, in the same order.
  */
 export function buildDependencyGraph(objects: readonly KubeObject[]): DependencyGraph {
   // Callers may hand in objects that never went through an inventory (the controller, preflight's transformed objects).
@@ -16,10 +20,20 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
   const index = new ObjectIndex(objects);
   const edges = new Map<string, GraphEdge>();
   const dangling = new Map<string, DanglingReference>();
-  const addEdge = (from: NodeId, to: NodeId, reason: EdgeReason, detail: string, runtime: boolean) => {
+  const addEdge = (from: NodeId, to: NodeId, reason: EdgeReason, detail: string, runtime: boolean, evidence?: EdgeEvidence) => {
     if (from === to) return;
     const key = `${from}\u0000${to}\u0000${reason}`;
-    if (!edges.has(key)) edges.set(key, { from, to, reason, detail, runtime });
+    let edge = edges.get(key);
+    if (!edge) {
+      edge = { from, to, reason, detail, runtime, provenance: reason === 'declared' ? 'declared' : 'static' };
+      edges.set(key, edge);
+    }
+    if (evidence) {
+      const list = edge.evidence ?? (edge.evidence = []);
+      if (!list.some((known) => known.object === evidence.object && known.field === evidence.field && known.text === evidence.text)) list.push(evidence);
+      // Shared config only when no evidence is the workload's own: one own mention makes it a plain static edge.
+      if (edge.provenance !== 'declared') edge.provenance = list.every((known) => known.sharedConfig) ? 'static (shared config)' : 'static';
+    }
   };
   const addDangling = (reference: DanglingReference) => {
     dangling.set(`${reference.from}\u0000${reference.kind}\u0000${reference.target}`, reference);
@@ -57,15 +71,8 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
         addDangling({ from, kind: 'missing-object', target: nodeId(reference.kind, namespace, reference.name), detail: reference.via });
       }
     }
-    for (const env of envValues(template.spec)) {
-      for (const host of hostReferences(env.value)) {
-        const detail = `container ${env.container} env ${env.name}`;
-        const service = resolveService(host.host, namespace);
-        if (service) addEdge(from, idOf(service), 'env', detail, true);
-        else if (host.explicit && looksInCluster(host.host)) addDangling({ from, kind: 'missing-service', target: host.host, detail });
-        else if (host.explicit && host.host.includes('.')) addDangling({ from, kind: 'external-host', target: host.port ? `${host.host}:${host.port}` : host.host, detail });
-      }
-    }
+    const values = configuredValues(object, template, (kind, ns, name) => index.data(kind, ns, name), index.serviceLinks(namespace));
+    for (const value of values) linkAddresses(object, from, namespace, value);
     const governing = (object.spec as any)?.serviceName;
     if (object.kind === 'StatefulSet' && typeof governing === 'string') {
       const service = index.get('Service', namespace, governing);
@@ -73,10 +80,46 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
     }
   }
 
+  /** The addresses one configured value names, as call edges (or dangling references) with evidence. */
+  function linkAddresses(workload: KubeObject, from: NodeId, namespace: string, value: ConfiguredValue) {
+    if (value.channel === 'env' && isCredentialKey(value.name)) return;
+    const addresses = index.addresses(value.text);
+    if (addresses.length === 0) return;
+    const detail = value.channel === 'env' ? `container ${value.container} env ${value.name}` : `container ${value.container} ${value.name}`;
+    const reason: EdgeReason = value.channel === 'env' ? 'env' : 'command';
+    const shared = index.loadedByMany(value.object);
+    const flagHost = value.channel === 'command' && hostFlagValues(value.text);
+    for (const address of addresses) {
+      if (!counts(value, address, flagHost)) continue;
+      const evidence: EdgeEvidence = {
+        object: value.object,
+        field: value.field,
+        text: address.text,
+        ...(value.expandedFrom.length > 0 ? { expandedFrom: value.expandedFrom } : {}),
+        ...(shared ? { sharedConfig: true } : {}),
+      };
+      const resolved = resolveHost(address.host, namespace);
+      if (resolved) {
+        // A workload naming its own Service (or its own pods) is no dependency.
+        if (!index.selects(resolved, workload)) addEdge(from, idOf(resolved), reason, detail, true, evidence);
+      } else if (address.explicit && looksInCluster(address.host)) {
+        addDangling({ from, kind: 'missing-service', target: address.host, detail, evidence });
+      } else if (address.explicit && address.host.includes('.')) {
+        addDangling({ from, kind: 'external-host', target: address.port ? `${address.host}:${address.port}` : address.host, detail, evidence });
+      }
+    }
+  }
+
   function linkService(object: KubeObject, from: NodeId, namespace: string) {
     const spec = (object.spec ?? {}) as Record<string, any>;
     if (spec.type === 'ExternalName' && typeof spec.externalName === 'string') {
-      addDangling({ from, kind: 'external-host', target: spec.externalName, detail: 'spec.externalName' });
+      // A CNAME: to another Service of the cluster (a chain) or out of it.
+      const [address] = addressesIn(spec.externalName);
+      const target = address ? resolveHost(address.host, namespace) : undefined;
+      const evidence: EdgeEvidence = { object: from, field: 'spec.externalName', text: address?.text ?? spec.externalName };
+      if (target) addEdge(from, idOf(target), 'externalName', 'spec.externalName', true, evidence);
+      else if (address && looksInCluster(address.host) && address.host.includes('.')) addDangling({ from, kind: 'missing-service', target: address.host, detail: 'spec.externalName', evidence });
+      else addDangling({ from, kind: 'external-host', target: spec.externalName, detail: 'spec.externalName', evidence });
       return;
     }
     for (const workload of index.workloadsIn(namespace)) {
@@ -183,9 +226,22 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
     }
   }
 
+  /** The Service a name reaches from a pod in `namespace`: the first answer the pod's resolver gets. */
+  function resolveHost(host: string, namespace: string): KubeObject | undefined {
+    for (const target of dnsTargets(host, namespace)) {
+      if (target.kind === 'service') {
+        const service = index.get('Service', target.namespace, target.name);
+        if (service) return service;
+      } else {
+        const service = index.headlessWithPod(target.namespace, target.service, target.hostname);
+        if (service) return service;
+      }
+    }
+    return undefined;
+  }
+
   function resolveService(host: string, namespace: string): KubeObject | undefined {
-    const reference = serviceForHost(host, namespace);
-    return reference ? index.get('Service', reference.namespace, reference.name) : undefined;
+    return resolveHost(host, namespace);
   }
 
   return {
@@ -193,6 +249,31 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
     edges: [...edges.values()].sort((a, b) => compareStrings(a.from, b.from) || compareStrings(a.to, b.to) || compareStrings(a.reason, b.reason)),
     dangling: [...dangling.values()].sort((a, b) => compareStrings(a.from, b.from) || compareStrings(a.target, b.target)),
   };
+}
+
+/**
+ * Whether an address in a value counts. Secrets are read for hosts only: a bare word counts
+ * only under a host-like key. Commands are full of words: there a bare word counts only as
+ * the value of a host flag (`-h redis`, `--host redis`, `--redis-host=redis`), or when it has
+ * a dot (`nslookup db.shop.svc.cluster.local`), which only a Service of the inventory satisfies.
+ */
+function counts(value: ConfiguredValue, address: Address, flagHosts: false | Set<string>): boolean {
+  if (value.secret) return address.explicit || (value.channel === 'env' && isHostKey(value.name));
+  if (value.channel === 'env') return true;
+  return address.explicit || address.host.includes('.') || (flagHosts !== false && flagHosts.has(address.host));
+}
+
+/** Words that follow a host flag in a command line: `-h db`, `--host db`, `nc -z db 5432`. */
+function hostFlagValues(text: string): Set<string> {
+  const words = text.split(/\s+/).filter(Boolean);
+  const hosts = new Set<string>();
+  for (let i = 0; i + 1 < words.length; i++) {
+    const word = words[i]!;
+    const next = words[i + 1]!.toLowerCase();
+    if (word === '-h' || (/^--?[a-z][a-z0-9-]*$/i.test(word) && isHostKey(word.replace(/^-+/, '')))) hosts.add(next);
+    else if (/^\d{1,5}$/.test(next) && i > 0 && /^(nc|ncat|netcat|telnet|-z|-zv|-vz)$/.test(words[i - 1]!)) hosts.add(word.toLowerCase());
+  }
+  return hosts;
 }
 
 /** A host that can only be meant as a Service in this cluster (`x.y.svc...` or a bare name). */
@@ -203,17 +284,111 @@ function looksInCluster(host: string): boolean {
 class ObjectIndex {
   private readonly byId = new Map<NodeId, KubeObject>();
   private readonly workloadsByNamespace = new Map<string, KubeObject[]>();
+  private readonly servicesByNamespace = new Map<string, KubeObject[]>();
+  /** How many workloads load each ConfigMap/Secret (env, envFrom, volumes). */
+  private readonly loaders = new Map<NodeId, number>();
+  private readonly decoded = new Map<NodeId, Record<string, string> | undefined>();
+  private readonly links = new Map<string, Map<string, string>>();
+  private readonly parsed = new Map<string, Address[]>();
+  private readonly selectedBy = new Map<NodeId, Set<KubeObject>>();
 
   constructor(objects: readonly KubeObject[]) {
     for (const object of objects) {
       this.byId.set(idOf(object), object);
+      const namespace = object.metadata.namespace ?? '';
       if (isWorkload(object)) {
-        const namespace = object.metadata.namespace ?? '';
-        const list = this.workloadsByNamespace.get(namespace) ?? [];
-        list.push(object);
-        this.workloadsByNamespace.set(namespace, list);
+        push(this.workloadsByNamespace, namespace, object);
+        const loaded = new Set<NodeId>();
+        const template = podTemplate(object);
+        for (const reference of template ? podReferences(template.spec) : []) {
+          if (reference.kind === 'ConfigMap' || reference.kind === 'Secret') loaded.add(nodeId(reference.kind, namespace, reference.name));
+        }
+        for (const id of loaded) this.loaders.set(id, (this.loaders.get(id) ?? 0) + 1);
+      } else if (object.kind === 'Service') push(this.servicesByNamespace, namespace, object);
+    }
+  }
+
+  /** A ConfigMap's data, or a Secret's decoded data and stringData. */
+  data(kind: 'ConfigMap' | 'Secret', namespace: string, name: string): Record<string, string> | undefined {
+    const id = nodeId(kind, namespace, name);
+    if (this.decoded.has(id)) return this.decoded.get(id);
+    const object = this.byId.get(id);
+    let data: Record<string, string> | undefined;
+    if (object) {
+      const raw = ((object as any).data ?? {}) as Record<string, string>;
+      if (kind === 'ConfigMap') data = raw;
+      else {
+        data = {};
+        for (const [key, value] of Object.entries(raw)) data[key] = Buffer.from(value, 'base64').toString('utf8');
+        Object.assign(data, (object as any).stringData ?? {});
       }
     }
+    this.decoded.set(id, data);
+    return data;
+  }
+
+  loadedByMany(id: NodeId): boolean {
+    return (this.loaders.get(id) ?? 0) > 1;
+  }
+
+  serviceLinks(namespace: string): Map<string, string> {
+    let links = this.links.get(namespace);
+    if (!links) {
+      links = serviceLinkVariables(this.servicesByNamespace.get(namespace) ?? []);
+      this.links.set(namespace, links);
+    }
+    return links;
+  }
+
+  /** Addresses in a text, parsed once however many workloads load it. */
+  addresses(text: string): Address[] {
+    let addresses = this.parsed.get(text);
+    if (!addresses) {
+      addresses = addressesIn(text);
+      this.parsed.set(text, addresses);
+    }
+    return addresses;
+  }
+
+  /** The workloads a Service's selector picks (ExternalName and selector-less Services pick none). */
+  selectedWorkloads(service: KubeObject): Set<KubeObject> {
+    const id = idOf(service);
+    let selected = this.selectedBy.get(id);
+    if (!selected) {
+      selected = new Set();
+      const selector = (service.spec as any)?.selector as Record<string, string> | undefined;
+      for (const workload of this.workloadsIn(service.metadata.namespace ?? '')) {
+        const template = podTemplate(workload);
+        if (template && selectorMatches(selector, template.labels)) selected.add(workload);
+      }
+      this.selectedBy.set(id, selected);
+    }
+    return selected;
+  }
+
+  selects(service: KubeObject, workload: KubeObject): boolean {
+    return this.selectedWorkloads(service).has(workload);
+  }
+
+  /**
+   * The headless Service `service` when the cluster's DNS has a record for `hostname` under it:
+   * a StatefulSet's pod (`<sts>-<ordinal>` with serviceName `service`), a pod template with
+   * that hostname and subdomain, or an endpoint named by its dashed IP.
+   */
+  headlessWithPod(namespace: string, service: string, hostname: string): KubeObject | undefined {
+    const object = this.get('Service', namespace, service);
+    const spec = (object?.spec ?? {}) as Record<string, any>;
+    if (!object || spec.clusterIP !== 'None') return undefined;
+    if (isDashedAddress(hostname) || !spec.selector || Object.keys(spec.selector).length === 0) return object;
+    for (const workload of this.selectedWorkloads(object)) {
+      const template = podTemplate(workload)!;
+      const workloadSpec = (workload.spec ?? {}) as Record<string, any>;
+      if (workload.kind === 'StatefulSet' && workloadSpec.serviceName === service) {
+        const ordinal = hostname.startsWith(`${workload.metadata.name}-`) ? hostname.slice(workload.metadata.name.length + 1) : '';
+        if (/^\d+$/.test(ordinal)) return object;
+      } else if (template.spec.hostname === hostname && template.spec.subdomain === service) return object;
+    }
+    return undefined;
   }
 
   get(kind: string, namespace: string, name: string): KubeObject | undefined {
@@ -227,4 +402,10 @@ class ObjectIndex {
   workloadNamed(namespace: string, name: string): KubeObject | undefined {
     return this.workloadsIn(namespace).find((workload) => workload.metadata.name === name);
   }
+}
+
+function push<T>(map: Map<string, T[]>, key: string, item: T): void {
+  const list = map.get(key);
+  if (list) list.push(item);
+  else map.set(key, [item]);
 }

@@ -13,7 +13,9 @@ export function idOf(object: KubeObject): NodeId {
 
 export type EdgeReason =
   | 'selector'        // Service → workload whose pods it selects
-  | 'env'             // workload → ConfigMap/Secret (valueFrom) or → Service named in an env value
+  | 'env'             // workload → ConfigMap/Secret (valueFrom) or → Service named in an env value (literal, envFrom, configMapKeyRef, secretKeyRef)
+  | 'command'         // workload → Service named in a container's command or args
+  | 'externalName'    // ExternalName Service → the Service its externalName names
   | 'envFrom'
   | 'volume'
   | 'imagePullSecret'
@@ -34,6 +36,29 @@ export interface GraphEdge {
   detail: string;
   /** True when the edge is a network call at run time (it crosses clusters if its ends are split). */
   runtime: boolean;
+  /**
+   * How Ferry knows: `declared` (annotation ferry.dev/depends-on), `static` (read from the
+   * manifests), `static (shared config)` (every address behind it comes from a ConfigMap or
+   * Secret that more than one workload loads, so it may not be this workload's call at all).
+   */
+  provenance?: EdgeProvenance;
+  /** Where an address edge was read: object, field and the matched text (never a credential). */
+  evidence?: EdgeEvidence[];
+}
+
+export type EdgeProvenance = 'declared' | 'static' | 'static (shared config)';
+
+export interface EdgeEvidence {
+  /** The object holding the text: the workload, or the ConfigMap/Secret it loads. */
+  object: NodeId;
+  /** `spec.template.spec.containers[app].env[DATABASE_URL]`, `ConfigMap shop/settings data.CALLS via envFrom (containers[app])`. */
+  field: string;
+  /** What matched, credentials removed: `postgresql://db.data:5432`, `redis-cart-0.redis-cart.shop.svc.cluster.local:6379`. */
+  text: string;
+  /** The ConfigMap/Secret values `$(VAR)` expansion put into the text. */
+  expandedFrom?: string[];
+  /** The text comes from a ConfigMap/Secret more than one workload loads. */
+  sharedConfig?: boolean;
 }
 
 /** A reference to something not in the inventory: a missing object or an outside host. */
@@ -42,6 +67,7 @@ export interface DanglingReference {
   kind: 'missing-object' | 'missing-service' | 'external-host';
   target: string;
   detail: string;
+  evidence?: EdgeEvidence;
 }
 
 export interface DependencyGraph {

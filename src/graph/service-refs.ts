@@ -1,48 +1,131 @@
 /**
- * Finds the hosts an environment value names: bare `svc`, `svc.ns`, `svc.ns.svc`,
- * `svc.ns.svc.cluster.local`, each with or without `:port` and with or without a URL scheme,
- * and lists of them separated by commas or spaces (e.g. Kafka bootstrap servers).
+ * Finds the addresses a configuration value names: bare `svc`, `svc.ns`, `svc.ns.svc`,
+ * `svc.ns.svc.cluster.local` and pod names, each with or without `:port`; URLs of every
+ * common shape (`postgresql://user:pw@host/db`, `jdbc:postgresql://host:5432/db`,
+ * `jdbc:oracle:thin:@//host:1521/x`, `redis://`, `rediss://`, `amqp://`, `mongodb://h1,h2/`,
+ * `mongodb+srv://`, `PLAINTEXT://broker:9092`); `host:port` and broker lists separated by
+ * commas, semicolons or spaces; `host=db` / `--db-host=db` keyed values. Credentials are
+ * dropped while parsing: no userinfo, query or path ever reaches a result.
  */
 export interface HostReference {
   host: string;
   port?: number;
-  /** True when the value had a scheme or a port, so the word is clearly meant as an address. */
+  /** True when the value had a scheme, a port or a host-like key, so the word is clearly meant as an address. */
   explicit: boolean;
 }
 
-const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-export function hostReferences(value: string): HostReference[] {
-  const references: HostReference[] = [];
-  for (const token of value.split(/[\s,;]+/)) {
-    const reference = parseToken(token);
-    if (reference) references.push(reference);
-  }
-  return references;
+export interface Address extends HostReference {
+  /** What was matched, safe to print: `scheme://host:port[,host2]` or `host[:port]`; never userinfo, path or query. */
+  text: string;
+  /** The value of a `--flag=value` or `key=value` pair. */
+  keyed?: boolean;
 }
 
-function parseToken(raw: string): HostReference | undefined {
-  let token = raw.trim();
-  if (token === '') return undefined;
-  let explicit = false;
-  if (SCHEME.test(token)) {
-    explicit = true;
-    try {
-      const url = new URL(token);
-      token = url.port ? `${url.hostname}:${url.port}` : url.hostname;
-    } catch {
-      return undefined;
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** `scheme://`, with JDBC's `jdbc:sub:` prefixes (`jdbc:postgresql://`, `jdbc:mysql:loadbalance://`). */
+const URL_START = /^((?:jdbc:)?[a-z][a-z0-9+.-]*(?::[a-z][a-z0-9+.-]*)*):\/\//i;
+/** Oracle's thin driver: `jdbc:oracle:thin:@//host:1521/svc` or `jdbc:oracle:thin:@host:1521:SID`. */
+const ORACLE_THIN = /^(jdbc:oracle:[a-z]+):@(?:\/\/)?/i;
+/** A list item that starts another URL: `http://a:80,http://b:80`. */
+const NEXT_URL = /[,;](?=(?:jdbc:)?[a-z][a-z0-9+.-]*(?::[a-z][a-z0-9+.-]*)*:\/\/)/i;
+/** Keys whose value is an address: libpq `host=`, ADO.NET `Server=`, `bootstrap.servers=`, `--redis-host=`. */
+const HOST_KEY = /(^|[-_.])(host|hostname|hosts|server|servers|addr|address|endpoint|endpoints|url|uri|dsn|broker|brokers|bootstrap|upstream|backend|target|peer|peers)s?$/i;
+/** Keys whose value is a credential: `password=`, `DB_PASS`, `AUTH_TOKEN`, `API_KEY`. */
+const CREDENTIAL_KEY = /pass|pwd|secret|token|credential|private|(^|[-_.])(api|access|auth)?[-_]?key($|[-_.])/i;
+const TRIM = /^["'`([{<]+|["'`)\]}>.]+$/g;
+
+/** A key (env var, `key=`, flag) whose value is an address: `REDIS_HOST`, `bootstrap.servers`, `--db-url`. */
+export function isHostKey(key: string): boolean {
+  return HOST_KEY.test(key);
+}
+
+/** A key whose value is a credential and is never read (`DB_PASSWORD`, `password=`), unless it names an address (`SECRET_STORE_URL`). */
+export function isCredentialKey(key: string): boolean {
+  return CREDENTIAL_KEY.test(key) && !HOST_KEY.test(key);
+}
+
+/** Hosts a value names (compatible view of `addressesIn`). */
+export function hostReferences(value: string): HostReference[] {
+  return addressesIn(value).map(({ host, port, explicit }) => (port === undefined ? { host, explicit } : { host, port, explicit }));
+}
+
+export function addressesIn(value: string): Address[] {
+  const found: Address[] = [];
+  for (const word of value.split(/\s+/)) {
+    const trimmed = word.replace(TRIM, '');
+    if (trimmed === '') continue;
+    for (const piece of trimmed.split(NEXT_URL)) parsePiece(piece, found);
+  }
+  return found;
+}
+
+function parsePiece(piece: string, found: Address[]): void {
+  const oracle = ORACLE_THIN.exec(piece);
+  if (oracle) {
+    const address = parseHostPort(piece.slice(oracle[0].length).replace(/[/?#;].*$/, ''), true);
+    if (address) found.push({ ...address, text: `${oracle[1]!.toLowerCase()}:@${address.text}` });
+    return;
+  }
+  const url = URL_START.exec(piece);
+  if (url) {
+    const scheme = url[1]!.toLowerCase();
+    const hosts: Address[] = [];
+    for (const item of authorityOf(piece.slice(url[0].length)).split(',')) {
+      const address = parseHostPort(item, true);
+      if (address) hosts.push(address);
+    }
+    const text = `${scheme}://${hosts.map((host) => host.text).join(',')}`;
+    for (const host of hosts) found.push({ ...host, text });
+    return;
+  }
+  for (const item of piece.split(/[,;]/)) {
+    const equals = item.indexOf('=');
+    if (equals === -1) {
+      const address = parseHostPort(item.replace(/[/?#].*$/, ''), false);
+      if (address) found.push(address);
+      continue;
+    }
+    // `key=value`: only the value can be an address, and only it is looked at.
+    const key = item.slice(0, equals).replace(/^-+/, '');
+    if (isCredentialKey(key)) continue;
+    const rest = item.slice(equals + 1);
+    const inner: Address[] = [];
+    parsePiece(rest, inner);
+    const hostKey = isHostKey(key);
+    for (const address of inner) found.push({ ...address, explicit: address.explicit || hostKey, keyed: true });
+  }
+}
+
+/** The host list of a URL after `scheme://`: userinfo, path, query and fragment dropped. */
+function authorityOf(rest: string): string {
+  const end = rest.search(/[/?#;]/);
+  const head = end === -1 ? rest : rest.slice(0, end);
+  const at = head.lastIndexOf('@');
+  if (at !== -1) return head.slice(at + 1);
+  // An unescaped "/" or "?" in a password (`user:pa/ss@host`): the userinfo runs to the last "@"
+  // before the next delimiter, when what precedes it is `user:` and not `host:port`.
+  if (end !== -1 && /^[^/:@]*:(?!\d+(?:[/?#;]|$))/.test(rest)) {
+    const lastAt = rest.lastIndexOf('@');
+    if (lastAt !== -1) {
+      const after = rest.slice(lastAt + 1);
+      const afterEnd = after.search(/[/?#;]/);
+      return afterEnd === -1 ? after : after.slice(0, afterEnd);
     }
   }
-  token = token.replace(/\/.*$/, '');
+  return head;
+}
+
+function parseHostPort(raw: string, inUrl: boolean): Address | undefined {
+  let token = raw.trim();
+  if (token === '' || token.startsWith('[')) return undefined; // IPv6 literals are no Service
   // user:password@host — keep only the host part, never the credentials.
   token = token.slice(token.lastIndexOf('@') + 1);
+  let explicit = inUrl;
   let port: number | undefined;
-  const colon = token.lastIndexOf(':');
+  const colon = token.indexOf(':');
   if (colon !== -1) {
-    const portText = token.slice(colon + 1);
-    if (!/^\d{1,5}$/.test(portText)) return undefined;
+    const portText = token.slice(colon + 1).split(':')[0]!;
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) return undefined;
     port = Number(portText);
     token = token.slice(0, colon);
     explicit = true;
@@ -50,12 +133,14 @@ function parseToken(raw: string): HostReference | undefined {
   const host = token.toLowerCase().replace(/\.$/, '');
   if (host === '' || /^\d+(\.\d+)*$/.test(host)) return undefined; // numbers and IPv4 literals
   if (!host.split('.').every((label) => DNS_LABEL.test(label))) return undefined;
-  return port === undefined ? { host, explicit } : { host, port, explicit };
+  const text = port === undefined ? host : `${host}:${port}`;
+  return port === undefined ? { host, explicit, text } : { host, port, explicit, text };
 }
 
 /**
  * The Service (namespace, name) a host resolves to from a pod in `fromNamespace`, following
  * Kubernetes DNS: `svc` → same namespace; `svc.ns`, `svc.ns.svc`, `svc.ns.svc.<domain>`.
+ * (Pod names of headless Services are resolved by `dns.ts`, which needs the objects.)
  */
 export function serviceForHost(host: string, fromNamespace: string, clusterDomain = 'cluster.local'): { namespace: string; name: string } | undefined {
   const labels = host.split('.');

@@ -40,7 +40,25 @@ export function buildUnitGraph(graph: DependencyGraph, workloads: readonly NodeI
     if (list) list.push(edge.to);
     else selected.set(edge.from, [edge.to]);
   }
-  const standsFor = (node: NodeId): NodeId[] => (workloadSet.has(node) ? [node] : selected.get(node) ?? []);
+  // An ExternalName Service naming another Service stands for what that one stands for (chains too).
+  const aliases = groupBy(graph.edges.filter((edge) => edge.reason === 'externalName'), (edge) => edge.from);
+  const standsFor = (node: NodeId): NodeId[] => {
+    if (workloadSet.has(node)) return [node];
+    const found = new Set<NodeId>();
+    const seen = new Set<NodeId>([node]);
+    const queue = [node];
+    while (queue.length > 0) {
+      const current = queue.pop()!;
+      for (const workload of selected.get(current) ?? []) found.add(workload);
+      for (const alias of aliases.get(current) ?? []) {
+        if (!seen.has(alias.to)) {
+          seen.add(alias.to);
+          queue.push(alias.to);
+        }
+      }
+    }
+    return [...found];
+  };
 
   const calls = new Map<NodeId, Map<NodeId, UnitEdge['via']>>();
   for (const workload of workloads) {

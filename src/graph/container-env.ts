@@ -1,0 +1,188 @@
+import type { KubeObject } from '../kube/object.js';
+import { expandKubeletVars } from '../util/kubelet-env.js';
+import { nodeId, type NodeId } from './model.js';
+import type { ContainerLike, PodSpecLike } from './pod-spec.js';
+
+/**
+ * The text a container is configured with, as the kubelet would hand it over (envFrom first,
+ * then env in order, `$(VAR)` expanded against what is defined so far and the Service
+ * variables; `command`/`args` expanded against the whole environment), each piece with where
+ * it came from, so an address found in it can name its evidence.
+ */
+export interface ConfiguredValue {
+  /** The expanded text. */
+  text: string;
+  channel: 'env' | 'command';
+  /** The env var's name (for envFrom, prefix + key), or `command[i]`/`args[i]`. */
+  name: string;
+  container: string;
+  /** The object holding the text: the workload itself, or the ConfigMap/Secret it loads. */
+  object: NodeId;
+  /** `spec.template.spec.containers[app].env[URL]`, `ConfigMap shop/settings data.CALLS via envFrom (containers[app])`. */
+  field: string;
+  /** True when any of the text came from a Secret: such text is read for hosts only. */
+  secret: boolean;
+  /** The config objects whose values `$(VAR)` put into the text, as `field`s. */
+  expandedFrom: string[];
+}
+
+/** What a value-bearing object holds (Secrets decoded). */
+export type ConfigData = (kind: 'ConfigMap' | 'Secret', namespace: string, name: string) => Record<string, string> | undefined;
+
+interface Variable {
+  value: string;
+  object: NodeId;
+  field: string;
+  secret: boolean;
+  /** Set for values no manifest wrote an address into (fieldRef): not scanned. */
+  unscanned?: boolean;
+  expandedFrom: string[];
+}
+
+/** Where a workload kind keeps its pod spec, for field paths. */
+export function podSpecPath(kind: string): string {
+  if (kind === 'Pod') return 'spec';
+  if (kind === 'CronJob') return 'spec.jobTemplate.spec.template.spec';
+  return 'spec.template.spec';
+}
+
+/**
+ * Every configured value of a workload's containers (init containers too). `serviceLinks`
+ * are the kubelet's `{SVC}_SERVICE_HOST`-style variables of the namespace; they are used for
+ * expansion only, never scanned themselves.
+ */
+export function configuredValues(
+  workload: KubeObject,
+  template: { labels: Record<string, string>; spec: PodSpecLike },
+  data: ConfigData,
+  serviceLinks: ReadonlyMap<string, string>,
+): ConfiguredValue[] {
+  const namespace = workload.metadata.namespace ?? 'default';
+  const self = nodeId(workload.kind, workload.metadata.namespace, workload.metadata.name);
+  const base = podSpecPath(workload.kind);
+  const links = template.spec.enableServiceLinks === false ? new Map<string, string>() : serviceLinks;
+  const values: ConfiguredValue[] = [];
+  const groups: Array<['initContainers' | 'containers', ContainerLike[] | undefined]> = [['initContainers', template.spec.initContainers], ['containers', template.spec.containers]];
+  for (const [list, containers] of groups) {
+    for (const container of containers ?? []) {
+      const name = container.name ?? '?';
+      const at = `${list}[${name}]`;
+      const env = new Map<string, Variable>();
+      const expand = (text: string, used: Variable[]) => expandKubeletVars(text, (variable) => {
+        const own = env.get(variable);
+        if (own) {
+          used.push(own);
+          return own.value;
+        }
+        return links.get(variable);
+      });
+
+      for (const source of (Array.isArray(container.envFrom) ? container.envFrom : []) as Array<Record<string, any>>) {
+        const kind = source?.configMapRef ? 'ConfigMap' : source?.secretRef ? 'Secret' : undefined;
+        const ref = source?.configMapRef ?? source?.secretRef;
+        if (!kind || typeof ref?.name !== 'string') continue;
+        const prefix = typeof source.prefix === 'string' ? source.prefix : '';
+        const object = nodeId(kind, namespace, ref.name);
+        for (const [key, value] of Object.entries(data(kind, namespace, ref.name) ?? {})) {
+          env.set(`${prefix}${key}`, {
+            value,
+            object,
+            field: `${kind} ${namespace}/${ref.name} data.${key} via envFrom${prefix ? ` prefix ${prefix}` : ''} (${at})`,
+            secret: kind === 'Secret',
+            expandedFrom: [],
+          });
+        }
+      }
+
+      for (const variable of container.env ?? []) {
+        if (typeof variable?.name !== 'string') continue;
+        const field = `${base}.${at}.env[${variable.name}]`;
+        if (typeof variable.value === 'string') {
+          const used: Variable[] = [];
+          const value = expand(variable.value, used);
+          env.set(variable.name, { value, object: self, field, secret: used.some((u) => u.secret), expandedFrom: fieldsOf(used) });
+          continue;
+        }
+        const from = variable.valueFrom as Record<string, any> | undefined;
+        const keyRef = from?.configMapKeyRef ?? from?.secretKeyRef;
+        if (keyRef && typeof keyRef.name === 'string' && typeof keyRef.key === 'string') {
+          const kind = from?.configMapKeyRef ? 'ConfigMap' : 'Secret';
+          const value = data(kind, namespace, keyRef.name)?.[keyRef.key];
+          if (value === undefined) continue;
+          const via = kind === 'ConfigMap' ? 'configMapKeyRef' : 'secretKeyRef';
+          env.set(variable.name, {
+            value,
+            object: nodeId(kind, namespace, keyRef.name),
+            field: `${kind} ${namespace}/${keyRef.name} data.${keyRef.key} via ${via} (${field})`,
+            secret: kind === 'Secret',
+            expandedFrom: [],
+          });
+          continue;
+        }
+        const fieldPath = from?.fieldRef?.fieldPath;
+        const value = typeof fieldPath === 'string' ? fieldValue(fieldPath, namespace, template.labels) : undefined;
+        if (value !== undefined) env.set(variable.name, { value, object: self, field, secret: false, unscanned: true, expandedFrom: [] });
+      }
+
+      for (const [variable, entry] of env) {
+        if (entry.unscanned) continue;
+        values.push({ text: entry.value, channel: 'env', name: variable, container: name, object: entry.object, field: entry.field, secret: entry.secret, expandedFrom: entry.expandedFrom });
+      }
+      for (const part of ['command', 'args'] as const) {
+        const items = container[part];
+        if (!Array.isArray(items)) continue;
+        items.forEach((item, i) => {
+          if (typeof item !== 'string') return;
+          const used: Variable[] = [];
+          const text = expand(item, used);
+          values.push({ text, channel: 'command', name: `${part}[${i}]`, container: name, object: self, field: `${base}.${at}.${part}[${i}]`, secret: used.some((u) => u.secret), expandedFrom: fieldsOf(used) });
+        });
+      }
+    }
+  }
+  return values;
+}
+
+function fieldsOf(used: Variable[]): string[] {
+  return [...new Set(used.filter((u) => u.object.startsWith('ConfigMap/') || u.object.startsWith('Secret/')).map((u) => u.field))];
+}
+
+/** The downward-API fields known from a manifest (the pod's name and IPs are not). */
+function fieldValue(path: string, namespace: string, labels: Record<string, string>): string | undefined {
+  if (path === 'metadata.namespace') return namespace;
+  const label = /^metadata\.labels\['(.+)'\]$/.exec(path);
+  return label ? labels[label[1]!] : undefined;
+}
+
+/**
+ * The kubelet's Service variables for a namespace (`REDIS_CART_SERVICE_HOST`, `…_SERVICE_PORT`,
+ * `…_PORT=tcp://host:port`, …), with the Service's DNS name standing in for its ClusterIP so
+ * an expanded value still names the Service.
+ */
+export function serviceLinkVariables(services: readonly KubeObject[], clusterDomain = 'cluster.local'): Map<string, string> {
+  const variables = new Map<string, string>();
+  for (const service of services) {
+    const spec = (service.spec ?? {}) as Record<string, any>;
+    if (spec.type === 'ExternalName' || spec.clusterIP === 'None') continue;
+    const prefix = service.metadata.name.toUpperCase().replace(/-/g, '_');
+    const host = `${service.metadata.name}.${service.metadata.namespace ?? 'default'}.svc.${clusterDomain}`;
+    variables.set(`${prefix}_SERVICE_HOST`, host);
+    const ports = (Array.isArray(spec.ports) ? spec.ports : []) as Array<Record<string, any>>;
+    ports.forEach((port, i) => {
+      if (typeof port?.port !== 'number') return;
+      const protocol = typeof port.protocol === 'string' ? port.protocol.toUpperCase() : 'TCP';
+      const url = `${protocol.toLowerCase()}://${host}:${port.port}`;
+      if (i === 0) {
+        variables.set(`${prefix}_SERVICE_PORT`, String(port.port));
+        variables.set(`${prefix}_PORT`, url);
+      }
+      if (typeof port.name === 'string' && port.name !== '') variables.set(`${prefix}_SERVICE_PORT_${port.name.toUpperCase().replace(/-/g, '_')}`, String(port.port));
+      const docker = `${prefix}_PORT_${port.port}_${protocol}`;
+      variables.set(docker, url);
+      variables.set(`${docker}_PROTO`, protocol.toLowerCase());
+      variables.set(`${docker}_PORT`, String(port.port));
+      variables.set(`${docker}_ADDR`, host);
+    });
+  }
+  return variables;
+}
