@@ -5,8 +5,9 @@ const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):\d{1,5}$/, 'write host:port, e.g. 203.0.113.7:15443')
   .refine((value) => {
-    const port = Number(value.slice(value.lastIndexOf(':') + 1));
-    return port >= 1 && port <= 65535;
+    const port = /:(\d{1,5})$/.exec(value)?.[1];
+    // Without a port the regex above already refused it; one problem is reported once.
+    return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
   }, 'the port must be 1-65535');
 
 /**

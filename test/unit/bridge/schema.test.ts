@@ -49,6 +49,7 @@ test('spec.bridges: a wrong value is refused naming the field and the form expec
       assert.ok(error instanceof FerryError);
       assert.equal(error.location.field, field);
       assert.match(error.message, message);
+      assert.doesNotMatch(error.message, /more problem/, 'one mistake, one message');
       assert.ok(error.location.line !== undefined, 'with its line in the file');
       return true;
     });
