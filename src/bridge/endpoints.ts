@@ -121,6 +121,8 @@ export class EndpointsBridge implements ServiceBridge {
       if (service) await restoreSelector(cluster, service, record.restore.service.selector);
       await this.deleteSlices(cluster, record);
       await stripLabels(cluster, endpointsRef);
+      // A Service first created as a bridge, then given its selector by the callee's slice and taken over again.
+      await stripLabels(cluster, serviceRef);
       return;
     }
     await this.deleteSlices(cluster, record);
