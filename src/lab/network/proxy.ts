@@ -62,6 +62,7 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
     }
     return pool;
   };
+  const failedCalls = new WeakMap<ServiceUnreachable, Destination>();
   const label = role === 'proxy' ? `lab service proxy (cluster ${cluster})` : `east-west gateway of cluster ${cluster}`;
 
   const callerOf = (headers: IncomingHttpHeaders): Caller => {
@@ -77,7 +78,14 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
       throw new ServiceUnreachable(502, `${label}: no Service or pod is named "${host}" (looked up from namespace ${caller.namespace}; the lab resolves svc, svc.ns, svc.ns.svc, svc.ns.svc.cluster.local and pod.svc.ns.svc.cluster.local)`);
     }
     if (target.kind === 'service') {
-      const picked = pickEndpoints(client, target.namespace, target.name, port, { localOnly: role === 'gateway' });
+      let picked: ReturnType<typeof pickEndpoints>;
+      try {
+        picked = pickEndpoints(client, target.namespace, target.name, port, { localOnly: role === 'gateway' });
+      } catch (error) {
+        // Counted as Istio counts a call with no healthy upstream: against the Service, workload unknown.
+        if (error instanceof ServiceUnreachable) failedCalls.set(error, { ...unknownPeer(cluster), service: `${target.name}.${target.namespace}.svc.cluster.local`, serviceName: target.name, serviceNamespace: target.namespace });
+        throw error;
+      }
       return { candidates: picked.candidates, authority: `${picked.fqdn}:${picked.port.port}`, destination: (endpoint, peer) => destinationOf(client, picked, endpoint, peer) };
     }
     if (target.kind === 'pod' && target.via) {
@@ -197,6 +205,8 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
     try {
       routed = route(url.hostname, portOf(url), caller);
     } catch (error) {
+      const destination = error instanceof ServiceUnreachable ? failedCalls.get(error) : undefined;
+      if (destination) telemetry.request(role === 'proxy' ? 'source' : 'destination', source, destination, 'http', error instanceof ServiceUnreachable ? error.status : 502, performance.now() - started);
       return replyError(response, error, label);
     }
     const method = request.method ?? 'GET';
