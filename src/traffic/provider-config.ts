@@ -15,6 +15,19 @@ export const routerProviderSchema = z
     adminUrl: z.url({ protocol: /^https?$/ }),
     route: z.string().min(1),
     tokenEnv: z.string().default('FERRY_ROUTER_TOKEN'),
+    /**
+     * The certificate the router's TLS listener serves, from a kubernetes.io/tls Secret:
+     * reconcile reads it through the kubeconfig and installs it over the admin API.
+     */
+    tls: z
+      .object({
+        secret: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected NAMESPACE/NAME of a kubernetes.io/tls Secret'),
+        /** kubeconfig context of the cluster holding the Secret (default: the current context). */
+        context: z.string().min(1).optional(),
+        kubeconfig: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -2,6 +2,7 @@ import { FerryError } from '../util/errors.js';
 import type { RouterProviderConfig } from './provider-config.js';
 import { assertMirror, assertWeight, type MirrorSetting, type ShadowStats, type StickinessSetting, type TrafficProvider, type TrafficStatus, type TrafficWeights } from './provider.js';
 import type { RouteView } from './proxy/routes.js';
+import { describeCertificate, loadTlsMaterial, type CertificateView } from './proxy/tls.js';
 
 /** The embedded router (src/traffic/proxy), driven through its admin API. */
 export class RouterProvider implements TrafficProvider {
@@ -15,7 +16,25 @@ export class RouterProvider implements TrafficProvider {
 
   async reconcile(): Promise<{ settleMs: number }> {
     await this.route();
+    if (this.config.tls) await this.installCertificate(this.config.tls);
     return { settleMs: 0 };
+  }
+
+  /**
+   * Reads the Secret and installs it on the router's TLS listener, then reads back the
+   * fingerprint the router serves (observe-then-ensure, as weights are). The key goes only
+   * into the request body to the admin API; nothing of it is returned, logged or journaled.
+   */
+  private async installCertificate(tls: NonNullable<RouterProviderConfig['tls']>): Promise<CertificateView> {
+    const loaded = (await loadTlsMaterial(tls))!;
+    const wanted = describeCertificate(loaded.material.cert, loaded.source);
+    const current = (await this.call('GET', '/tls')) as { certificate?: CertificateView | null };
+    if (current.certificate?.fingerprint256 === wanted.fingerprint256) return current.certificate;
+    const installed = (await this.call('PUT', '/tls', { ...loaded.material, source: loaded.source })) as { certificate: CertificateView };
+    if (installed.certificate.fingerprint256 !== wanted.fingerprint256) {
+      throw new FerryError('router-tls', `the router serves certificate ${installed.certificate.fingerprint256}, not the one in ${loaded.source}`, { location: { field: 'traffic.provider.tls.secret' }, fix: 'check that nothing else replaces the router\'s certificate' });
+    }
+    return installed.certificate;
   }
 
   async setWeight(targetPercent: number): Promise<void> {
@@ -46,7 +65,8 @@ export class RouterProvider implements TrafficProvider {
   async status(): Promise<TrafficStatus> {
     const route = await this.route();
     const mirrorStats = await this.call('GET', `/routes/${encodeURIComponent(this.config.route)}/mirror`);
-    return { type: this.type, weights: route.weights, mirror: { enabled: route.mirror.enabled, percent: route.mirror.percent }, detail: { route, mirrorStats } };
+    const tls = this.config.tls ? ((await this.call('GET', '/tls')) as { certificate?: CertificateView | null }).certificate ?? null : undefined;
+    return { type: this.type, weights: route.weights, mirror: { enabled: route.mirror.enabled, percent: route.mirror.percent }, detail: { route, mirrorStats, ...(tls !== undefined ? { certificate: tls } : {}) } };
   }
 
   async finalize(): Promise<void> {

@@ -16,7 +16,8 @@ export function register(program: Command): void {
       const adminToken = resolveAdminToken(config);
       const router = await startRouter(config, { adminToken });
       const routes = router.routes();
-      printResult(format, { url: router.url, adminUrl: router.adminUrl, adminWritable: adminToken !== undefined, routes }, () => ({
+      const certificate = router.certificate();
+      printResult(format, { url: router.url, ...(router.tlsUrl ? { tlsUrl: router.tlsUrl, certificate: certificate ?? null } : {}), adminUrl: router.adminUrl, adminWritable: adminToken !== undefined, routes }, () => ({
         headers: ['ROUTE', 'HOST', 'PATH', 'SOURCE', 'TARGET', 'WEIGHT', 'STICKY', 'MIRROR'],
         rows: routes.map((route) => [
           route.name,
@@ -29,7 +30,8 @@ export function register(program: Command): void {
           route.mirror.enabled ? `${route.mirror.percent}% → ${route.shadow}` : 'off',
         ]),
       }));
-      process.stderr.write(`router listening on ${router.url}, admin API on ${router.adminUrl}${adminToken ? '' : ' (read-only: no token set)'}\n`);
+      const tls = router.tlsUrl ? `, TLS (h2, http/1.1) on ${router.tlsUrl}${certificate ? ` with ${certificate.subject} from ${certificate.source}, expires ${certificate.notAfter}` : ' waiting for a certificate (PUT /tls)'}` : '';
+      process.stderr.write(`router listening on ${router.url} (HTTP/1.1, h2c)${tls}, admin API on ${router.adminUrl}${adminToken ? '' : ' (read-only: no token set)'}\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

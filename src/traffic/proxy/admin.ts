@@ -17,6 +17,8 @@ import { closeServer, listen, type Router } from './server.js';
  *   PUT  /routes/NAME/weight          {"target": 10}            (token)
  *   PUT  /routes/NAME/mirror          {"enabled": true, "percent": 5, "allowNonIdempotent"?, "ignorePaths"?}   (token)
  *   PUT  /routes/NAME/stickiness      {"mode": "cookie"|"header"|"none", "name": "ferry_user"}   (token)
+ *   GET  /tls                         the TLS listener's certificate (subject, names, expiry, fingerprint; never the key)
+ *   PUT  /tls                         {"cert": PEM, "key": PEM, "source"?: "Secret ns/name"}   (token) replaces it
  */
 export async function startAdmin(listenAddress: string, router: Router, token: string | undefined): Promise<{ url: string; close(): Promise<void> }> {
   const expected = token ? tokenDigest(token) : undefined;
@@ -41,6 +43,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
       return sendText(res, 200, await registry.metrics(), registry.contentType);
     }
     if (url.pathname === '/metrics.json') return sendJson(res, 200, { backends: router.metrics.snapshot() });
+    if (url.pathname === '/tls') {
+      if (!router.tlsUrl) return sendJson(res, 404, { code: 'not-found', message: 'the router has no TLS listener' });
+      return sendJson(res, 200, { url: router.tlsUrl, certificate: router.certificate() ?? null });
+    }
     if (parts[0] === 'routes' && parts.length === 1) return sendJson(res, 200, { routes: router.routes() });
     if (parts[0] === 'routes' && parts.length === 2) return sendJson(res, 200, findRoute(router, parts[1]!));
     if (parts[0] === 'routes' && parts.length === 3 && parts[2] === 'mirror') return sendJson(res, 200, router.mirrorStats(parts[1]!));
@@ -48,7 +54,21 @@ async function handle(req: IncomingMessage, res: ServerResponse, router: Router,
   }
   if (method !== 'PUT' && method !== 'POST') return sendJson(res, 405, { code: 'method', message: `${method} is not supported` });
   authoriseBearer(req, expected, { message: 'the admin API is read-only: the router was started without a token', fix: 'start the router with FERRY_ROUTER_TOKEN set (or admin.tokenFile in router.yaml)' });
-  const body = await readJsonBody(req, 64 * 1024);
+  // A certificate chain and key can exceed the 64 KiB that every other body fits in.
+  const body = await readJsonBody(req, url.pathname === '/tls' ? 1024 * 1024 : 64 * 1024);
+  if (url.pathname === '/tls') {
+    const { cert, key, source } = body as { cert?: unknown; key?: unknown; source?: unknown };
+    if (typeof cert !== 'string' || typeof key !== 'string') throw new FerryError('usage', 'body must be {"cert": PEM, "key": PEM}', { location: { field: typeof cert !== 'string' ? 'cert' : 'key' }, fix: 'send the PEM certificate chain and its private key as strings' });
+    let certificate;
+    try {
+      certificate = router.setCertificate({ cert, key }, typeof source === 'string' && source.length <= 200 ? source : 'admin API');
+    } catch (error) {
+      // A pair that cannot serve is the caller's mistake (400), not the router's.
+      if (error instanceof FerryError && error.code === 'tls') throw new FerryError('usage', error.message, { location: error.location, ...(error.fix ? { fix: error.fix } : {}) });
+      throw error;
+    }
+    return sendJson(res, 200, { url: router.tlsUrl, certificate });
+  }
   if (parts[0] === 'routes' && parts.length === 3 && parts[2] === 'weight') {
     const target = (body as { target?: unknown }).target;
     if (typeof target !== 'number') throw new FerryError('usage', 'body must be {"target": PERCENT}', { location: { field: 'target' }, fix: 'send a number from 0 to 100' });

@@ -76,6 +76,33 @@ export const backendSchema = z
   })
   .strict();
 
+const k8sRef = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/**
+ * TLS termination on a second listener (HTTP/2 and HTTP/1.1 by ALPN). The certificate comes
+ * from PEM files, from a kubernetes.io/tls Secret read through the kubeconfig, or, with
+ * neither, through the admin API (`PUT /tls`, what the router traffic provider does).
+ */
+export const tlsSchema = z
+  .object({
+    listen: listen.default('127.0.0.1:8443'),
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    /** NAMESPACE/NAME of a kubernetes.io/tls Secret (keys tls.crt, tls.key). */
+    secret: z.string().regex(k8sRef, 'expected NAMESPACE/NAME of a kubernetes.io/tls Secret').optional(),
+    /** kubeconfig context to read the Secret from (default: the current context). */
+    context: z.string().min(1).optional(),
+    kubeconfig: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((tls, ctx) => {
+    if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [tls.certFile === undefined ? 'certFile' : 'keyFile'], message: 'certFile and keyFile go together' });
+    }
+    if (tls.secret !== undefined && tls.certFile !== undefined) ctx.addIssue({ code: 'custom', path: ['secret'], message: 'give the certificate as files or as a Secret, not both' });
+    if (tls.secret === undefined && (tls.context !== undefined || tls.kubeconfig !== undefined)) ctx.addIssue({ code: 'custom', path: [tls.context !== undefined ? 'context' : 'kubeconfig'], message: 'context and kubeconfig say where to read tls.secret from; set tls.secret' });
+  });
+
 export const routerConfigSchema = z
   .object({
     listen: listen.default('127.0.0.1:8080'),
@@ -92,6 +119,8 @@ export const routerConfigSchema = z
     timeoutMs: z.number().int().positive().default(30_000),
     /** Request bodies are buffered (so a failed connect can be retried and mirrored); larger ones get 413. */
     maxRequestBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+    /** Optional TLS listener; the plaintext `listen` keeps serving HTTP/1.1 and h2c. */
+    tls: tlsSchema.optional(),
     backends: z.record(z.string().regex(/^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$/), backendSchema),
     routes: z.array(routeSchema).min(1),
   })
@@ -116,6 +145,7 @@ export type RouteConfig = z.infer<typeof routeSchema>;
 export type MirrorConfig = z.infer<typeof mirrorSchema>;
 export type CompareConfig = z.infer<typeof compareSchema>;
 export type StickinessConfig = z.infer<typeof stickinessSchema>;
+export type TlsConfig = z.infer<typeof tlsSchema>;
 
 /** Validates a config object; the first problem becomes a FerryError naming the field. */
 export function parseRouterConfig(value: unknown, file?: string, lineOf?: (path: PropertyKey[]) => number | undefined): RouterConfig {

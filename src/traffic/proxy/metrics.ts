@@ -1,5 +1,6 @@
-import { Counter, Histogram, Registry, type HistogramConfiguration, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, type HistogramConfiguration, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client';
 import type { MismatchReason } from './compare.js';
+import { GRPC_STATUS_NAMES, grpcError } from './grpc.js';
 
 /**
  * Per-backend request and error counts and latency histograms, served by the admin API at
@@ -25,8 +26,13 @@ export interface ResponseObservation {
   latencyMs: number;
   /** Epoch milliseconds from the router's injected clock, taken when the response ended. */
   at: number;
-  /** Set when the backend gave no (complete) response: the undici error code. */
+  /**
+   * Set when the backend gave no (complete) response: the undici or HTTP/2 error code; or,
+   * for a gRPC call answered with a grpc-status other than 0, `grpc <NAME>` (e.g. `grpc UNAVAILABLE`).
+   */
   error?: string;
+  /** The call's grpc-status (trailer, or header of a trailers-only response), for gRPC calls. */
+  grpcStatus?: number;
   /** True when the request was answered by the other backend after a failed connect. */
   retried?: boolean;
 }
@@ -45,6 +51,9 @@ export interface BackendSnapshot {
   requests: number;
   errors: number;
   byStatusClass: Record<string, number>;
+  /** gRPC calls by grpc-status name, when there were any. */
+  grpcByStatus?: Record<string, number>;
+  websockets?: { opened: number; open: number };
   latency: { count: number; sumMs: number; bucketsMs: Array<{ le: number; count: number }>; p50Ms: number; p99Ms: number };
 }
 
@@ -57,6 +66,11 @@ export class Series {
   readonly byStatusClass = [0, 0, 0, 0, 0, 0];
   /** Non-cumulative latency bucket counts; the last slot is above the largest bound. */
   readonly counts = new Array<number>(LATENCY_BUCKETS_SECONDS.length + 1).fill(0);
+  /** gRPC calls by grpc-status code (0–16); their HTTP status is counted above as well. */
+  readonly grpcByStatus = new Array<number>(GRPC_STATUS_NAMES.length).fill(0);
+  /** WebSocket (Upgrade) connections opened through this backend, and those still open. */
+  websocketsOpened = 0;
+  websocketsOpen = 0;
   readonly labels: { route: string; backend: string; role: BackendRole };
 
   constructor(
@@ -136,12 +150,46 @@ export class RouterMetrics {
     });
     new Counter({
       name: 'ferry_router_errors_total',
-      help: 'Responses with status >= 500 or no response',
+      help: 'Responses with status >= 500, gRPC calls with a grpc-status other than 0, or no response',
       labelNames: ['route', 'backend', 'role'],
       registers,
       collect() {
         this.reset();
         for (const series of all()) if (series.errors > 0) this.inc(series.labels, series.errors);
+      },
+    });
+    new Counter({
+      name: 'ferry_router_grpc_calls_total',
+      help: 'gRPC calls answered, by grpc-status code (a code other than 0 is also counted in ferry_router_errors_total)',
+      labelNames: ['route', 'backend', 'role', 'grpc_status'],
+      registers,
+      collect() {
+        this.reset();
+        for (const series of all()) {
+          series.grpcByStatus.forEach((count, code) => {
+            if (count > 0) this.inc({ ...series.labels, grpc_status: String(code) }, count);
+          });
+        }
+      },
+    });
+    new Counter({
+      name: 'ferry_router_websocket_connections_total',
+      help: 'WebSocket (HTTP/1.1 Upgrade) connections opened to a backend',
+      labelNames: ['route', 'backend', 'role'],
+      registers,
+      collect() {
+        this.reset();
+        for (const series of all()) if (series.websocketsOpened > 0) this.inc(series.labels, series.websocketsOpened);
+      },
+    });
+    new Gauge({
+      name: 'ferry_router_websocket_connections_open',
+      help: 'WebSocket connections open now, on the backend they were opened on',
+      labelNames: ['route', 'backend', 'role'],
+      registers,
+      collect() {
+        this.reset();
+        for (const series of all()) if (series.websocketsOpened > 0) this.set(series.labels, series.websocketsOpen);
       },
     });
     new SeriesHistogram({ name: 'ferry_router_request_duration_seconds', help: 'Time from request start to response end', labelNames: ['route', 'backend', 'role'], buckets: LATENCY_BUCKETS_SECONDS, registers }, all);
@@ -169,15 +217,24 @@ export class RouterMetrics {
   }
 
   observe(observation: ResponseObservation): void {
-    this.record(this.series(observation.route, observation.backend, observation.role), observation.status, observation.latencyMs, observation.at, observation.error, observation.retried === true);
+    this.record(this.series(observation.route, observation.backend, observation.role), observation.status, observation.latencyMs, observation.at, observation.error, observation.retried === true, observation.grpcStatus ?? -1);
   }
 
-  /** The request path's entry: counts one response (or failed attempt) of `series`. */
-  record(series: Series, status: number, latencyMs: number, at: number, error: string | undefined, retried: boolean): void {
+  /**
+   * The request path's entry: counts one response (or failed attempt) of `series`.
+   * `grpcStatus` is the call's grpc-status, -1 for plain HTTP: a gRPC failure answers HTTP
+   * 200, so a code other than 0 is an error exactly as a 5xx is, and reaches the listeners
+   * with `error: "grpc NAME"` (what src/analysis/router-metrics.ts counts as a failure).
+   */
+  record(series: Series, status: number, latencyMs: number, at: number, error: string | undefined, retried: boolean, grpcStatus = -1): void {
     // Index 0 ('none') counts attempts that got no response at all (status 0).
     const statusClass = status === 0 ? 0 : status >= 500 ? 5 : status < 100 ? 1 : (status / 100) | 0;
     series.requests++;
     series.byStatusClass[statusClass]!++;
+    if (grpcStatus >= 0) {
+      series.grpcByStatus[grpcStatus]!++;
+      if (grpcStatus > 0 && error === undefined) error = grpcError(grpcStatus);
+    }
     if (status >= 500 || error !== undefined) series.errors++;
     series.sumMs += latencyMs;
     let i = 0;
@@ -188,6 +245,7 @@ export class RouterMetrics {
     const observation: ResponseObservation = { route: series.route, backend: series.backend, role: series.role, status, latencyMs, at };
     if (error !== undefined) observation.error = error;
     if (retried) observation.retried = true;
+    if (grpcStatus >= 0) observation.grpcStatus = grpcStatus;
     for (const listener of listeners) listener(observation);
   }
 
@@ -209,6 +267,10 @@ export class RouterMetrics {
       series.byStatusClass.forEach((n, i) => {
         if (n > 0) byStatusClass[STATUS_KEYS[i]!] = n;
       });
+      let grpcByStatus: Record<string, number> | undefined;
+      series.grpcByStatus.forEach((n, code) => {
+        if (n > 0) (grpcByStatus ??= {})[GRPC_STATUS_NAMES[code]!] = n;
+      });
       return [
         {
           route: series.route,
@@ -217,6 +279,8 @@ export class RouterMetrics {
           requests: series.requests,
           errors: series.errors,
           byStatusClass,
+          ...(grpcByStatus ? { grpcByStatus } : {}),
+          ...(series.websocketsOpened > 0 ? { websockets: { opened: series.websocketsOpened, open: series.websocketsOpen } } : {}),
           latency: { count, sumMs: series.sumMs, bucketsMs, p50Ms: quantileFromBuckets(bucketsMs, count, 0.5), p99Ms: quantileFromBuckets(bucketsMs, count, 0.99) },
         },
       ];

@@ -1,7 +1,8 @@
 import { Pool } from 'undici';
 import { FerryError } from '../../util/errors.js';
-import { percentToBasisPoints } from './buckets.js';
+import { bucketOf, newUserId, percentToBasisPoints, randomBucket, readCookie, sideForBucket, type Side } from './buckets.js';
 import type { RouteConfig, RouterConfig } from './config.js';
+import { H2Upstream } from './http2.js';
 import type { RouterMetrics, Series } from './metrics.js';
 import { MirrorLedger } from './mirror.js';
 
@@ -15,6 +16,8 @@ export interface BackendPool {
   name: string;
   url: string;
   pool: Pool;
+  /** HTTP/2 sessions to the same backend, for HTTP/2 and gRPC requests. */
+  h2: H2Upstream;
   /**
    * performance.now() until which the backend is skipped in favour of the other one, set
    * after a failed connect so that a dead backend costs one refused connect per second
@@ -22,6 +25,9 @@ export interface BackendPool {
    */
   downUntil: number;
 }
+
+/** undici's default connect timeout, used for HTTP/2 sessions too. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** How long a backend whose connect failed is passed over. */
 export const EJECT_MS = 1000;
@@ -33,6 +39,13 @@ export interface MirrorSetting {
   allowNonIdempotent?: boolean;
   /** JSON paths left out of the comparison; default: the route's configured ones. */
   ignorePaths?: string[];
+}
+
+/** Where one request (or WebSocket connection) goes, and the cookie to set when a user id was drawn. */
+export interface Decision {
+  side: Side;
+  /** `name=value; attributes` for Set-Cookie, when the router gave the user a new id. */
+  setCookie: string | undefined;
 }
 
 export interface StickinessSetting {
@@ -80,6 +93,33 @@ export class RouteState {
     const host = config.match.host?.toLowerCase();
     if (host?.startsWith('*.')) this.hostSuffix = host.slice(1);
     else this.hostExact = host;
+  }
+
+  /**
+   * The routing decision: the user's bucket (cookie, header or a random draw) against one
+   * read of the weight, then away from a backend passed over after a failed connect.
+   * `now` is performance.now().
+   */
+  decide(cookieHeader: string | undefined, stickyValue: string | string[] | undefined, random: () => number, now: number): Decision {
+    const sticky = this.stickiness;
+    let bucket: number;
+    let setCookie: string | undefined;
+    if (sticky.mode === 'cookie') {
+      let user = readCookie(cookieHeader, sticky.name);
+      if (user === undefined) {
+        user = newUserId(random);
+        setCookie = `${sticky.name}=${user}${this.setCookieSuffix}`;
+      }
+      bucket = bucketOf(user);
+    } else if (sticky.mode === 'header') {
+      bucket = typeof stickyValue === 'string' && stickyValue.length > 0 ? bucketOf(stickyValue) : randomBucket(random);
+    } else {
+      bucket = randomBucket(random);
+    }
+    let side = sideForBucket(bucket, this.targetBasisPoints);
+    const other: Side = side === 'target' ? 'source' : 'target';
+    if (this[side].downUntil > now && this[other].downUntil <= now) side = other;
+    return { side, setCookie };
   }
 
   setWeight(percent: number): void {
@@ -161,7 +201,7 @@ export class RouteTable {
         headersTimeout: config.timeoutMs,
         bodyTimeout: config.timeoutMs,
       });
-      this.pools.set(name, { name, url: backend.url, pool, downUntil: 0 });
+      this.pools.set(name, { name, url: backend.url, pool, h2: new H2Upstream(backend.url, CONNECT_TIMEOUT_MS), downUntil: 0 });
     }
     const poolOf = (name: string) => this.pools.get(name)!;
     this.routes = config.routes.map(
@@ -181,8 +221,15 @@ export class RouteTable {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((backend) => backend.pool.destroy()));
+    await Promise.all([...this.pools.values()].flatMap((backend) => [backend.pool.destroy(), backend.h2.close(1_000)]));
   }
+}
+
+/** The Host header (or :authority) without its port, lower-cased. */
+export function hostOf(header: string | undefined): string {
+  if (!header) return '';
+  const end = header.startsWith('[') ? header.indexOf(']') + 1 : header.indexOf(':');
+  return (end > 0 ? header.slice(0, end) : header).toLowerCase();
 }
 
 function specificity(route: RouteState): number {

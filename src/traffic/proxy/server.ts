@@ -1,21 +1,29 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createH2cServer } from 'node:http2';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { FerryError } from '../../util/errors.js';
 import { startAdmin } from './admin.js';
 import type { Dispatcher } from 'undici';
-import { bucketOf, newUserId, randomBucket, readCookie, sideForBucket, type Side } from './buckets.js';
+import type { Side } from './buckets.js';
 import type { CapturedResponse } from './compare.js';
 import { splitListen, type RouterConfig } from './config.js';
 import { errorCode, isConnectError, isRetryable, outboundHeaders, PrimaryHandler, ShadowHandler } from './forward.js';
+import { H2Proxy } from './h2-forward.js';
+import { adoptWithoutListening, closeNet, listenOn, plaintextListener, SessionSet, tlsListener } from './listeners.js';
 import { RouterMetrics, type ResponseListener } from './metrics.js';
 import { isIdempotent, type MirrorStats } from './mirror.js';
-import { EJECT_MS, RouteTable, type BackendPool, type MirrorSetting, type RouteState, type StickinessSetting, type RouteView } from './routes.js';
+import { EJECT_MS, hostOf, RouteTable, type BackendPool, type MirrorSetting, type RouteState, type StickinessSetting, type RouteView } from './routes.js';
+import { describeCertificate, loadTlsMaterial, secureContextOptions, type CertificateView, type TlsMaterial } from './tls.js';
+import { UpgradeProxy } from './websocket.js';
 
 /**
- * The embedded router: an HTTP/1.1 reverse proxy over weighted source/target backends with
- * sticky users, mirroring to a shadow, retry of failed connects on the other backend, and
- * per-backend metrics. `startRouter` is the library API; `ferry router` only calls it.
+ * The embedded router: a reverse proxy over weighted source/target backends with sticky
+ * users, mirroring to a shadow, retry of failed connects on the other backend, and
+ * per-backend metrics. HTTP/1.1 and h2c on the plaintext listener, h2 and HTTP/1.1 by ALPN on
+ * the optional TLS one (listeners.ts); HTTP/1.1 requests go through undici (forward.ts),
+ * HTTP/2 and gRPC over HTTP/2 (h2-forward.ts), WebSocket upgrades through tunnels
+ * (websocket.ts). `startRouter` is the library API; `ferry router` only calls it.
  */
 export interface RouterOptions {
   /** Epoch milliseconds; injected so tests and the judge can run in simulated time. */
@@ -26,10 +34,14 @@ export interface RouterOptions {
   adminToken?: string;
   /** Start the admin listener (default true). */
   admin?: boolean;
+  /** The TLS listener's certificate, instead of the one `config.tls` names. */
+  tls?: TlsMaterial;
 }
 
 export interface Router {
   url: string;
+  /** `https://host:port` of the TLS listener, when `config.tls` is set. */
+  tlsUrl: string | undefined;
   adminUrl: string | undefined;
   metrics: RouterMetrics;
   onResponse(listener: ResponseListener): () => void;
@@ -38,6 +50,10 @@ export interface Router {
   setMirror(route: string, setting: MirrorSetting): RouteView;
   setStickiness(route: string, setting: StickinessSetting): RouteView;
   mirrorStats(route: string): MirrorStats;
+  /** The TLS listener's certificate (never its key), undefined without one. */
+  certificate(): CertificateView | undefined;
+  /** Replaces the TLS listener's certificate for new handshakes; open connections keep theirs. */
+  setCertificate(material: TlsMaterial, source: string): CertificateView;
   close(): Promise<void>;
 }
 
@@ -47,13 +63,40 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   const metrics = new RouterMetrics();
   const table = new RouteTable(config, random, metrics);
   const proxy = new Proxy(config, table, metrics, clock, random);
-  const server = createServer({ keepAlive: true, noDelay: true }, (req, res) => proxy.handle(req, res));
+  const http1 = createServer({ keepAlive: true, noDelay: true }, (req, res) => proxy.handle(req, res));
   // Longer than the usual load balancer idle timeout, so clients close idle connections first.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  http1.keepAliveTimeout = 65_000;
+  http1.headersTimeout = 66_000;
+  const upgrades = new UpgradeProxy(table, metrics, clock, random, config.timeoutMs);
+  http1.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => upgrades.handle(req, socket, head));
+  adoptWithoutListening(http1);
+  const h2 = new H2Proxy(table, metrics, clock, random, config.timeoutMs);
+  const http2 = createH2cServer();
+  http2.on('stream', (stream, headers, flags: number) => h2.handle(stream, headers, flags));
+  const sessions = new SessionSet();
+  sessions.watch(http2);
+  const front = { http1, http2 };
+
+  const plain = plaintextListener(front);
   const { host, port } = splitListen(config.listen);
-  await listen(server, host, port, 'listen');
-  const address = server.address() as AddressInfo;
+  await listenOn(plain, host, port, 'listen');
+  const address = plain.address() as AddressInfo;
+  let tlsServer: ReturnType<typeof tlsListener> | undefined;
+  let certificate: CertificateView | undefined;
+  if (config.tls) {
+    try {
+      const loaded = options.tls ? { material: options.tls, source: 'startRouter options' } : await loadTlsMaterial(config.tls);
+      certificate = loaded ? describeCertificate(loaded.material.cert, loaded.source) : undefined;
+      tlsServer = tlsListener(front, loaded ? secureContextOptions(loaded.material, loaded.source) : {});
+      const tlsAddress = splitListen(config.tls.listen);
+      await listenOn(tlsServer, tlsAddress.host, tlsAddress.port, 'tls.listen');
+    } catch (error) {
+      await closeNet(plain);
+      await table.close();
+      throw error;
+    }
+  }
+  const tlsAddress = tlsServer?.address() as AddressInfo | undefined;
 
   const routeOrThrow = (name: string): RouteState => {
     const route = table.get(name);
@@ -62,6 +105,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   };
   const router: Router = {
     url: `http://${formatHost(address.address)}:${address.port}`,
+    tlsUrl: tlsAddress ? `https://${formatHost(tlsAddress.address)}:${tlsAddress.port}` : undefined,
     adminUrl: undefined,
     metrics,
     onResponse: (listener) => metrics.onResponse(listener),
@@ -85,9 +129,19 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
       const route = routeOrThrow(name);
       return route.ledger.stats(route.mirror.enabled, route.mirror.percent);
     },
+    certificate: () => certificate,
+    setCertificate: (material, source) => {
+      if (!tlsServer) throw new FerryError('usage', 'the router has no TLS listener', { location: { field: 'tls' }, fix: 'add tls: { listen: 127.0.0.1:8443 } to router.yaml' });
+      const secure = secureContextOptions(material, source);
+      const view = describeCertificate(material.cert, source);
+      tlsServer.setSecureContext(secure);
+      certificate = view;
+      return view;
+    },
     close: async () => {
       await adminServer?.close();
-      await closeServer(server);
+      upgrades.close();
+      await drainFront(http1, sessions, [plain, ...(tlsServer ? [tlsServer] : [])]);
       await table.close();
     },
   };
@@ -177,25 +231,10 @@ class Proxy {
   }
 
   private route(route: RouteState, req: IncomingMessage, res: ServerResponse, body: Buffer | null, started: number): void {
-    const sticky = route.stickiness;
-    let bucket: number;
-    let setCookie: string[] | undefined;
-    if (sticky.mode === 'cookie') {
-      let user = readCookie(req.headers.cookie, sticky.name);
-      if (user === undefined) {
-        user = newUserId(this.random);
-        setCookie = ['set-cookie', `${sticky.name}=${user}${route.setCookieSuffix}`];
-      }
-      bucket = bucketOf(user);
-    } else if (sticky.mode === 'header') {
-      const user = req.headers[route.stickyHeader];
-      bucket = typeof user === 'string' && user.length > 0 ? bucketOf(user) : randomBucket(this.random);
-    } else {
-      bucket = randomBucket(this.random);
-    }
-    // One read of the weight: the decision below uses this value whatever the admin API does meanwhile.
-    let side = sideForBucket(bucket, route.targetBasisPoints);
-    if (route[side].downUntil > started && route[otherSide(side)].downUntil <= started) side = otherSide(side);
+    // One read of the weight: the decision uses this value whatever the admin API does meanwhile.
+    const decision = route.decide(req.headers.cookie, route.stickiness.mode === 'header' ? req.headers[route.stickyHeader] : undefined, this.random, started);
+    const side = decision.side;
+    const setCookie = decision.setCookie === undefined ? undefined : ['set-cookie', decision.setCookie];
     const method = req.method ?? 'GET';
     const options: Dispatcher.DispatchOptions = {
       method: method as Dispatcher.HttpMethod,
@@ -275,12 +314,6 @@ function otherSide(side: Side): Side {
   return side === 'target' ? 'source' : 'target';
 }
 
-function hostOf(header: string | undefined): string {
-  if (!header) return '';
-  const end = header.startsWith('[') ? header.indexOf(']') + 1 : header.indexOf(':');
-  return (end > 0 ? header.slice(0, end) : header).toLowerCase();
-}
-
 function formatHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
@@ -292,6 +325,18 @@ export function listen(server: Server, host: string, port: number, field: string
     );
     server.listen(port, host, () => resolve());
   });
+}
+
+/**
+ * Shutdown of the front doors: stop accepting, close idle HTTP/1.1 connections, GOAWAY to
+ * HTTP/2 clients, and give requests in flight `drainMs` before cutting what is left.
+ */
+async function drainFront(http1: Server, sessions: SessionSet, listeners: NetServer[], drainMs = 5_000): Promise<void> {
+  const timer = setTimeout(() => http1.closeAllConnections(), drainMs);
+  // http1 never listened: close() only stops its connection bookkeeping and closes idle ones.
+  http1.close(() => undefined);
+  await Promise.all([sessions.close(drainMs), ...listeners.map((listener) => closeNet(listener))]);
+  clearTimeout(timer);
 }
 
 /**

@@ -38,6 +38,8 @@ const ferryBin = fileURLToPath(new URL('../../../bin/ferry.js', import.meta.url)
 
 export interface RouterProcess {
   url: string;
+  /** The TLS listener, when the config has `tls`. */
+  tlsUrl?: string;
   adminUrl: string;
   token: string;
   child: ChildProcess;
@@ -55,14 +57,14 @@ export async function startRouterProcess(config: Record<string, unknown>, token 
   });
   let out = '';
   let err = '';
-  const summary = await new Promise<{ url: string; adminUrl: string }>((resolve, reject) => {
+  const summary = await new Promise<{ url: string; tlsUrl?: string; adminUrl: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`router did not start: ${err}`)), 30_000);
     child.once('exit', (code) => reject(new Error(`router exited with ${code}: ${err}`)));
     child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       try {
-        const parsed = JSON.parse(out) as { url: string; adminUrl: string };
+        const parsed = JSON.parse(out) as { url: string; tlsUrl?: string; adminUrl: string };
         clearTimeout(timer);
         resolve(parsed);
       } catch {

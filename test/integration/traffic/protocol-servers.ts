@@ -1,0 +1,176 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createH2cServer, type Http2Server } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+
+/**
+ * Real servers on loopback that speak what services speak, for the router's protocol tests:
+ * h2c, gRPC (grpc-js), WebSocket, and certificates made by openssl.
+ */
+
+/** An h2c backend: answers JSON naming itself, and a trailer when the client asks for trailers. */
+export async function startH2cBackend(name: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Http2Server = createH2cServer();
+  server.on('stream', (stream, headers) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => {
+      const trailers = headers.te === 'trailers';
+      stream.respond({ ':status': 200, 'content-type': 'application/json' }, { waitForTrailers: trailers });
+      if (trailers) stream.once('wantTrailers', () => stream.sendTrailers({ 'x-served-by': name }));
+      stream.end(JSON.stringify({ backend: name, protocol: 'h2', path: headers[':path'], authority: headers[':authority'], forwardedFor: headers['x-forwarded-for'], bodyBytes: Buffer.concat(chunks).length }));
+    });
+    stream.on('error', () => undefined);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+const json = {
+  serialize: (value: unknown) => Buffer.from(JSON.stringify(value)),
+  deserialize: (bytes: Buffer) => JSON.parse(bytes.toString('utf8')) as unknown,
+};
+
+/** A unary gRPC method with JSON messages (no .proto needed): `ferry.test.Echo/Echo`. */
+export const echoService: grpc.ServiceDefinition = {
+  echo: {
+    path: '/ferry.test.Echo/Echo',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: json.serialize,
+    requestDeserialize: json.deserialize,
+    responseSerialize: json.serialize,
+    responseDeserialize: json.deserialize,
+  },
+};
+
+export interface GrpcBackend {
+  name: string;
+  url: string;
+  /** When set, every call is answered with this status (e.g. grpc.status.UNAVAILABLE). */
+  failWith: grpc.status | undefined;
+  served: number;
+  close(): Promise<void>;
+}
+
+export async function startGrpcBackend(name: string): Promise<GrpcBackend> {
+  const server = new grpc.Server();
+  const backend: GrpcBackend = {
+    name,
+    url: '',
+    failWith: undefined,
+    served: 0,
+    close: () => new Promise((resolve) => server.tryShutdown(() => resolve())),
+  };
+  server.addService(echoService, {
+    echo: (call: grpc.ServerUnaryCall<{ n: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      backend.served++;
+      if (backend.failWith !== undefined) callback({ code: backend.failWith, details: `${name} is failing` });
+      else callback(null, { backend: name, n: call.request.n });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+  backend.url = `http://127.0.0.1:${port}`;
+  return backend;
+}
+
+export interface EchoClient {
+  echo(n: number, deadlineMs?: number): Promise<{ backend: string; n: number }>;
+  close(): void;
+}
+
+/** A grpc-js client of the router (h2c); proxies from the environment are not used. */
+export function grpcEchoClient(routerUrl: string): EchoClient {
+  const Client = grpc.makeGenericClientConstructor(echoService, 'Echo');
+  const client = new Client(new URL(routerUrl).host, grpc.credentials.createInsecure(), { 'grpc.enable_http_proxy': 0 }) as unknown as grpc.Client & {
+    echo(request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response: { backend: string; n: number }) => void): void;
+  };
+  return {
+    echo: (n, deadlineMs = 5_000) => new Promise((resolve, reject) => client.echo({ n }, { deadline: Date.now() + deadlineMs }, (error, response) => (error ? reject(error) : resolve(response)))),
+    close: () => client.close(),
+  };
+}
+
+/**
+ * A WebSocket echo server answering `NAME:message`. Hand-written (RFC 6455 handshake and
+ * small frames, ~40 lines) because no WebSocket server library is a dependency of Ferry.
+ */
+export async function startWebSocketEcho(name: string): Promise<{ url: string; open: Set<Socket>; close(): Promise<void> }> {
+  const open = new Set<Socket>();
+  const server: Server = createHttpServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('websocket only\n'));
+  server.on('upgrade', (req, socket: Socket) => {
+    const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
+    socket.on('error', () => socket.destroy());
+    let buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        if (buffer.length < 2) return;
+        const opcode = buffer[0]! & 0x0f;
+        const masked = (buffer[1]! & 0x80) !== 0;
+        let length = buffer[1]! & 0x7f;
+        let offset = 2;
+        if (length === 126) {
+          if (buffer.length < 4) return;
+          length = buffer.readUInt16BE(2);
+          offset = 4;
+        }
+        const maskBytes = masked ? 4 : 0;
+        if (buffer.length < offset + maskBytes + length) return;
+        const payload = Buffer.from(buffer.subarray(offset + maskBytes, offset + maskBytes + length));
+        if (masked) for (let i = 0; i < payload.length; i++) payload[i]! ^= buffer[offset + (i % 4)]!;
+        buffer = buffer.subarray(offset + maskBytes + length);
+        if (opcode === 0x8) return void socket.end(frame(0x8, Buffer.alloc(0)));
+        if (opcode === 0x9) socket.write(frame(0xa, payload));
+        if (opcode === 0x1) socket.write(frame(0x1, Buffer.from(`${name}:${payload.toString('utf8')}`)));
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    open,
+    close: () => {
+      for (const socket of open) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function frame(opcode: number, payload: Buffer): Buffer {
+  const head = payload.length < 126 ? Buffer.from([0x80 | opcode, payload.length]) : Buffer.from([0x80 | opcode, 126, payload.length >> 8, payload.length & 0xff]);
+  return Buffer.concat([head, payload]);
+}
+
+export interface TestCertificate {
+  certFile: string;
+  keyFile: string;
+  cert: string;
+  key: string;
+  fingerprint256: string;
+}
+
+/** A self-signed P-256 certificate for `names` (and 127.0.0.1) made by openssl. */
+export function makeCertificate(commonName: string, names: string[]): TestCertificate {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-cert-'));
+  const certFile = join(dir, 'tls.crt');
+  const keyFile = join(dir, 'tls.key');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+    '-keyout', keyFile, '-out', certFile, '-subj', `/CN=${commonName}`,
+    '-addext', `subjectAltName=${[...names.map((name) => `DNS:${name}`), 'IP:127.0.0.1'].join(',')}`,
+  ], { stdio: 'ignore' });
+  const cert = readFileSync(certFile, 'utf8');
+  return { certFile, keyFile, cert, key: readFileSync(keyFile, 'utf8'), fingerprint256: new X509Certificate(cert).fingerprint256 };
+}
