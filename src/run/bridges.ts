@@ -1,5 +1,4 @@
 import type { BridgeRecord, BridgeSpec, ServiceBridge } from '../bridge/bridge.js';
-import { BRIDGE_LABEL } from '../bridge/bridge.js';
 import type { BridgeClusters } from '../bridge/cluster.js';
 import { bridgeKey } from '../bridge/plan.js';
 import { resolveBridgeSpec } from '../bridge/resolve.js';
@@ -126,7 +125,8 @@ export function createRunBridges(options: RunBridgesOptions): RunBridges {
         await apply([service]);
         if (!existing) continue;
         try {
-          await releaseBridge(clusters, existing.record);
+          // The callee's Service now stands over the bridge: remove() deletes only the bridge's own slice and labels.
+          await bridge.remove(existing.record);
         } catch (error) {
           journal.append('bridge-replace-incomplete', { key, error: toFerryError(error).oneLine() });
         }
@@ -137,26 +137,6 @@ export function createRunBridges(options: RunBridgesOptions): RunBridges {
       return replaced;
     }),
   };
-}
-
-/**
- * After the real Service was applied over a bridge: the bridge's other objects go (its
- * EndpointSlice, its hand-written Endpoints, which the endpoints controller rewrites from the
- * now-selected pods) and the bridge's label comes off the Service, which stays.
- */
-async function releaseBridge(clusters: BridgeClusters, record: BridgeRecord): Promise<void> {
-  for (const object of record.objects) {
-    const cluster = clusters[object.cluster];
-    if (object.kind === 'Service') {
-      const live = await cluster.get(object);
-      const labels = (live?.metadata.labels ?? {}) as Record<string, string>;
-      if (live && BRIDGE_LABEL in labels) {
-        await cluster.patch(object, [{ op: 'remove', path: `/metadata/labels/${BRIDGE_LABEL.replace('/', '~1')}` }]);
-      }
-      continue;
-    }
-    if (object.created && object.kind !== 'Endpoints') await cluster.delete(object);
-  }
 }
 
 /** What a rollback of one slice tells the bridges: the source is back, then the target is gone. */

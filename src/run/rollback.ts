@@ -52,7 +52,12 @@ export async function rollbackSlice(
   const decommissioned = decommissionOf(journal.records, slice.name);
   if (decommissioned) steps.source = await services.restoreSource(decommissioned);
   // The source serves again: callers left there stop going through bridges to the target.
-  await reconcileBridges?.({ sourceServing: true });
+  // A bridge that cannot be changed is journaled, never a reason to stop taking users back.
+  const bridges = async (placement: Partial<Placement>) => reconcileBridges?.(placement).catch((error: unknown) => {
+    steps.bridgeError = toFerryError(error).oneLine();
+    journal.append('bridge-failed', { slice: slice.name, error: steps.bridgeError });
+  });
+  await bridges({ sourceServing: true });
   const sourceReadyAt = clock.now();
   if (services.traffic) {
     // DNS may have been made plain at the end of the ramp: reconcile re-creates the weighted record.
@@ -75,7 +80,7 @@ export async function rollbackSlice(
   const settleMs = services.traffic?.changeSettleMs ?? 0;
   if (settleMs > 0) await clock.sleep(settleMs);
   // Callers on the target reach the slice on the source again before its target pods stop.
-  await reconcileBridges?.({ sourceServing: true, target: 'absent' });
+  await bridges({ sourceServing: true, target: 'absent' });
   steps.target = await services.retireTarget();
   journal.append('rollback-slice', {
     slice: slice.name,

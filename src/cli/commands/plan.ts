@@ -5,7 +5,10 @@ import { TRAFFIC_KINDS, type TrafficChoice, type TrafficKind } from '../../plan/
 import { color } from '../../util/color.js';
 import { FerryError } from '../../util/errors.js';
 import { toJson, toYamlText } from '../../util/output.js';
-import { parseOutputFormat } from '../context.js';
+import { globalOptions, parseOutputFormat } from '../context.js';
+import { chooseBridges, type BridgesChoice } from '../../bridge/choose.js';
+import { sourceClient, targetClient } from '../../apply/slice.js';
+import type { MigrationPlan } from '../../plan/schema.js';
 import { inventoryFromFlags } from '../sources.js';
 
 const TRAFFIC_HELP = `
@@ -52,6 +55,7 @@ export function register(program: Command): void {
     .option('--from <context>', 'source cluster (kubeconfig context)')
     .option('--manifests <path>', 'exported YAML of the source instead of a live cluster')
     .option('--to <context>', 'target cluster (kubeconfig context)', 'target')
+    .option('--bridges <provider>', 'how calls crossing clusters are carried: endpoints, mcs, istio or none (default: endpoints when both clusters publish an east-west gateway, else none with a warning)')
     .option('-n, --namespace <name>', 'namespace for objects in the manifests that name none', 'default')
     .option('--name <name>', 'plan name', 'migration')
     .option('--order <order>', 'consumers-first (default) or providers-first', 'consumers-first')
@@ -105,12 +109,32 @@ export function register(program: Command): void {
         ...(traffic ? { traffic } : {}),
         ...(options.prometheus ? { metrics: { url: options.prometheus, scrapeInterval: options.scrapeInterval } } : {}),
       });
+      const bridges = await bridgesFor(plan, options.bridges, globalOptions(command).kubeconfig);
+      plan.spec.bridges = bridges.settings;
       process.stdout.write(format === 'json' ? toJson(plan) : toYamlText(plan));
+      if (bridges.warning) process.stderr.write(`${color().yellow('warning:')} ${bridges.warning}\n`);
       // Said now rather than at `ferry validate`: what this plan still needs before it can run.
       for (const problem of runnableProblems(plan).filter((p) => p.severity === 'error')) {
         process.stderr.write(`${color().yellow('note:')} the plan cannot run yet: ${problem.field}: ${problem.message} (fix: ${problem.fix})\n`);
       }
     });
+}
+
+const BRIDGE_PROVIDERS = ['endpoints', 'mcs', 'istio', 'none'] as const;
+
+async function bridgesFor(plan: MigrationPlan, asked: string | undefined, kubeconfig: string | undefined): Promise<BridgesChoice> {
+  if (asked !== undefined && !(BRIDGE_PROVIDERS as readonly string[]).includes(asked)) {
+    throw new FerryError('usage', `unknown bridge provider "${asked}"`, { location: { field: '--bridges' }, fix: `use one of: ${BRIDGE_PROVIDERS.join(', ')}` });
+  }
+  const options = kubeconfig ? { kubeconfig } : {};
+  const source = sourceClient(plan, options);
+  const target = plan.spec.target.context ? targetClient(plan, options) : undefined;
+  try {
+    return await chooseBridges(plan, { ...(source ? { source } : {}), ...(target ? { target } : {}) }, asked as (typeof BRIDGE_PROVIDERS)[number] | undefined);
+  } finally {
+    source?.close();
+    target?.close();
+  }
 }
 
 /** The flags as the library's TrafficChoice; which are required is decided there. */

@@ -1,0 +1,190 @@
+/**
+ * A whole application on two lab clusters, for `ferry run` tests of many slices that call
+ * each other: the call-graph app in Online Boutique's shape (eleven services, a StatefulSet
+ * reached by pod DNS) applied to `source` with real kubectl, each cluster's ingress in front
+ * of its frontend, the router as the global load balancer in front of both ingresses,
+ * Prometheus scraping the router and both clusters' service networking, and users whose
+ * every answer is the tree of hops that served it.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { stringify } from 'yaml';
+import { callGraphManifests } from '../../../src/lab/workloads/topologies.js';
+import type { KubeObject } from '../../../src/kube/object.js';
+import { ferryAsync, startFerry, type RunningFerry } from '../../helpers/cli.js';
+import { startTestLab, type TestLab } from '../../helpers/lab.js';
+import { driveLoad, startPrometheus, type PrometheusProcess } from '../analysis/helpers.js';
+import { startRouterProcess, type RouterProcess } from '../traffic/helpers.js';
+
+export const SCRAPE_MS = 500;
+export const NAMESPACE = 'shop';
+
+/** One answer of the call-graph app: who served, and the answers of everyone it called. */
+export interface Hop {
+  service: string;
+  cluster: string;
+  calls?: Hop[];
+}
+
+export interface Answer {
+  at: number;
+  status: number;
+  tree?: Hop;
+  error?: string;
+}
+
+export interface AppStage {
+  lab: TestLab;
+  router: RouterProcess;
+  prometheus: PrometheusProcess;
+  /** `ferry plan --from source` of the whole app, made runnable the way a user would edit it. */
+  writePlan(name: string, edit?: (plan: any) => void): Promise<{ file: string; plan: any }>;
+  ferry(args: string[]): RunningFerry;
+  journal(stateDir: string, run: string): any[];
+  /** Users through the router until `stop()`; every answer kept with its hop tree. */
+  load(rate?: number): { answers: Answer[]; stop(): Promise<Answer[]> };
+  /** One request now. */
+  probe(): Promise<Answer>;
+  kubectl(args: string[], context: string): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  stop(): Promise<void>;
+}
+
+/** Calls that crossed clusters in one answer, as `from→to` slice names with the plan's direction words. */
+export function crossings(tree: Hop | undefined): Set<string> {
+  const found = new Set<string>();
+  const walk = (hop: Hop) => {
+    for (const child of hop.calls ?? []) {
+      if (child.cluster !== hop.cluster) found.add(`${hop.service}→${child.service} ${hop.cluster === 'target' ? 'target→source' : 'source→target'}`);
+      walk(child);
+    }
+  };
+  if (tree) walk(tree);
+  return found;
+}
+
+/** Every cluster that served a hop of the answer. */
+export function clustersOf(tree: Hop | undefined): Set<string> {
+  const found = new Set<string>();
+  const walk = (hop: Hop) => {
+    found.add(hop.cluster);
+    for (const child of hop.calls ?? []) walk(child);
+  };
+  if (tree) walk(tree);
+  return found;
+}
+
+export function appManifests(extra: KubeObject[] = []): KubeObject[] {
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
+    ...callGraphManifests({ namespace: NAMESPACE }),
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'shop', namespace: NAMESPACE, labels: { app: 'frontend' } },
+      spec: { rules: [{ http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'frontend', port: { number: 80 } } } }] } }] },
+    },
+    ...extra,
+  ];
+}
+
+export async function startAppStage(options: { extra?: KubeObject[] } = {}): Promise<AppStage> {
+  const lab = await startTestLab(['source', 'target'], 'processes');
+  const stops: Array<() => Promise<unknown>> = [() => lab.stop()];
+  try {
+    const file = join(lab.dir, 'app.yaml');
+    writeFileSync(file, appManifests(options.extra).map((object) => stringify(object)).join('---\n'));
+    const applied = await lab.kubectl(['apply', '--server-side', '--field-manager', 'team-ci', '-f', file], 'source');
+    if (applied.code !== 0) throw new Error(applied.stderr);
+    for (const kind of ['deployment', 'statefulset']) {
+      const ready = await lab.kubectl(['rollout', 'status', kind, '-n', NAMESPACE, '--timeout=120s'], 'source');
+      if (ready.code !== 0) throw new Error(`${kind}s did not become ready: ${ready.stderr}`);
+    }
+    const [source, target] = lab.clusters;
+    const router = await startRouterProcess({
+      backends: { 'old-cluster': { url: source!.ingress!.url }, 'new-cluster': { url: target!.ingress!.url } },
+      routes: [{ name: 'shop', match: { pathPrefix: '/' }, source: 'old-cluster', target: 'new-cluster', weight: 0 }],
+    });
+    stops.unshift(() => router.stop());
+    const networkJob = (cluster: (typeof lab.clusters)[number]) => {
+      const url = new URL(cluster.network!.metricsUrl);
+      return { job: `lab-network-${cluster.name}`, targets: [url.host], metricsPath: url.pathname };
+    };
+    const prometheus = await startPrometheus([
+      { job: 'ferry-router', targets: [new URL(router.adminUrl).host] },
+      networkJob(source!),
+      networkJob(target!),
+    ], SCRAPE_MS);
+    stops.unshift(() => prometheus.stop());
+    const pool = new Pool(router.url, { connections: 16 });
+    stops.unshift(() => pool.close());
+
+    const probe = async (): Promise<Answer> => {
+      const at = Date.now();
+      try {
+        const response = await pool.request({ method: 'GET', path: '/', headersTimeout: 10_000, bodyTimeout: 10_000 });
+        const text = await response.body.text();
+        let tree: Hop | undefined;
+        try {
+          tree = JSON.parse(text) as Hop;
+        } catch {
+          tree = undefined;
+        }
+        return { at, status: response.statusCode, ...(tree ? { tree } : {}), ...(response.statusCode >= 500 ? { error: text.slice(0, 300) } : {}) };
+      } catch (error) {
+        return { at, status: 0, error: (error as Error).message };
+      }
+    };
+
+    return {
+      lab, router, prometheus,
+      async writePlan(name, edit) {
+        const planned = await ferryAsync(['plan', '--from', 'source', '--to', 'target', '--kubeconfig', lab.kubeconfigFile, '--name', name, '-o', 'json']);
+        if (planned.code !== 0) throw new Error(planned.stderr);
+        const plan = JSON.parse(planned.stdout);
+        const frontend = plan.spec.waves.flatMap((w: any) => w.slices).find((s: any) => s.name === 'frontend');
+        frontend.traffic = { provider: { type: 'router', adminUrl: router.adminUrl, route: 'shop' } };
+        plan.spec.metrics = { provider: 'prometheus', url: prometheus.url, scrapeInterval: `${SCRAPE_MS}ms` };
+        plan.spec.defaults.traffic.steps = [50, 100];
+        plan.spec.defaults.traffic.stepWindow = '2s';
+        plan.spec.defaults.traffic.mirror = { percent: 0 };
+        plan.spec.defaults.gates.minRequests = 10;
+        plan.spec.defaults.analysis = { ...plan.spec.defaults.analysis, onInconclusive: 'advance', maxExtensions: 1 };
+        plan.spec.defaults.decommission.after = '3s';
+        plan.spec.defaults.rollback.keepSourceFor = '0s';
+        edit?.(plan);
+        const file = join(lab.dir, `${name}.json`);
+        writeFileSync(file, JSON.stringify(plan));
+        return { file, plan };
+      },
+      ferry: (args) => startFerry([...args, '--kubeconfig', lab.kubeconfigFile], { FERRY_ROUTER_TOKEN: router.token }),
+      journal: (stateDir, run) => readFileSync(join(stateDir, 'runs', run, 'journal.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line)),
+      load(rate = 8) {
+        let stopped = false;
+        const answers: Answer[] = [];
+        const send = async () => {
+          const answer = await probe();
+          answers.push(answer);
+          return answer.status;
+        };
+        const done = driveLoad(send, rate, 600_000, () => stopped);
+        return {
+          answers,
+          async stop() {
+            stopped = true;
+            await done;
+            return answers;
+          },
+        };
+      },
+      probe,
+      kubectl: (args, context) => lab.kubectl(args, context),
+      async stop() {
+        for (const stop of stops) await stop().catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    for (const stop of stops) await stop().catch(() => undefined);
+    throw error;
+  }
+}
