@@ -56,7 +56,8 @@ export async function labStatusReport(state: LabState & { running: boolean }): P
       const services = list.items.filter((service) => ['LoadBalancer', 'NodePort'].includes((service.spec as Obj | undefined)?.type));
       const gateway = services.find((service) => service.metadata.annotations?.[EAST_WEST_ANNOTATION]);
       if (!base.eastWest && gateway) base.eastWest = gateway.metadata.annotations![EAST_WEST_ANNOTATION];
-      base.services = services.map(exposed).sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+      // The gateway has its own row; its node ports lead nowhere (it is reached at its address).
+      base.services = services.filter((service) => service !== gateway).map(exposed).sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
     } catch (error) {
       base.error = (error as Error).message;
     } finally {

@@ -132,7 +132,9 @@ test('a Deployment behind a LoadBalancer, a NodePort and an Ingress answers a pl
     addresses: [`${lbAgain}:8080`, `${lbAgain}:9090`, ...lbPorts.map((port) => `127.0.0.1:${port.nodePort}`)],
   });
   assert.deepEqual(source.services.find((s) => s.name === 'web-node')?.addresses, [`127.0.0.1:${nodePort}`]);
-  if (lab.clusters[0]!.network) assert.equal(source.eastWest, `${lab.clusters[0]!.network.eastWest.host}:${lab.clusters[0]!.network.eastWest.port}`);
+  assert.ok(lab.clusters[0]!.network, 'pods as processes come with service networking');
+  assert.equal(source.eastWest, `${lab.clusters[0]!.network.eastWest.host}:${lab.clusters[0]!.network.eastWest.port}`);
+  assert.ok(!source.services.some((s) => s.namespace === 'ferry-system'), 'the east-west gateway is its own row, not a user Service');
 
   const table = await ferryAsync(['lab', 'status', '--dir', lab.dir]);
   assert.equal(table.code, 0, table.stderr);
