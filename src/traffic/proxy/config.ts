@@ -73,6 +73,12 @@ export const backendSchema = z
     url: z.url({ protocol: /^https?$/ }),
     /** Keep-alive connections per backend. */
     connections: z.number().int().positive().default(64),
+    /**
+     * HTTP/2 clients' requests reach this backend over HTTP/2 (h2c for http://, ALPN h2 for
+     * https://). false for a backend that speaks only HTTP/1.1 (e.g. an ingress controller's
+     * plain port): they then go over HTTP/1.1. gRPC always goes over HTTP/2.
+     */
+    http2: z.boolean().default(true),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import { constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { performance } from 'node:perf_hooks';
+import type { Dispatcher } from 'undici';
 import type { Side } from './buckets.js';
 import { errorCode, isConnectError } from './forward.js';
 import { GRPC_UNAVAILABLE, grpcStatusOf, isGrpc } from './grpc.js';
@@ -13,6 +14,8 @@ import { EJECT_MS, hostOf, type RouteState, type RouteTable } from './routes.js'
  * a request is retried on the other backend only when nothing of it was sent yet: a failed
  * connect, or a stream the backend refused unprocessed (REFUSED_STREAM, GOAWAY) when the
  * request had no body. Mirroring is not done for HTTP/2 (it needs the buffered body).
+ * A backend configured with `http2: false` gets HTTP/2 clients' requests (gRPC excepted)
+ * over HTTP/1.1 through its undici pool.
  */
 const { NGHTTP2_NO_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
 
@@ -52,6 +55,10 @@ export class H2Proxy {
     exchange.role = side;
     exchange.retried = retried;
     const upstream = exchange.route[side].h2;
+    if (!exchange.grpc && !exchange.route[side].http2) {
+      exchange.openHttp1();
+      return;
+    }
     const session = upstream.current();
     if (session) exchange.open(session);
     else upstream.connect().then((connected) => exchange.open(connected), (error: Error) => exchange.failed(error));
@@ -67,6 +74,9 @@ class H2Exchange {
   error: string | undefined;
   responseStarted = false;
   private upstream: ClientHttp2Stream | undefined;
+  private abortHttp1: ((error?: Error) => void) | undefined;
+  private http1Done = false;
+  private viaHttp1 = false;
   private upstreamError: Error | undefined;
   private trailers: IncomingHttpHeaders | undefined;
   private reopened = false;
@@ -79,7 +89,7 @@ class H2Exchange {
     private readonly inbound: ServerHttp2Stream,
     private readonly headers: OutgoingHttpHeaders,
     private readonly started: number,
-    private readonly grpc: boolean,
+    readonly grpc: boolean,
     private readonly setCookie: string | undefined,
     /** The request's HEADERS frame ended the stream (Node sets `endAfterHeaders` only later). */
     private readonly noBody: boolean,
@@ -91,6 +101,7 @@ class H2Exchange {
 
   open(session: ClientHttp2Session): void {
     if (this.inbound.closed || this.inbound.destroyed) return;
+    this.viaHttp1 = false;
     let up: ClientHttp2Stream;
     try {
       up = session.request(this.headers, { endStream: this.noBody });
@@ -119,6 +130,54 @@ class H2Exchange {
     });
     up.once('close', () => this.onUpstreamClose(up));
     if (!this.noBody) this.inbound.pipe(up);
+  }
+
+  /** To a backend that speaks only HTTP/1.1: the request over undici, the answer back on the HTTP/2 stream. */
+  openHttp1(): void {
+    if (this.inbound.closed || this.inbound.destroyed) return;
+    this.viaHttp1 = true;
+    this.http1Done = false;
+    const options: Dispatcher.DispatchOptions = {
+      method: String(this.headers[':method'] ?? 'GET') as Dispatcher.HttpMethod,
+      path: String(this.headers[':path'] ?? '/'),
+      headers: http1Headers(this.headers),
+      body: this.noBody ? null : this.inbound,
+      headersTimeout: this.proxy.timeoutMs,
+      bodyTimeout: this.proxy.timeoutMs,
+    };
+    this.route[this.role].pool.dispatch(options, new Http1Bridge(this, this.inbound));
+  }
+
+  /** Http1Bridge's callbacks. */
+  http1Connected(abort: (error?: Error) => void): void {
+    this.abortHttp1 = abort;
+  }
+
+  http1Response(status: number, headers: OutgoingHttpHeaders): void {
+    this.responseStarted = true;
+    this.status = status;
+    if (this.inbound.closed || this.inbound.destroyed) return;
+    headers[':status'] = status;
+    if (this.setCookie !== undefined) {
+      const existing = headers['set-cookie'];
+      headers['set-cookie'] = existing === undefined ? [this.setCookie] : [...(existing as string[]), this.setCookie];
+    }
+    this.inbound.respond(headers, { endStream: this.headers[':method'] === 'HEAD' || status === 204 || status === 304, waitForTrailers: this.wantsTrailers });
+  }
+
+  http1Ended(trailers: IncomingHttpHeaders | undefined, error: Error | undefined): void {
+    this.http1Done = true;
+    if (error === undefined) {
+      this.trailers = trailers;
+      if (!this.inbound.closed && !this.inbound.writableEnded) this.inbound.end();
+      return;
+    }
+    if (!this.responseStarted) {
+      this.failed(error);
+      return;
+    }
+    this.error ??= errorCode(error);
+    if (!this.inbound.closed) this.inbound.close(constants.NGHTTP2_INTERNAL_ERROR);
   }
 
   private onResponse(up: ClientHttp2Stream, headers: IncomingHttpHeaders, ended: boolean): void {
@@ -163,7 +222,8 @@ class H2Exchange {
     const backend = this.route[this.role];
     if (isConnectError(error)) backend.downUntil = performance.now() + EJECT_MS;
     const clientGone = this.inbound.closed || this.inbound.destroyed;
-    const unsent = isConnectError(error) || (this.noBody && NOT_PROCESSED.has(code));
+    // undici reads a streamed body itself: over HTTP/1.1 a request is resent only without one.
+    const unsent = (isConnectError(error) && (!this.viaHttp1 || this.noBody)) || (this.noBody && NOT_PROCESSED.has(code));
     if (unsent && !this.retried && !clientGone) {
       this.proxy.metrics.record(this.route.series[this.role], 0, performance.now() - this.started, this.proxy.clock(), code, false);
       this.proxy.attempt(this, this.role === 'target' ? 'source' : 'target', true);
@@ -185,10 +245,78 @@ class H2Exchange {
   private finish(): void {
     const up = this.upstream;
     if (up && !up.closed) up.close(NGHTTP2_CANCEL);
+    if (this.abortHttp1 !== undefined && !this.http1Done) this.abortHttp1(new Error('client closed the stream'));
     if (this.error === undefined && this.inbound.rstCode !== undefined && this.inbound.rstCode !== NGHTTP2_NO_ERROR) this.error = `client reset ${this.inbound.rstCode}`;
     const status = this.status || 502;
     this.proxy.metrics.record(this.route.series[this.role], status, performance.now() - this.started, this.proxy.clock(), this.error, this.retried, this.grpc ? this.grpcStatus : -1);
   }
+}
+
+/**
+ * undici's callback handler (see forward.ts for why this API) answering an HTTP/2 stream
+ * from an HTTP/1.1 response, with back-pressure from the stream's flow control.
+ */
+class Http1Bridge implements Dispatcher.DispatchHandler {
+  private resume: (() => void) | undefined;
+
+  constructor(
+    private readonly exchange: H2Exchange,
+    private readonly inbound: ServerHttp2Stream,
+  ) {}
+
+  onConnect(abort: (error?: Error) => void): void {
+    this.exchange.http1Connected(abort);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true;
+    this.resume = resume;
+    this.exchange.http1Response(statusCode, headersFromRaw(rawHeaders));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.inbound.closed || this.inbound.destroyed) return true;
+    const more = this.inbound.write(chunk);
+    if (!more) this.inbound.once('drain', () => this.resume?.());
+    return more;
+  }
+
+  onComplete(trailers: string[] | null): void {
+    this.exchange.http1Ended(trailers && trailers.length > 0 ? (headersFromRaw(trailers) as IncomingHttpHeaders) : undefined, undefined);
+  }
+
+  onError(error: Error): void {
+    this.exchange.http1Ended(undefined, error);
+  }
+}
+
+/** HTTP/1.1 header pairs as an HTTP/2 header object: names lower-case, connection-specific ones dropped. */
+function headersFromRaw(raw: Array<Buffer | string>): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    if (HOP_BY_HOP.has(name)) continue;
+    const value = raw[i + 1]!.toString('latin1');
+    const existing = out[name];
+    if (existing === undefined) out[name] = name === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else out[name] = name === 'cookie' ? `${String(existing)}; ${value}` : `${String(existing)}, ${value}`;
+  }
+  return out;
+}
+
+/** The HTTP/2 request's headers for HTTP/1.1: pseudo-headers out, Host from :authority. */
+function http1Headers(headers: OutgoingHttpHeaders): string[] {
+  const out: string[] = [];
+  for (const name of Object.keys(headers)) {
+    if (name.startsWith(':') || name === 'te') continue;
+    const value = headers[name];
+    if (Array.isArray(value)) for (const item of value) out.push(name, item);
+    else if (value !== undefined) out.push(name, String(value));
+  }
+  if (headers[':authority'] !== undefined) out.push('host', String(headers[':authority']));
+  return out;
 }
 
 /** The request as the backend gets it: hop-by-hop headers out, X-Forwarded-For/-Proto in, `te: trailers` kept. */

@@ -18,6 +18,8 @@ export interface BackendPool {
   pool: Pool;
   /** HTTP/2 sessions to the same backend, for HTTP/2 and gRPC requests. */
   h2: H2Upstream;
+  /** Whether HTTP/2 requests other than gRPC reach this backend over HTTP/2 (else over HTTP/1.1 on `pool`). */
+  http2: boolean;
   /**
    * performance.now() until which the backend is skipped in favour of the other one, set
    * after a failed connect so that a dead backend costs one refused connect per second
@@ -201,7 +203,7 @@ export class RouteTable {
         headersTimeout: config.timeoutMs,
         bodyTimeout: config.timeoutMs,
       });
-      this.pools.set(name, { name, url: backend.url, pool, h2: new H2Upstream(backend.url, CONNECT_TIMEOUT_MS), downUntil: 0 });
+      this.pools.set(name, { name, url: backend.url, pool, h2: new H2Upstream(backend.url, CONNECT_TIMEOUT_MS), http2: backend.http2, downUntil: 0 });
     }
     const poolOf = (name: string) => this.pools.get(name)!;
     this.routes = config.routes.map(
