@@ -9,6 +9,28 @@ import type { ControllerClient } from '../controllers/client.js';
 
 export const GATEWAY_NAMESPACE = 'ferry-system';
 export const GATEWAY_SERVICE = 'east-west-gateway';
+/** ConfigMap naming the cluster's network addresses, for users and tools outside the lab's process (`ferry lab up`). */
+export const NETWORK_CONFIGMAP = 'lab-network';
+
+export interface PublishedNetwork {
+  proxyUrl: string;
+  metricsUrl: string;
+  eastWest: { host: string; port: number };
+  clusterIpRange: string | undefined;
+}
+
+/** Writes `ferry-system/lab-network`: proxyUrl, metricsUrl, eastWest (host:port), clusterIpRange. */
+export function publishNetworkConfigMap(client: ControllerClient, network: PublishedNetwork): void {
+  const data = {
+    proxyUrl: network.proxyUrl,
+    metricsUrl: network.metricsUrl,
+    eastWest: `${network.eastWest.host}:${network.eastWest.port}`,
+    ...(network.clusterIpRange ? { clusterIpRange: network.clusterIpRange } : {}),
+  };
+  const existing = client.get('v1', 'ConfigMap', GATEWAY_NAMESPACE, NETWORK_CONFIGMAP);
+  if (!existing) client.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: NETWORK_CONFIGMAP, namespace: GATEWAY_NAMESPACE, labels: { 'app.kubernetes.io/managed-by': 'ferry-lab' } }, data } as KubeObject);
+  else client.update({ ...existing, data } as KubeObject);
+}
 
 export function publishGatewayService(client: ControllerClient, gateway: { host: string; port: number }): KubeObject {
   if (!client.get('v1', 'Namespace', undefined, GATEWAY_NAMESPACE)) {

@@ -17,7 +17,7 @@ import { claimClusterRange, clusterIpAllocator, type ClusterRange } from './addr
 import { listenOnClusterIps } from './cluster-ips.js';
 import { proxyEnv, serviceLinkEnv } from './env.js';
 import { attachNetwork } from './forward.js';
-import { publishGatewayService } from './gateway.js';
+import { publishGatewayService, publishNetworkConfigMap } from './gateway.js';
 import { registerGateway } from './gateways.js';
 import { serveServiceProxy } from './proxy.js';
 import { NetworkTelemetry } from './telemetry.js';
@@ -27,7 +27,7 @@ export { ServiceUnreachable } from './endpoints.js';
 export { gatewayAt, registerGateway, type GatewayEntry } from './gateways.js';
 export { resolveHost, type NameTarget } from './names.js';
 export { EAST_WEST_PORT, isLoopback } from './addresses.js';
-export { GATEWAY_NAMESPACE, GATEWAY_SERVICE } from './gateway.js';
+export { GATEWAY_NAMESPACE, GATEWAY_SERVICE, NETWORK_CONFIGMAP } from './gateway.js';
 export { NetworkTelemetry, workloadOf, type Peer, type Destination } from './telemetry.js';
 export { proxyEnv, serviceLinkEnv } from './env.js';
 
@@ -85,11 +85,15 @@ export async function reserveLabNetwork(cluster: string): Promise<ReservedNetwor
       const proxyPort = typeof address === 'object' && address ? address.port : 0;
       publishGatewayService(client, { host: range.gatewayHost, port: range.gatewayPort });
       const clusterIps = listenOnClusterIps(cluster, store, client);
-      return {
+      const published = {
         proxyUrl: `http://127.0.0.1:${proxyPort}`,
         eastWest: { host: range.gatewayHost, port: range.gatewayPort },
         metricsUrl: `http://127.0.0.1:${proxyPort}/metrics`,
         clusterIpRange: range.octet === undefined ? undefined : `127.${range.octet}.0.0/16`,
+      };
+      publishNetworkConfigMap(client, published);
+      return {
+        ...published,
         telemetry,
         podEnv: (pod) => ({ ...serviceLinkEnv(client, pod), ...proxyEnv(proxyPort, pod.metadata.namespace ?? 'default', pod.metadata.name) }),
         clusterIpAddresses: () => clusterIps.addresses(),

@@ -64,6 +64,10 @@ http.createServer((req, res) => {
   }
   res.statusCode = 404;
   res.end();
+}).on('upgrade', (req, socket) => {
+  // A WebSocket-like upgrade: 101, then every byte echoed.
+  socket.write('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: echo\\r\\nConnection: Upgrade\\r\\n\\r\\n');
+  socket.pipe(socket);
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
 
@@ -170,13 +174,14 @@ before(async () => {
     apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'echo', namespace: 'remote' },
     subsets: [{ addresses: [{ ip: b.network!.eastWest.host }], ports: [{ name: 'http', port: b.network!.eastWest.port }] }],
   } as KubeObject);
+  clientA.create(service('apps', 'caller', [{ name: 'http', port: 8080, targetPort: 8080 }]));
   clientA.create(deployment('apps', 'caller', 1, {
     name: 'main', image: 'example.com/caller:v1', ports: [{ containerPort: 8080 }],
     env: [{ name: 'UNDICI_MODULE', value: require.resolve('undici') }, { name: 'GRPC_MODULE', value: require.resolve('@grpc/grpc-js') }],
     readinessProbe: { httpGet: { path: '/readyz', port: 8080 }, periodSeconds: 1 },
   }, { 'lab.ferry.dev/command': `exec node ${script}` }));
   await waitFor('pods ready', () => readyAddresses(clientA, 'apps', 'echo') === 2 && readyAddresses(clientA, 'apps', 'db') === 2
-    && readyAddresses(clientA, 'apps', 'caller') === 0 && clientA.list('v1', 'Pod', 'apps').filter((p) => p.metadata.labels?.app === 'caller').some((p) => a.runtime!.get('apps', p.metadata.name)?.ready)
+    && readyAddresses(clientA, 'apps', 'caller') === 1
     && readyAddresses(clientB, 'apps', 'echo') === 1 && readyAddresses(clientB, 'remote', 'echo') === 1 && readyAddresses(clientB, 'remote', 'db') === 1, 60_000, 100);
   await a.network!.settled();
   await b.network!.settled();
@@ -276,6 +281,9 @@ test('a pod in cluster A reaches cluster B\'s Service through B\'s east-west gat
   const host = gatewayService.status.loadBalancer.ingress[0].ip as string;
   const port = gatewayService.spec.ports[0].port as number;
   assert.deepEqual({ host, port }, b.network!.eastWest);
+  // Tools outside the lab's process (a `ferry lab up` lab) find the addresses in a ConfigMap.
+  const published = clientB.get('v1', 'ConfigMap', 'ferry-system', 'lab-network') as KubeObject & { data: Record<string, string> };
+  assert.deepEqual(published.data, { proxyUrl: b.network!.proxyUrl, metricsUrl: b.network!.metricsUrl, eastWest: `${host}:${port}`, clusterIpRange: b.network!.clusterIpRange });
   const answer = await curl('http://echo.apps.svc.cluster.local/', `http://${host}:${port}`);
   assert.equal(answer.status, 200, answer.body);
   assert.equal(answer.json.cluster, 'netb');
@@ -346,6 +354,23 @@ test('a CONNECT tunnel through the service proxy carries HTTP/2 (a gRPC health c
   } finally {
     // The session stays open: stopping the lab must close its tunnel (see after()).
     session.unref();
+  }
+});
+
+test('an absolute-form Upgrade request through the proxy becomes a two-way stream to the Service', async () => {
+  const proxy = new URL(a.network!.proxyUrl);
+  const socket = netConnect(Number(proxy.port), proxy.hostname);
+  try {
+    socket.write('GET http://caller.apps:8080/stream HTTP/1.1\r\nHost: caller.apps:8080\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    await waitFor('101', () => received.includes('\r\n\r\n'), 10_000);
+    assert.match(received, /^HTTP\/1.1 101/);
+    received = '';
+    socket.write('ping-1');
+    await waitFor('the echo', () => received === 'ping-1', 10_000);
+  } finally {
+    socket.destroy();
   }
 });
 
