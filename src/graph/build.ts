@@ -3,7 +3,7 @@ import { compareStrings } from '../util/stable.js';
 import { assertObjectShapes } from '../inventory/shape.js';
 import { DEPENDS_ON_ANNOTATION, idOf, nodeId, type DanglingReference, type DependencyGraph, type EdgeEvidence, type EdgeReason, type GraphEdge, type NodeId } from './model.js';
 import { isWorkload, labelSelectorMatches, podReferences, podTemplate, selectorMatches } from './pod-spec.js';
-import { addressesIn, isCredentialKey, isHostKey, type Address } from './service-refs.js';
+import { addressesIn, isCredentialKey, isHostKey, withoutCredentialArguments, type Address } from './service-refs.js';
 import { configuredValues, serviceLinkVariables, type ConfiguredValue } from './container-env.js';
 import { dnsTargets, isDashedAddress } from './dns.js';
 
@@ -83,12 +83,13 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
   /** The addresses one configured value names, as call edges (or dangling references) with evidence. */
   function linkAddresses(workload: KubeObject, from: NodeId, namespace: string, value: ConfiguredValue) {
     if (value.channel === 'env' && isCredentialKey(value.name)) return;
-    const addresses = index.addresses(value.text);
+    const text = withoutCredentialArguments(value.text);
+    const addresses = index.addresses(text);
     if (addresses.length === 0) return;
     const detail = value.channel === 'env' ? `container ${value.container} env ${value.name}` : `container ${value.container} ${value.name}`;
     const reason: EdgeReason = value.channel === 'env' ? 'env' : 'command';
     const shared = index.loadedByMany(value.object);
-    const flagHost = value.channel === 'command' && hostFlagValues(value.text);
+    const flagHost = value.channel === 'command' && hostFlagValues(withoutCredentialArguments(value.commandLine ?? text));
     for (const address of addresses) {
       if (!counts(value, address, flagHost)) continue;
       const evidence: EdgeEvidence = {
@@ -98,13 +99,15 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
         ...(value.expandedFrom.length > 0 ? { expandedFrom: value.expandedFrom } : {}),
         ...(shared ? { sharedConfig: true } : {}),
       };
+      // A bare name under a host key (`RABBITMQ_HOST: rabbitmq`) is as clearly an address as one with a port.
+      const explicit = address.explicit || (value.channel === 'env' && isHostKey(value.name));
       const resolved = resolveHost(address.host, namespace);
       if (resolved) {
         // A workload naming its own Service (or its own pods) is no dependency.
         if (!index.selects(resolved, workload)) addEdge(from, idOf(resolved), reason, detail, true, evidence);
-      } else if (address.explicit && looksInCluster(address.host)) {
+      } else if (explicit && looksInCluster(address.host)) {
         addDangling({ from, kind: 'missing-service', target: address.host, detail, evidence });
-      } else if (address.explicit && address.host.includes('.')) {
+      } else if (explicit && address.host.includes('.')) {
         addDangling({ from, kind: 'external-host', target: address.port ? `${address.host}:${address.port}` : address.host, detail, evidence });
       }
     }
@@ -144,10 +147,16 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
   }
 
   function linkGatewayRoute(object: KubeObject, from: NodeId, namespace: string) {
+    const mirrors = (filters: unknown) => (Array.isArray(filters) ? filters : []).map((filter: any) => filter?.requestMirror?.backendRef).filter(Boolean);
     for (const rule of ((object.spec as any)?.rules ?? []) as any[]) {
-      for (const ref of rule.backendRefs ?? []) {
-        if ((ref.kind ?? 'Service') !== 'Service' || (ref.group ?? '') !== '') continue;
-        linkServiceByName(from, ref.namespace ?? namespace, ref.name, 'route', 'spec.rules.backendRefs');
+      const refs: Array<[any, string]> = [
+        ...((rule.backendRefs ?? []) as any[]).map((ref): [any, string] => [ref, 'spec.rules.backendRefs']),
+        ...mirrors(rule.filters).map((ref): [any, string] => [ref, 'spec.rules.filters.requestMirror']),
+        ...((rule.backendRefs ?? []) as any[]).flatMap((ref) => mirrors(ref?.filters).map((mirror): [any, string] => [mirror, 'spec.rules.backendRefs.filters.requestMirror'])),
+      ];
+      for (const [ref, detail] of refs) {
+        if ((ref.kind ?? 'Service') !== 'Service' || (ref.group ?? '') !== '' || typeof ref.name !== 'string') continue;
+        linkServiceByName(from, ref.namespace ?? namespace, ref.name, 'route', detail);
       }
     }
   }
@@ -252,20 +261,22 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
 }
 
 /**
- * Whether an address in a value counts. Secrets are read for hosts only: a bare word counts
- * only under a host-like key. Commands are full of words: there a bare word counts only as
+ * Whether an address in a value counts. Secrets are read for hosts only: an address counts
+ * under a host-like key (`DB_HOST`, `DATABASE_URL`), as a URL, or as a `host=` pair, never as
+ * any other word (a token can look like `word:123`). Commands are full of words: there a bare word counts only as
  * the value of a host flag (`-h redis`, `--host redis`, `--redis-host=redis`), or when it has
  * a dot (`nslookup db.shop.svc.cluster.local`), which only a Service of the inventory satisfies.
  */
 function counts(value: ConfiguredValue, address: Address, flagHosts: false | Set<string>): boolean {
-  if (value.secret) return address.explicit || (value.channel === 'env' && isHostKey(value.name));
+  if (value.secret) return (value.channel === 'env' && isHostKey(value.name)) || address.text.includes('://') || address.keyed === true;
   if (value.channel === 'env') return true;
   return address.explicit || address.host.includes('.') || (flagHosts !== false && flagHosts.has(address.host));
 }
 
 /** Words that follow a host flag in a command line: `-h db`, `--host db`, `nc -z db 5432`. */
 function hostFlagValues(text: string): Set<string> {
-  const words = text.split(/\s+/).filter(Boolean);
+  // Shell scripts glue punctuation to words: `until nc -z db 5432; do`.
+  const words = text.split(/\s+/).map((word) => word.replace(/^["'(]+|["';&|)]+$/g, '')).filter(Boolean);
   const hosts = new Set<string>();
   for (let i = 0; i + 1 < words.length; i++) {
     const word = words[i]!;

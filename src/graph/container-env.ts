@@ -24,6 +24,8 @@ export interface ConfiguredValue {
   secret: boolean;
   /** The config objects whose values `$(VAR)` put into the text, as `field`s. */
   expandedFrom: string[];
+  /** For `command`/`args`: the container's whole expanded command line, where a flag and its value may be two items. */
+  commandLine?: string;
 }
 
 /** What a value-bearing object holds (Secrets decoded). */
@@ -128,6 +130,7 @@ export function configuredValues(
         if (entry.unscanned) continue;
         values.push({ text: entry.value, channel: 'env', name: variable, container: name, object: entry.object, field: entry.field, secret: entry.secret, expandedFrom: entry.expandedFrom });
       }
+      const line: ConfiguredValue[] = [];
       for (const part of ['command', 'args'] as const) {
         const items = container[part];
         if (!Array.isArray(items)) continue;
@@ -135,9 +138,11 @@ export function configuredValues(
           if (typeof item !== 'string') return;
           const used: Variable[] = [];
           const text = expand(item, used);
-          values.push({ text, channel: 'command', name: `${part}[${i}]`, container: name, object: self, field: `${base}.${at}.${part}[${i}]`, secret: used.some((u) => u.secret), expandedFrom: fieldsOf(used) });
+          line.push({ text, channel: 'command', name: `${part}[${i}]`, container: name, object: self, field: `${base}.${at}.${part}[${i}]`, secret: used.some((u) => u.secret), expandedFrom: fieldsOf(used) });
         });
       }
+      const commandLine = line.map((value) => value.text).join(' ');
+      for (const value of line) values.push({ ...value, commandLine });
     }
   }
   return values;

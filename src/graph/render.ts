@@ -13,7 +13,8 @@ export interface RenderableGraph {
 export function renderableUnits(units: UnitGraph): RenderableGraph {
   return {
     nodes: units.units.map((unit) => ({ id: unit.name, label: unit.name, group: unit.namespace })),
-    edges: units.edges.map((edge) => ({ from: edge.from, to: edge.to, label: '' })),
+    // Plain static calls stay unlabelled; declared and shared-config ones say so, for a reviewer to confirm or prune.
+    edges: units.edges.map((edge) => ({ from: edge.from, to: edge.to, label: edge.provenance === 'declared' ? 'declared' : edge.provenance === 'static (shared config)' ? 'shared config' : '' })),
   };
 }
 
@@ -23,7 +24,7 @@ export function renderableObjects(graph: DependencyGraph): RenderableGraph {
       const parts = id.split('/');
       return { id, label: parts.length === 3 ? `${parts[0]}/${parts[2]}` : id, group: parts.length === 3 ? parts[1]! : '(cluster)' };
     }),
-    edges: graph.edges.map((edge) => ({ from: edge.from, to: edge.to, label: edge.reason })),
+    edges: graph.edges.map((edge) => ({ from: edge.from, to: edge.to, label: edge.provenance === 'static (shared config)' ? `${edge.reason} (shared config)` : edge.reason })),
   };
 }
 

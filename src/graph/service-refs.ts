@@ -17,7 +17,7 @@ export interface HostReference {
 export interface Address extends HostReference {
   /** What was matched, safe to print: `scheme://host:port[,host2]` or `host[:port]`; never userinfo, path or query. */
   text: string;
-  /** The value of a `--flag=value` or `key=value` pair. */
+  /** The value of a host-like `key=value` or `--flag=value` pair (`host=db`, `--redis-host=redis`). */
   keyed?: boolean;
 }
 
@@ -42,6 +42,18 @@ export function isHostKey(key: string): boolean {
 /** A key whose value is a credential and is never read (`DB_PASSWORD`, `password=`), unless it names an address (`SECRET_STORE_URL`). */
 export function isCredentialKey(key: string): boolean {
   return CREDENTIAL_KEY.test(key) && !HOST_KEY.test(key);
+}
+
+/** The text without the word after a credential flag (`--password hunter2`, `--token x`): never parsed, never shown. */
+export function withoutCredentialArguments(text: string): string {
+  const words = text.split(/\s+/);
+  const kept: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    kept.push(word);
+    if (/^--?[a-z][a-z0-9_.-]*$/i.test(word) && isCredentialKey(word.replace(/^-+/, ''))) i++;
+  }
+  return kept.join(' ');
 }
 
 /** Hosts a value names (compatible view of `addressesIn`). */
@@ -92,7 +104,11 @@ function parsePiece(piece: string, found: Address[]): void {
     const inner: Address[] = [];
     parsePiece(rest, inner);
     const hostKey = isHostKey(key);
-    for (const address of inner) found.push({ ...address, explicit: address.explicit || hostKey, keyed: true });
+    // Under another key (`user=app`, `ssl=False`) only a URL or host:port is an address.
+    for (const address of inner) {
+      if (hostKey) found.push({ ...address, explicit: true, keyed: true });
+      else if (address.explicit) found.push(address);
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { compareStrings, groupBy, uniqueSorted } from '../util/stable.js';
-import type { DependencyGraph, GraphEdge, NodeId } from './model.js';
+import type { DependencyGraph, EdgeProvenance, GraphEdge, NodeId } from './model.js';
 import { stronglyConnectedComponents } from './scc.js';
 
 /**
@@ -19,6 +19,11 @@ export interface UnitEdge {
   to: string;
   /** The object-level runtime edges behind it, e.g. Deployment/default/frontend → Service/default/cartservice. */
   via: Array<Pick<GraphEdge, 'from' | 'to' | 'detail'>>;
+  /**
+   * The strongest knowledge behind it: `declared` if any edge behind it is, else `static` if
+   * any is, else `static (shared config)` (only addresses from config many workloads load).
+   */
+  provenance?: EdgeProvenance;
 }
 
 export interface UnitGraph {
@@ -61,6 +66,7 @@ export function buildUnitGraph(graph: DependencyGraph, workloads: readonly NodeI
   };
 
   const calls = new Map<NodeId, Map<NodeId, UnitEdge['via']>>();
+  const provenanceOf = new Map<string, EdgeProvenance>();
   for (const workload of workloads) {
     const targets = new Map<NodeId, UnitEdge['via']>();
     for (const edge of outgoing.get(workload) ?? []) {
@@ -68,6 +74,7 @@ export function buildUnitGraph(graph: DependencyGraph, workloads: readonly NodeI
         if (target === workload) continue;
         targets.set(target, [...(targets.get(target) ?? []), { from: edge.from, to: edge.to, detail: edge.detail }]);
       }
+      provenanceOf.set(`${edge.from}\u0000${edge.to}`, strongest(provenanceOf.get(`${edge.from}\u0000${edge.to}`), edge.provenance ?? 'static'));
     }
     calls.set(workload, targets);
   }
@@ -118,9 +125,19 @@ export function buildUnitGraph(graph: DependencyGraph, workloads: readonly NodeI
     }
   }
   const edges = [...unitEdges.values()]
-    .map((edge) => ({ ...edge, via: edge.via.sort((a, b) => compareStrings(`${a.from}${a.to}`, `${b.from}${b.to}`)) }))
+    .map((edge) => ({
+      ...edge,
+      via: edge.via.sort((a, b) => compareStrings(`${a.from}${a.to}`, `${b.from}${b.to}`)),
+      provenance: edge.via.reduce<EdgeProvenance | undefined>((best, via) => strongest(best, provenanceOf.get(`${via.from}\u0000${via.to}`) ?? 'static'), undefined)!,
+    }))
     .sort((a, b) => compareStrings(a.from, b.from) || compareStrings(a.to, b.to));
   return { units, edges, unitOfWorkload };
+}
+
+const STRENGTH: Record<EdgeProvenance, number> = { 'static (shared config)': 0, static: 1, declared: 2 };
+
+function strongest(a: EdgeProvenance | undefined, b: EdgeProvenance): EdgeProvenance {
+  return a === undefined || STRENGTH[b] > STRENGTH[a] ? b : a;
 }
 
 function unitBaseName(members: readonly NodeId[]): string {
