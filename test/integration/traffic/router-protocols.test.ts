@@ -3,7 +3,7 @@ import { connect as connectH2, type ClientHttp2Session, type IncomingHttpHeaders
 import { connect as connectTls, type PeerCertificate } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { Client, WebSocket } from 'undici';
+import { Agent, Client, WebSocket } from 'undici';
 import { RouterMetricsProvider, observeRouter } from '../../../src/analysis/router-metrics.js';
 import { startRouter } from '../../../src/traffic/proxy/server.js';
 import { routerConfigSchema } from '../../../src/traffic/proxy/config.js';
@@ -254,6 +254,7 @@ describe('router: gRPC', () => {
 });
 
 describe('router: WebSocket', () => {
+  const cert = makeCertificate('live.test', ['live.test']);
   let router: RouterProcess;
   let source: Awaited<ReturnType<typeof startWebSocketEcho>>;
   let target: Awaited<ReturnType<typeof startWebSocketEcho>>;
@@ -261,6 +262,7 @@ describe('router: WebSocket', () => {
   before(async () => {
     [source, target] = await Promise.all([startWebSocketEcho('old'), startWebSocketEcho('new')]);
     router = await startRouterProcess({
+      tls: { listen: '127.0.0.1:0', certFile: cert.certFile, keyFile: cert.keyFile },
       backends: { 'ws-old': { url: source.url }, 'ws-new': { url: target.url } },
       routes: [{ name: 'live', source: 'ws-old', target: 'ws-new' }],
     }, TOKEN);
@@ -270,8 +272,10 @@ describe('router: WebSocket', () => {
     await Promise.all([source?.close(), target?.close()]);
   });
 
-  async function openSocket(): Promise<{ ask(text: string): Promise<string>; close(): void }> {
-    const socket = new WebSocket(router.url.replace('http:', 'ws:') + '/live');
+  async function openSocket(secure = false): Promise<{ ask(text: string): Promise<string>; close(): void }> {
+    const socket = secure
+      ? new WebSocket(`${router.tlsUrl!.replace('https:', 'wss:')}/live`, { dispatcher: new Agent({ connect: { ca: cert.cert, servername: 'live.test' } }) })
+      : new WebSocket(`${router.url.replace('http:', 'ws:')}/live`);
     const replies: string[] = [];
     const waiting: Array<(text: string) => void> = [];
     socket.addEventListener('message', (event) => {
@@ -327,6 +331,16 @@ describe('router: WebSocket', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     assert.equal(open, 0);
+  });
+
+  test('a wss connection through the TLS listener is tunnelled the same way', async () => {
+    await setWeight(router, 'live', 0);
+    const socket = await openSocket(true);
+    try {
+      assert.equal(await socket.ask('over tls'), 'old:over tls');
+    } finally {
+      socket.close();
+    }
   });
 });
 

@@ -53,3 +53,26 @@ test('a weight above 100 is refused', () => {
   const file = write('weight.yaml', 'backends: { a: { url: "http://127.0.0.1:1" } }\nroutes: [{ name: r, source: a, target: a, weight: 150 }]\n');
   assert.throws(() => loadRouterConfig(file), /100/);
 });
+
+test('a TLS listener needs its certificate as a file pair or a Secret, and says which field is wrong', () => {
+  const base = `backends:
+  old: { url: http://127.0.0.1:8081 }
+routes:
+  - { name: shop, source: old, target: old }
+`;
+  const ok = loadRouterConfig(write('tls-ok.yaml', `${base}tls: { listen: 127.0.0.1:0, secret: shop/shop-tls, context: source }\n`));
+  assert.deepEqual([ok.tls?.secret, ok.tls?.context, ok.backends.old!.http2], ['shop/shop-tls', 'source', true]);
+  const cases: Array<[string, RegExp, string]> = [
+    ['tls: { certFile: /etc/tls/tls.crt }', /certFile and keyFile go together/, 'tls.keyFile'],
+    ['tls: { certFile: a, keyFile: b, secret: shop/tls }', /files or as a Secret, not both/, 'tls.secret'],
+    ['tls: { context: source }', /set tls.secret/, 'tls.context'],
+    ['tls: { secret: just-a-name }', /NAMESPACE\/NAME/, 'tls.secret'],
+  ];
+  for (const [line, message, field] of cases) {
+    assert.throws(() => loadRouterConfig(write('tls-bad.yaml', `${base}${line}\n`)), (error: FerryError) => {
+      assert.match(error.message, message);
+      assert.equal(error.location.field, field);
+      return true;
+    });
+  }
+});
