@@ -210,9 +210,20 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
       return replyError(response, error, label);
     }
     const method = request.method ?? 'GET';
-    // A request whose body we have not started sending can go to the next endpoint when one refuses.
-    const bodiless = request.headers['content-length'] === undefined && request.headers['transfer-encoding'] === undefined;
-    const tries = bodiless ? routed.candidates.slice(0, 3) : routed.candidates.slice(0, 1);
+    // A body we hold can be sent again to the next endpoint when one refuses (a pod going away
+    // before its Endpoints say so); larger or chunked bodies stream, with one try.
+    const length = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']);
+    const chunked = request.headers['transfer-encoding'] !== undefined;
+    let body: Buffer | IncomingMessage | null = null;
+    if (chunked || (length !== undefined && length > MAX_BUFFERED_BODY)) body = request;
+    else if (length !== undefined && length > 0) {
+      try {
+        body = await readBody(request);
+      } catch {
+        return void response.destroy();
+      }
+    }
+    const tries = body === request ? routed.candidates.slice(0, 1) : routed.candidates.slice(0, 3);
     let lastError: Error | undefined;
     for (const endpoint of tries) {
       const headers: Record<string, string | string[]> = {};
@@ -222,10 +233,10 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
       const pool = endpoint.gateway ? poolFor(endpoint.gateway.host, endpoint.gateway.port) : poolFor(endpoint.host, endpoint.port);
       let upstream: Awaited<ReturnType<Pool['request']>>;
       try {
-        upstream = await pool.request({ method: method as 'GET', path, headers, body: bodiless ? null : request });
+        upstream = await pool.request({ method: method as 'GET', path, headers, body });
       } catch (error) {
         lastError = error as Error;
-        if (!bodiless || !isConnectError(lastError)) break;
+        if (body === request || !retryable(lastError, method)) break;
         continue;
       }
       const destination = routed.destination(endpoint, endpoint.gateway ? parsePeer(upstream.headers[DESTINATION_HEADER] as string | undefined) : undefined);
@@ -301,9 +312,26 @@ export function podIdentity(header: string | undefined): { namespace: string; po
   return namespace && pod ? { namespace, pod } : undefined;
 }
 
-function isConnectError(error: Error): boolean {
+/** Bodies up to this size are read before forwarding, so a refused connection can be retried elsewhere. */
+const MAX_BUFFERED_BODY = 1024 * 1024;
+
+function readBody(request: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.once('end', () => resolve(Buffer.concat(chunks)));
+    request.once('error', reject);
+    request.once('close', () => {
+      if (!request.complete) reject(new Error('the client left before sending its body'));
+    });
+  });
+}
+
+/** Nothing reached the endpoint (refused, timed out connecting), or the method is idempotent and the socket broke. */
+function retryable(error: Error, method: string): boolean {
   const code = (error as NodeJS.ErrnoException).code ?? '';
-  return ['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT'].includes(code);
+  if (['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT'].includes(code)) return true;
+  return ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'].includes(method) && ['ECONNRESET', 'UND_ERR_SOCKET'].includes(code);
 }
 
 function reply(response: ServerResponse, status: number, message: string): void {

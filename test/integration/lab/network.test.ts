@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as connectHttp2 } from 'node:http2';
 import { request as httpRequest } from 'node:http';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, createServer as createNetServer } from 'node:net';
 import { startLab, type Lab, type LabCluster } from '../../../src/lab/cluster.js';
 import { ControllerClient } from '../../../src/lab/controllers/client.js';
 import type { KubeObject } from '../../../src/kube/object.js';
@@ -221,6 +221,36 @@ test('calls are spread round-robin over the ready endpoints', async () => {
   for (let i = 0; i < 6; i++) pods.push((await curl('http://echo.apps/')).json.pod as string);
   assert.equal(new Set(pods).size, 2, pods.join(' '));
   for (let i = 2; i < pods.length; i++) assert.equal(pods[i], pods[i - 2], `alternates: ${pods.join(' ')}`);
+});
+
+test('a request, body and all, goes to the next endpoint when one refuses the connection', async () => {
+  // Endpoints listing a port nobody listens on (a pod gone before its Endpoints say so) and a live pod.
+  const dead = await new Promise<number>((resolve) => {
+    const probe = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+  const live = (clientA.get('v1', 'Endpoints', 'apps', 'echo') as KubeObject & { subsets: Array<{ ports: Array<{ port: number }> }> }).subsets[0]!.ports[0]!.port;
+  clientA.create(service('apps', 'flaky', [{ name: 'http', port: 80 }], {}));
+  clientA.create({
+    apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'flaky', namespace: 'apps' },
+    subsets: [{ addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'http', port: dead }] }, { addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'http', port: live }] }],
+  } as KubeObject);
+  const proxy = new URL(a.network!.proxyUrl);
+  for (let i = 0; i < 4; i++) {
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const body = JSON.stringify({ order: i });
+      const req = httpRequest({ host: proxy.hostname, port: Number(proxy.port), method: 'POST', path: 'http://flaky.apps/orders', agent: false, headers: { host: 'flaky.apps', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(answer.status, 200, answer.body);
+  }
 });
 
 test('StatefulSet pod DNS reaches that exact pod, in full and short forms', async () => {
