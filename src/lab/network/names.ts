@@ -59,11 +59,18 @@ function lookupFqdn(client: ControllerClient, fqdn: string, depth: number): Name
   }
   if (labels.length === 3) {
     const [pod, service, namespace] = labels as [string, string, string];
-    if (!client.get('v1', 'Service', namespace, service)) return undefined;
-    const found = client.list('v1', 'Pod', namespace).find((p) => podHostname(p) === pod && (p.spec as Obj | undefined)?.subdomain === service);
+    const governing = client.get('v1', 'Service', namespace, service);
+    if (!governing) return undefined;
+    const endpoints = client.get('v1', 'Endpoints', namespace, service) as (KubeObject & { subsets?: Obj[] }) | undefined;
+    // Cluster DNS publishes a pod's name from the Service's endpoints: only once it is ready
+    // (unless publishNotReadyAddresses), so a starting pod is not called by name.
+    const published = new Set(((endpoints?.subsets ?? []) as Obj[]).flatMap((subset) => [
+      ...((subset.addresses ?? []) as Obj[]),
+      ...((governing.spec as Obj | undefined)?.publishNotReadyAddresses ? (subset.notReadyAddresses ?? []) as Obj[] : []),
+    ]).flatMap((address) => (address.targetRef?.kind === 'Pod' ? [address.targetRef.name as string] : [])));
+    const found = client.list('v1', 'Pod', namespace).find((p) => podHostname(p) === pod && (p.spec as Obj | undefined)?.subdomain === service && published.has(p.metadata.name));
     if (found) return { kind: 'pod', namespace, pod: found.metadata.name, service };
     // DNS also answers the hostnames of a headless Service's Endpoints addresses (how a bridge names pods of another cluster).
-    const endpoints = client.get('v1', 'Endpoints', namespace, service) as (KubeObject & { subsets?: Obj[] }) | undefined;
     for (const subset of endpoints?.subsets ?? []) {
       const address = ((subset.addresses ?? []) as Obj[]).find((a) => a.hostname === pod);
       const port = ((subset.ports ?? []) as Obj[])[0]?.port as number | undefined;
