@@ -15,6 +15,7 @@ export { setAndVerifyWeight } from './provider.js';
 export { trafficProviderSchema, type TrafficProviderConfig } from './provider-config.js';
 export { startRouter, type Router, type RouterOptions } from './proxy/server.js';
 export type { ResponseObservation, ResponseListener } from './proxy/metrics.js';
+export type { CertificateView, TlsMaterial } from './proxy/tls.js';
 
 export interface ProviderDependencies {
   /** The target-side cluster for Kubernetes-object providers (kubeClusterObjects(kubeConfig)). */
