@@ -135,7 +135,7 @@ export function destinationOf(client: ControllerClient, target: ServiceTarget, e
 /** Opens a TCP connection to the Service port (trying up to 3 endpoints when one refuses). */
 export async function connectToService(client: ControllerClient, namespace: string, name: string, port: number | string, options: ForwardOptions = {}): Promise<ServiceConnection> {
   const target = pickEndpoints(client, namespace, name, port, options);
-  const opened = await dialFirst(target.candidates, `${target.fqdn}:${target.port.port}`, options.source);
+  const opened = await dialFirst(target.candidates, `${target.fqdn}:${target.port.port}`, options.source ?? unknownPeer(contexts.get(client)?.cluster));
   return { socket: opened.socket, target, endpoint: opened.endpoint, destination: destinationOf(client, target, opened.endpoint, opened.peer) };
 }
 
@@ -185,7 +185,7 @@ export async function forwardToService(socket: Duplex, client: ControllerClient,
 export function recordConnection(client: ControllerClient, source: Peer | undefined, connection: { endpoint: Candidate; destination: Destination }): () => void {
   const context = contexts.get(client);
   if (!context) return () => undefined;
-  const from = source ?? unknownPeer();
+  const from = source ?? unknownPeer(context.cluster);
   const closers: Array<() => void> = [];
   if (source || connection.endpoint.gateway) closers.push(context.telemetry.connection('source', from, connection.destination));
   if (!connection.endpoint.gateway) closers.push(context.telemetry.connection('destination', from, connection.destination));

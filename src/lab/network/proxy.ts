@@ -35,7 +35,8 @@ export interface ServiceProxyOptions {
 
 interface Caller {
   namespace: string;
-  source: Peer | undefined;
+  /** The calling pod's workload; `unknown` (of this cluster, at the proxy) when it did not say. */
+  source: Peer;
 }
 
 /** Where a host:port goes: endpoints in turn, and who each one is for telemetry. */
@@ -66,9 +67,9 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
   const label = role === 'proxy' ? `lab service proxy (cluster ${cluster})` : `east-west gateway of cluster ${cluster}`;
 
   const callerOf = (headers: IncomingHttpHeaders): Caller => {
-    if (role === 'gateway') return { namespace: 'default', source: parsePeer(headers[SOURCE_HEADER]) };
+    if (role === 'gateway') return { namespace: 'default', source: parsePeer(headers[SOURCE_HEADER]) ?? unknownPeer() };
     const identity = podIdentity(headers['proxy-authorization']);
-    if (!identity) return { namespace: 'default', source: undefined };
+    if (!identity) return { namespace: 'default', source: unknownPeer(cluster) };
     return { namespace: identity.namespace, source: workloadOf(client, identity.namespace, identity.pod, cluster) };
   };
 
@@ -122,7 +123,7 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
   };
 
   /** Dials the route's endpoints in turn, through a gateway where an endpoint is one. */
-  const open = async (routed: Route, source: Peer | undefined): Promise<{ socket: Duplex; endpoint: Candidate; destination: Destination }> => {
+  const open = async (routed: Route, source: Peer): Promise<{ socket: Duplex; endpoint: Candidate; destination: Destination }> => {
     const opened = await dialFirst(routed.candidates, routed.authority, source);
     return { socket: opened.socket, endpoint: opened.endpoint, destination: routed.destination(opened.endpoint, opened.peer) };
   };
@@ -133,8 +134,8 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
     tunnels.add(socket);
     socket.once('close', () => tunnels.delete(socket));
   };
-  const countConnection = (source: Peer | undefined, endpoint: Candidate, destination: Destination): (() => void) => {
-    const closers = reporters(endpoint).map((reporter) => telemetry.connection(reporter, source ?? unknownPeer(), destination));
+  const countConnection = (source: Peer, endpoint: Candidate, destination: Destination): (() => void) => {
+    const closers = reporters(endpoint).map((reporter) => telemetry.connection(reporter, source, destination));
     return () => closers.forEach((close) => close());
   };
 
@@ -200,7 +201,7 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
   const forwardRequest = async (request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> => {
     const started = performance.now();
     const caller = callerOf(request.headers);
-    const source = caller.source ?? unknownPeer();
+    const source = caller.source;
     let routed: Route;
     try {
       routed = route(url.hostname, portOf(url), caller);
@@ -228,7 +229,7 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
     for (const endpoint of tries) {
       const headers: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(request.headers)) if (value !== undefined && !HOP_BY_HOP.has(name) && name !== SOURCE_HEADER) headers[name] = value;
-      if (endpoint.gateway && caller.source) headers[SOURCE_HEADER] = formatPeer(caller.source);
+      if (endpoint.gateway) headers[SOURCE_HEADER] = formatPeer(caller.source);
       const path = endpoint.gateway ? `http://${routed.authority}${url.pathname}${url.search}` : `${url.pathname}${url.search}`;
       const pool = endpoint.gateway ? poolFor(endpoint.gateway.host, endpoint.gateway.port) : poolFor(endpoint.host, endpoint.port);
       let upstream: Awaited<ReturnType<Pool['request']>>;

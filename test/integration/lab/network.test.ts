@@ -422,10 +422,10 @@ test('telemetry names the caller and callee workloads, in both clusters', async 
   assert.ok(count(metricsA, 'istio_request_duration_milliseconds_count', { reporter: 'source', ...local }) >= 6);
   assert.ok(count(metricsA, 'istio_requests_total', { reporter: 'source', destination_workload: 'db', destination_service_name: 'db' }) >= 4);
   assert.ok(count(metricsA, 'istio_tcp_connections_opened_total', { reporter: 'source', source_workload: 'caller', destination_workload: 'echo', request_protocol: 'tcp' }) >= 1, 'the CONNECT tunnel');
-  assert.ok(count(metricsA, 'istio_tcp_connections_opened_total', { reporter: 'destination', source_workload: 'unknown', destination_workload: 'echo' }) >= 1, 'the ClusterIP connection');
+  assert.ok(count(metricsA, 'istio_tcp_connections_opened_total', { reporter: 'destination', source_workload: 'unknown', source_cluster: 'neta', destination_workload: 'echo' }) >= 1, 'the ClusterIP connection');
   assert.ok(count(metricsA, 'istio_requests_total', { reporter: 'source', source_workload: 'caller', destination_service_name: 'empty', destination_workload: 'unknown', response_code: '503' }) >= 1, 'a call with no ready endpoint');
   const crossing = { source_workload: 'caller', source_cluster: 'neta', destination_workload: 'echo', destination_workload_namespace: 'remote', destination_service: 'echo.remote.svc.cluster.local', destination_cluster: 'netb', response_code: '200' };
   assert.ok(count(metricsA, 'istio_requests_total', { reporter: 'source', ...crossing }) >= 2, metricsA);
   assert.ok(count(metricsB, 'istio_requests_total', { reporter: 'destination', ...crossing }) >= 2, metricsB);
-  assert.ok(count(metricsB, 'istio_tcp_connections_opened_total', { reporter: 'destination', source_cluster: 'unknown', destination_workload: 'echo', destination_cluster: 'netb' }) >= 1, 'the ClusterIP connection through the gateway');
+  assert.ok(count(metricsB, 'istio_tcp_connections_opened_total', { reporter: 'destination', source_workload: 'unknown', source_cluster: 'neta', destination_workload: 'echo', destination_cluster: 'netb' }) >= 1, 'the ClusterIP connection through the gateway');
 });
