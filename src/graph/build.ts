@@ -261,14 +261,15 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
 }
 
 /**
- * Whether an address in a value counts. Secrets are read for hosts only: an address counts
- * under a host-like key (`DB_HOST`, `DATABASE_URL`), as a URL, or as a `host=` pair, never as
- * any other word (a token can look like `word:123`). Commands are full of words: there a bare word counts only as
- * the value of a host flag (`-h redis`, `--host redis`, `--redis-host=redis`), or when it has
- * a dot (`nslookup db.shop.svc.cluster.local`), which only a Service of the inventory satisfies.
+ * Whether an address in a value counts. Secrets are read for hosts only: a Secret's value is
+ * read under an address key (`DB_HOST`, `DATABASE_URL`, `BROKERS`) and never otherwise (a
+ * token can look like `word:123`); `$(VAR)` of a Secret's other values was masked on
+ * expansion. Commands are full of words: there a bare word counts only as the value of a host
+ * flag (`-h redis`, `--redis-host redis`, `nc -z redis 6379`), or when it has a dot
+ * (`nslookup db.shop.svc.cluster.local`), which only a Service of the inventory satisfies.
  */
 function counts(value: ConfiguredValue, address: Address, flagHosts: false | Set<string>): boolean {
-  if (value.secret) return (value.channel === 'env' && isHostKey(value.name)) || address.text.includes('://') || address.keyed === true;
+  if (value.object.startsWith('Secret/')) return value.channel === 'env' && isHostKey(value.name);
   if (value.channel === 'env') return true;
   return address.explicit || address.host.includes('.') || (flagHosts !== false && flagHosts.has(address.host));
 }

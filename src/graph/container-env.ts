@@ -2,6 +2,13 @@ import type { KubeObject } from '../kube/object.js';
 import { expandKubeletVars } from '../util/kubelet-env.js';
 import { nodeId, type NodeId } from './model.js';
 import type { ContainerLike, PodSpecLike } from './pod-spec.js';
+import { isCredentialKey, isHostKey } from './service-refs.js';
+
+/**
+ * What `$(VAR)` becomes when VAR is a credential (`$(DB_PASSWORD)`) or a Secret value under
+ * no address key: its text is never looked at, so no piece of it can be taken for a host.
+ */
+const MASK = '********';
 
 /**
  * The text a container is configured with, as the kubelet would hand it over (envFrom first,
@@ -74,7 +81,7 @@ export function configuredValues(
         const own = env.get(variable);
         if (own) {
           used.push(own);
-          return own.value;
+          return isCredentialKey(variable) || (own.secret && !isHostKey(variable)) ? MASK : own.value;
         }
         return links.get(variable);
       });
@@ -142,7 +149,12 @@ export function configuredValues(
         });
       }
       const commandLine = line.map((value) => value.text).join(' ');
-      for (const value of line) values.push({ ...value, commandLine });
+      line.forEach((value, i) => {
+        // The item after `--password` is a credential: never read.
+        const previous = i > 0 ? line[i - 1]!.text.trim().split(/\s+/).pop()! : '';
+        if (/^--?[a-z][a-z0-9_.-]*$/i.test(previous) && isCredentialKey(previous.replace(/^-+/, ''))) return;
+        values.push({ ...value, commandLine });
+      });
     }
   }
   return values;

@@ -29,7 +29,7 @@ const ORACLE_THIN = /^(jdbc:oracle:[a-z]+):@(?:\/\/)?/i;
 /** A list item that starts another URL: `http://a:80,http://b:80`. */
 const NEXT_URL = /[,;](?=(?:jdbc:)?[a-z][a-z0-9+.-]*(?::[a-z][a-z0-9+.-]*)*:\/\/)/i;
 /** Keys whose value is an address: libpq `host=`, ADO.NET `Server=`, `bootstrap.servers=`, `--redis-host=`. */
-const HOST_KEY = /(^|[-_.])(host|hostname|hosts|server|servers|addr|address|endpoint|endpoints|url|uri|dsn|broker|brokers|bootstrap|upstream|backend|target|peer|peers)s?$/i;
+const HOST_KEY = /(^|[-_.])(host|hostname|hosts|server|servers|addr|address|endpoint|endpoints|url|uri|urls|uris|dsn|broker|brokers|bootstrap|upstream|backend|target|peer|peers|connection|connectionstring|conn|connstr)s?$/i;
 /** Keys whose value is a credential: `password=`, `DB_PASS`, `AUTH_TOKEN`, `API_KEY`. */
 const CREDENTIAL_KEY = /pass|pwd|secret|token|credential|private|(^|[-_.])(api|access|auth)?[-_]?key($|[-_.])/i;
 const TRIM = /^["'`([{<]+|["'`)\]}>.]+$/g;
@@ -64,11 +64,19 @@ export function hostReferences(value: string): HostReference[] {
 export function addressesIn(value: string): Address[] {
   const found: Address[] = [];
   for (const word of value.split(/\s+/)) {
-    const trimmed = word.replace(TRIM, '');
+    const trimmed = beforeCredential(word).replace(TRIM, '');
     if (trimmed === '') continue;
     for (const piece of trimmed.split(NEXT_URL)) parsePiece(piece, found);
   }
   return found;
+}
+
+/** A word up to its first `password=`-like pair: a credential may hold ",", ";" or "://", so nothing after it is read. */
+function beforeCredential(word: string): string {
+  for (const match of word.matchAll(/(^|[,;])(-*[a-z0-9_.-]+)=/gi)) {
+    if (isCredentialKey(match[2]!.replace(/^-+/, ''))) return word.slice(0, match.index);
+  }
+  return word;
 }
 
 function parsePiece(piece: string, found: Address[]): void {
@@ -92,6 +100,8 @@ function parsePiece(piece: string, found: Address[]): void {
   }
   for (const item of piece.split(/[,;]/)) {
     const equals = item.indexOf('=');
+    // A credential may hold "," or ";" itself (`password=ab,cd`): nothing after it in this word is read.
+    if (equals !== -1 && isCredentialKey(item.slice(0, equals).replace(/^-+/, ''))) return;
     if (equals === -1) {
       const address = parseHostPort(item.replace(/[/?#].*$/, ''), false);
       if (address) found.push(address);
@@ -99,7 +109,6 @@ function parsePiece(piece: string, found: Address[]): void {
     }
     // `key=value`: only the value can be an address, and only it is looked at.
     const key = item.slice(0, equals).replace(/^-+/, '');
-    if (isCredentialKey(key)) continue;
     const rest = item.slice(equals + 1);
     const inner: Address[] = [];
     parsePiece(rest, inner);
@@ -112,23 +121,23 @@ function parsePiece(piece: string, found: Address[]): void {
   }
 }
 
-/** The host list of a URL after `scheme://`: userinfo, path, query and fragment dropped. */
+/**
+ * The host list of a URL after `scheme://`: userinfo, path, query and fragment dropped.
+ * Userinfo ends at the last "@" with no "?" or "#" before it, and with no "/" before it
+ * unless it starts as `user:` (a password with a raw "/" or "@": `app:p@ss/w@db/x`), so
+ * no piece of a password is ever taken for the host.
+ */
 function authorityOf(rest: string): string {
-  const end = rest.search(/[/?#;]/);
-  const head = end === -1 ? rest : rest.slice(0, end);
-  const at = head.lastIndexOf('@');
-  if (at !== -1) return head.slice(at + 1);
-  // An unescaped "/" or "?" in a password (`user:pa/ss@host`): the userinfo runs to the last "@"
-  // before the next delimiter, when what precedes it is `user:` and not `host:port`.
-  if (end !== -1 && /^[^/:@]*:(?!\d+(?:[/?#;]|$))/.test(rest)) {
-    const lastAt = rest.lastIndexOf('@');
-    if (lastAt !== -1) {
-      const after = rest.slice(lastAt + 1);
-      const afterEnd = after.search(/[/?#;]/);
-      return afterEnd === -1 ? after : after.slice(0, afterEnd);
-    }
+  let userinfoEnd = -1;
+  for (let at = rest.indexOf('@'); at !== -1; at = rest.indexOf('@', at + 1)) {
+    const before = rest.slice(0, at);
+    if (/[?#]/.test(before)) break;
+    if (before.includes('/') && !/^[^/:@]*:(?!\d+(?:[/?#;]|$))/.test(before)) break;
+    userinfoEnd = at;
   }
-  return head;
+  const host = rest.slice(userinfoEnd + 1);
+  const end = host.search(/[/?#;]/);
+  return end === -1 ? host : host.slice(0, end);
 }
 
 function parseHostPort(raw: string, inUrl: boolean): Address | undefined {

@@ -89,6 +89,9 @@ test('credential keys and arguments are never read; address keys are', () => {
   for (const key of ['DATABASE_URL', 'SECRET_STORE_ADDR', 'AUTH_SERVICE_URL', 'REDIS_HOST', 'KEYCLOAK_URL', 'HOST_NAME']) assert.ok(!isCredentialKey(key), key);
   for (const key of ['REDIS_HOST', 'DATABASE_URL', 'bootstrap.servers', 'CART_SERVICE_ADDR', 'upstream', 'db-endpoint']) assert.ok(isHostKey(key), key);
   assert.equal(withoutCredentialArguments('psql -h db --password hunter2:1 -U app'), 'psql -h db --password -U app');
+  // Nothing after a credential pair in the same word is read: it may hold "," and "://" itself.
+  assert.deepEqual(hostReferences('redis:6379,password=ab,http://leak:80,ssl=false'), [{ host: 'redis', port: 6379, explicit: true }]);
+  assert.deepEqual(hostReferences('-Dspring.datasource.password=x;y=http://leak:80'), []);
 });
 
 test('pod DNS: the resolver search list (ndots 5) decides what a name is', () => {
