@@ -24,7 +24,7 @@ export interface CallersQuery {
   windowSeconds: number;
   /** Evaluation time, epoch ms. */
   at: number;
-  /** A template with $workloads, $namespace, $cluster, $window; the default reads Istio's series. */
+  /** A template with $workloads, $namespace, $cluster, $window (a PromQL duration, e.g. 3500ms); the default reads Istio's series. */
   query?: string;
 }
 
@@ -37,7 +37,7 @@ const BY_CALLER = 'source_workload, source_workload_namespace, source_cluster';
  */
 function seriesDelta(metric: string): string {
   const selector = `${metric}{destination_workload=~"$workloads",destination_workload_namespace="$namespace",destination_cluster="$cluster"}`;
-  return `(sum by (${BY_CALLER}) (${selector}) - (sum by (${BY_CALLER}) (${selector} offset $windows) or sum by (${BY_CALLER}) (${selector}) * 0))`;
+  return `(sum by (${BY_CALLER}) (${selector}) - (sum by (${BY_CALLER}) (${selector} offset $window) or sum by (${BY_CALLER}) (${selector}) * 0))`;
 }
 
 export const DEFAULT_CALLERS_QUERY = `${seriesDelta('istio_requests_total')} or ${seriesDelta('istio_tcp_connections_opened_total')}`;
@@ -49,7 +49,7 @@ export function callersQueryText(query: CallersQuery): string {
     .replaceAll('$workloads', regex)
     .replaceAll('$namespace', escape(query.namespace))
     .replaceAll('$cluster', escape(query.cluster))
-    .replaceAll('$window', String(Math.max(1, Math.round(query.windowSeconds))));
+    .replaceAll('$window', `${Math.max(1, Math.floor(query.windowSeconds * 1000))}ms`);
 }
 
 /** Callers with at least one call in the window, most calls first. */

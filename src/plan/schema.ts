@@ -112,7 +112,7 @@ export const decommissionSchema = z
     scaleSourceToZero: z.boolean().default(true),
     deleteSource: z.boolean().default(false),
     requireIdle: z.boolean().default(true).describe('Hold the decommission while telemetry (the plan\'s Prometheus) shows the source workloads still receiving calls during the soak, naming the callers.'),
-    idleQuery: z.string().min(1).optional().describe('PromQL for the calls the source workloads received, by caller; $workloads (regex), $namespace, $cluster (the source context) and $window (seconds) are filled in. Default: Istio\'s istio_requests_total and istio_tcp_connections_opened_total.'),
+    idleQuery: z.string().min(1).optional().describe('PromQL for the calls the source workloads received, by caller; $workloads (regex), $namespace, $cluster (the source context) and $window (a PromQL duration) are filled in. Default: Istio\'s istio_requests_total and istio_tcp_connections_opened_total.'),
   })
   .strict();
 

@@ -4,6 +4,7 @@ import { bridgeKey } from '../bridge/plan.js';
 import { resolveBridgeSpec } from '../bridge/resolve.js';
 import type { BridgesSettings } from '../bridge/schema.js';
 import type { Journal } from '../journal/journal.js';
+import type { JournalRecord } from '../journal/record.js';
 import type { KubeObject } from '../kube/object.js';
 import type { MigrationPlan } from '../plan/schema.js';
 import { toFerryError } from '../util/errors.js';
@@ -40,6 +41,8 @@ export interface RunBridgesOptions {
   bridge: ServiceBridge;
   clusters: BridgeClusters;
   settings?: Partial<BridgesSettings>;
+  /** Creates the namespace on a cluster if it is not there: a bridge can be the first object of its namespace on the target. */
+  ensureNamespace(cluster: Cluster, namespace: string): Promise<void>;
 }
 
 interface LiveBridge {
@@ -56,6 +59,24 @@ export function liveBridges(journal: Journal): Map<string, LiveBridge> {
     if ((record.type === 'bridge-removed' || record.type === 'bridge-replaced') && data.key) live.delete(data.key);
   }
   return live;
+}
+
+/**
+ * The callee's real Service already replaced the bridge in the apply still running (its
+ * pods are ready; the slice's other objects are still being waited for): the name is served
+ * on the target, so it is not bridged again.
+ */
+function replacedDuringApply(journal: Journal, want: NeededBridge): boolean {
+  if (want.callerCluster !== 'target') return false;
+  const key = bridgeKey(want);
+  const lastIndex = (matches: (record: JournalRecord) => boolean) => {
+    for (let i = journal.records.length - 1; i >= 0; i--) if (matches(journal.records[i]!)) return i;
+    return -1;
+  };
+  const applyStarted = lastIndex((record) => record.type === 'stage-started' && record.data.slice === want.callee && record.data.stage === 'apply');
+  const replaced = lastIndex((record) => record.type === 'bridge-replaced' && record.data.key === key);
+  const rolledBack = lastIndex((record) => record.type === 'rollback-slice' && record.data.slice === want.callee);
+  return applyStarted >= 0 && replaced > applyStarted && replaced > rolledBack;
 }
 
 export function createRunBridges(options: RunBridgesOptions): RunBridges {
@@ -95,12 +116,13 @@ export function createRunBridges(options: RunBridgesOptions): RunBridges {
 
   return {
     reconcile: (runId, journal, overrides) => serialized(async () => {
-      const needed = neededBridges(plan, placements(runId, journal, overrides));
+      const needed = neededBridges(plan, placements(runId, journal, overrides)).filter((want) => !replacedDuringApply(journal, want));
       const live = liveBridges(journal);
       for (const want of needed) {
         const key = bridgeKey(want);
         if (live.has(key)) continue;
         const spec = await specOf(want);
+        await options.ensureNamespace(want.callerCluster, want.namespace);
         const record = await bridge.ensure(spec);
         journal.append('bridge-created', { key, callee: want.callee, callers: want.callers, record });
       }

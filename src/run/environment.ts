@@ -15,6 +15,7 @@ import { createTrafficProvider } from '../traffic/index.js';
 import { kubeClusterObjects } from '../traffic/cluster-objects.js';
 import type { TrafficProvider } from '../traffic/provider.js';
 import { FerryError } from '../util/errors.js';
+import { FIELD_MANAGER } from '../apply/apply.js';
 import { resolveReference } from './references.js';
 import { createRunBridges, type RunBridges } from './bridges.js';
 import { bridgeClusters, createServiceBridge } from '../bridge/factory.js';
@@ -188,7 +189,16 @@ function runBridgesFor(plan: MigrationPlan, clientOf: (side: 'source' | 'target'
     if (!built) {
       const clusters = bridgeClusters({ source: clientOf('source')!, target: clientOf('target')! });
       const bridge = createServiceBridge(provider, clusters, { ...(settings.mcs ? { mcs: settings.mcs } : {}), ...(settings.istio ? { istio: settings.istio } : {}) });
-      built = createRunBridges({ plan, bridge, clusters, settings });
+      built = createRunBridges({
+        plan, bridge, clusters, settings,
+        // Applied as the slice apply's own field manager, so the namespace the plan's prerequisites apply later is the same object.
+        ensureNamespace: async (side, namespace) => {
+          const client = clientOf(side)!;
+          const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}`;
+          const exists = await client.request({ path }).then(() => true, (error: FerryError) => (error.code === 'http-404' ? false : Promise.reject(error)));
+          if (!exists) await client.request({ method: 'PATCH', path, query: { fieldManager: FIELD_MANAGER }, body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }, contentType: 'application/apply-patch+yaml' });
+        },
+      });
     }
     return built;
   };

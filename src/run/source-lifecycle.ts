@@ -38,7 +38,11 @@ async function getOrUndefined<T>(client: KubeClient, path: string): Promise<T | 
 /** Scales scalable workloads to `replicas` with a merge patch as `fieldManager`. */
 async function scaleWorkloads(client: KubeClient, pathOf: (ref: ResourceRef) => string, replicas: ReadonlyMap<ResourceRef, number>, fieldManager: string): Promise<void> {
   for (const [workload, count] of replicas) {
-    await client.request({ method: 'PATCH', path: pathOf(workload), query: { fieldManager }, body: { spec: { replicas: count } }, contentType: 'application/merge-patch+json' });
+    await client.request({ method: 'PATCH', path: pathOf(workload), query: { fieldManager }, body: { spec: { replicas: count } }, contentType: 'application/merge-patch+json' }).catch((error: FerryError) => {
+      // A workload that is not there (an apply that failed before creating it) has nothing to scale.
+      if (error.code === 'http-404' && count === 0) return;
+      throw error;
+    });
   }
 }
 

@@ -208,7 +208,9 @@ async function checkSourceIdle({ slice, services, control, env, recordsOf }: Sta
   const delayMs = services.telemetryDelayMs ?? 5_000;
   // The last calls of the window reach Prometheus one scrape later.
   await control.sleep(Math.round(delayMs * 1.5));
-  const since = soakStarted ? Date.parse(soakStarted) + delayMs : env.clock.now() - slice.soakMs;
+  // The counter's value at the window's start is Prometheus' last sample before it, up to one
+  // scrape older: starting two scrapes after the switch keeps calls made before it out.
+  const since = soakStarted ? Date.parse(soakStarted) + 2 * delayMs : env.clock.now() - slice.soakMs;
   const windowSeconds = Math.max(delayMs / 1000, (env.clock.now() - since) / 1000);
   // Unreadable telemetry holds the stage: a monitoring outage must not roll back a finished move.
   const callers = await services.sourceCallers(windowSeconds, slice.decommission.idleQuery).catch((error: unknown) => {

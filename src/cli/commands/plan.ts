@@ -127,8 +127,16 @@ async function bridgesFor(plan: MigrationPlan, asked: string | undefined, kubeco
     throw new FerryError('usage', `unknown bridge provider "${asked}"`, { location: { field: '--bridges' }, fix: `use one of: ${BRIDGE_PROVIDERS.join(', ')}` });
   }
   const options = kubeconfig ? { kubeconfig } : {};
-  const source = sourceClient(plan, options);
-  const target = plan.spec.target.context ? targetClient(plan, options) : undefined;
+  // A cluster Ferry cannot reach yet (a target context not in the kubeconfig) has no gateway to find.
+  const reachable = <T>(make: () => T): T | undefined => {
+    try {
+      return make();
+    } catch {
+      return undefined;
+    }
+  };
+  const source = reachable(() => sourceClient(plan, options));
+  const target = plan.spec.target.context ? reachable(() => targetClient(plan, options)) : undefined;
   try {
     return await chooseBridges(plan, { ...(source ? { source } : {}), ...(target ? { target } : {}) }, asked as (typeof BRIDGE_PROVIDERS)[number] | undefined);
   } finally {

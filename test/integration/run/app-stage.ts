@@ -130,7 +130,7 @@ export async function startAppStage(options: { extra?: KubeObject[] } = {}): Pro
         } catch {
           tree = undefined;
         }
-        return { at, status: response.statusCode, ...(tree ? { tree } : {}), ...(response.statusCode >= 500 ? { error: text.slice(0, 300) } : {}) };
+        return { at, status: response.statusCode, ...(tree ? { tree } : {}), ...(response.statusCode >= 500 ? { error: text.slice(0, 1500) } : {}) };
       } catch (error) {
         return { at, status: 0, error: (error as Error).message };
       }

@@ -14,6 +14,10 @@ function stageTimes(journal: any[]): { started(slice: string, stage: string): nu
   return { started: (slice, stage) => find('stage-started', slice, stage), completed: (slice, stage) => find('stage-completed', slice, stage) };
 }
 
+function journalLines(journal: any[]): string {
+  return journal.filter((r) => /^(stage-started|stage-completed|bridge-)/.test(r.type)).map((r) => `${r.at.slice(11, 23)} ${r.type} ${r.data.key ?? ''}${r.data.slice ?? ''} ${r.data.stage ?? ''}`).join('\n');
+}
+
 /** The plan's crossClusterCalls of a wave, in the words `crossings` uses. */
 function plannedCrossings(wave: any): Set<string> {
   return new Set((wave.crossClusterCalls ?? []).map((call: any) => `${call.from}→${call.to} ${call.direction}`));
@@ -34,7 +38,7 @@ test('an eleven-service application moves wave by wave under load: every call an
     const journal = stage.journal(stateDir, id);
 
     const failed = answers.filter((answer) => answer.status !== 200);
-    assert.equal(failed.length, 0, `failed user requests: ${failed.slice(0, 5).map((a) => `${a.status} ${a.error}`).join(' | ')}`);
+    assert.equal(failed.length, 0, `failed user requests: ${failed.slice(0, 3).map((a) => `${new Date(a.at).toISOString()} ${a.status} ${a.error}`).join(' | ')}\n${journalLines(journal)}`);
     assert.ok(answers.length > 100, `load ran through the migration (${answers.length} requests)`);
 
     // Between a wave's sources leaving service (their soak) and the next wave's first apply,
