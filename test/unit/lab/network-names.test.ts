@@ -22,7 +22,10 @@ function cluster(): ControllerClient {
   client.create(svc('data', 'cart-service', { selector: { app: 'other' }, ports: [{ port: 80 }] }));
   client.create(svc('data', 'db', { clusterIP: 'None', selector: { app: 'db' }, ports: [{ port: 5432 }] }));
   client.create(svc('shop', 'db-alias', { type: 'ExternalName', externalName: 'db.data.svc.cluster.local' }));
-  client.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'db-0', namespace: 'data' }, spec: { hostname: 'db-0', subdomain: 'db', containers: [{ name: 'c', image: 'x' }] } });
+  for (const name of ['db-0', 'db-1']) client.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'data' }, spec: { hostname: name, subdomain: 'db', containers: [{ name: 'c', image: 'x' }] } });
+  // db-0 is ready, db-1 still starting: cluster DNS publishes only db-0's name.
+  const address = (name: string) => ({ ip: '127.0.0.1', targetRef: { kind: 'Pod', namespace: 'data', name } });
+  client.create({ apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'db', namespace: 'data' }, subsets: [{ addresses: [address('db-0')], notReadyAddresses: [address('db-1')], ports: [{ port: 5432 }] }] } as KubeObject);
   return client;
 }
 
@@ -39,7 +42,8 @@ test('names resolve as through a pod\'s DNS search list, relative to the caller\
   assert.deepEqual(resolveHost(client, 'db-0.db', 'data'), { kind: 'pod', namespace: 'data', pod: 'db-0', service: 'db' });
   assert.deepEqual(resolveHost(client, 'db-alias', 'shop'), service('data', 'db'), 'ExternalName to an in-cluster name is followed');
   assert.equal(resolveHost(client, 'cart-service', 'default'), undefined);
-  assert.equal(resolveHost(client, 'db-1.db.data.svc.cluster.local', 'shop'), undefined);
+  assert.equal(resolveHost(client, 'db-1.db.data.svc.cluster.local', 'shop'), undefined, 'a pod that is not ready has no DNS name yet');
+  assert.equal(resolveHost(client, 'db-2.db.data.svc.cluster.local', 'shop'), undefined);
   assert.equal(resolveHost(client, 'example.com', 'shop'), undefined);
   const cart = client.get('v1', 'Service', 'shop', 'cart-service')!;
   assert.deepEqual(resolveHost(client, (cart.spec as { clusterIP: string }).clusterIP, 'default'), service('shop', 'cart-service'), 'a ClusterIP names its Service');
