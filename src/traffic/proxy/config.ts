@@ -76,9 +76,10 @@ export const backendSchema = z
     /**
      * HTTP/2 clients' requests reach this backend over HTTP/2 (h2c for http://, ALPN h2 for
      * https://). false for a backend that speaks only HTTP/1.1 (e.g. an ingress controller's
-     * plain port): they then go over HTTP/1.1. gRPC always goes over HTTP/2.
+     * plain port): they then go over HTTP/1.1. gRPC always goes over HTTP/2. Default true
+     * (optional rather than defaulted, so configs built in code need not name it).
      */
-    http2: z.boolean().default(true),
+    http2: z.boolean().optional(),
   })
   .strict();
 

@@ -203,7 +203,7 @@ export class RouteTable {
         headersTimeout: config.timeoutMs,
         bodyTimeout: config.timeoutMs,
       });
-      this.pools.set(name, { name, url: backend.url, pool, h2: new H2Upstream(backend.url, CONNECT_TIMEOUT_MS), http2: backend.http2, downUntil: 0 });
+      this.pools.set(name, { name, url: backend.url, pool, h2: new H2Upstream(backend.url, CONNECT_TIMEOUT_MS), http2: backend.http2 ?? true, downUntil: 0 });
     }
     const poolOf = (name: string) => this.pools.get(name)!;
     this.routes = config.routes.map(
