@@ -10,7 +10,7 @@ import { routerConfigSchema } from '../../../src/traffic/proxy/config.js';
 import { RouterProvider } from '../../../src/traffic/router.js';
 import { routerProviderSchema } from '../../../src/traffic/provider-config.js';
 import { startTestLab, type TestLab } from '../../helpers/lab.js';
-import { startBackend, startRouterProcess, type BackendProcess, type RouterProcess } from './helpers.js';
+import { freePort, startBackend, startRouterProcess, type BackendProcess, type RouterProcess } from './helpers.js';
 import { grpcEchoClient, makeCertificate, startGrpcBackend, startH2cBackend, startWebSocketEcho, type GrpcBackend } from './protocol-servers.js';
 
 /**
@@ -226,6 +226,27 @@ describe('router: gRPC', () => {
     assert.match(text, /ferry_router_grpc_calls_total\{route="echo",backend="grpc-new",role="target",grpc_status="14"\} 40/);
     assert.match(text, /ferry_router_requests_total\{route="echo",backend="grpc-new",role="target",code="2xx"\} \d+/);
     await setWeight(router, 'echo', 0);
+  });
+
+  test('a call to a backend that refuses connections is retried on the other side: 0 failed calls', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const inProcess = await startRouter(routerConfigSchema.parse({
+      listen: '127.0.0.1:0',
+      backends: { gone: { url: dead }, live: { url: target.url } },
+      routes: [{ name: 'echo', source: 'gone', target: 'live', weight: 0 }],
+    }), { admin: false });
+    const client = grpcEchoClient(inProcess.url);
+    try {
+      const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => client.echo(i)));
+      assert.deepEqual(new Set(replies.map((reply) => reply.backend)), new Set(['grpc-new']));
+      const stats = inProcess.metrics.snapshot();
+      const gone = stats.find((s) => s.role === 'source')!;
+      assert.ok(gone.errors >= 1 && gone.byStatusClass.none === gone.requests, 'refused attempts count against the dead side');
+      assert.equal(stats.find((s) => s.role === 'target')!.errors, 0);
+    } finally {
+      client.close();
+      await inProcess.close();
+    }
   });
 
   test('the judge\'s in-process router metrics count UNAVAILABLE calls as failures', async () => {
