@@ -51,6 +51,19 @@ export const echoService: grpc.ServiceDefinition = {
   },
 };
 
+/** A server-streaming method: `count` messages `{backend, i}`, one every `everyMs`. */
+export const watchService: grpc.ServiceDefinition = {
+  watch: {
+    path: '/ferry.test.Echo/Watch',
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: json.serialize,
+    requestDeserialize: json.deserialize,
+    responseSerialize: json.serialize,
+    responseDeserialize: json.deserialize,
+  },
+};
+
 export interface GrpcBackend {
   name: string;
   url: string;
@@ -76,6 +89,19 @@ export async function startGrpcBackend(name: string): Promise<GrpcBackend> {
       else callback(null, { backend: name, n: call.request.n });
     },
   });
+  server.addService(watchService, {
+    watch: (call: grpc.ServerWritableStream<{ count: number; everyMs: number }, unknown>) => {
+      let i = 0;
+      const timer = setInterval(() => {
+        if (call.cancelled) return void clearInterval(timer);
+        call.write({ backend: name, i: i++ });
+        if (i === call.request.count) {
+          clearInterval(timer);
+          call.end();
+        }
+      }, call.request.everyMs);
+    },
+  });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
   backend.url = `http://127.0.0.1:${port}`;
   return backend;
@@ -83,6 +109,8 @@ export async function startGrpcBackend(name: string): Promise<GrpcBackend> {
 
 export interface EchoClient {
   echo(n: number, deadlineMs?: number): Promise<{ backend: string; n: number }>;
+  /** A server stream; resolves with every message once the stream ends. */
+  watch(count: number, everyMs: number, onMessage?: (message: { backend: string; i: number }) => void): Promise<Array<{ backend: string; i: number }>>;
   close(): void;
 }
 
@@ -92,9 +120,27 @@ export function grpcEchoClient(routerUrl: string): EchoClient {
   const client = new Client(new URL(routerUrl).host, grpc.credentials.createInsecure(), { 'grpc.enable_http_proxy': 0 }) as unknown as grpc.Client & {
     echo(request: unknown, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response: { backend: string; n: number }) => void): void;
   };
+  const Watcher = grpc.makeGenericClientConstructor(watchService, 'Watch');
+  const watcher = new Watcher(new URL(routerUrl).host, grpc.credentials.createInsecure(), { 'grpc.enable_http_proxy': 0 }) as unknown as grpc.Client & {
+    watch(request: unknown, options: grpc.CallOptions): grpc.ClientReadableStream<{ backend: string; i: number }>;
+  };
   return {
+    watch: (count, everyMs, onMessage) =>
+      new Promise((resolve, reject) => {
+        const messages: Array<{ backend: string; i: number }> = [];
+        const stream = watcher.watch({ count, everyMs }, { deadline: Date.now() + 10_000 });
+        stream.on('data', (message: { backend: string; i: number }) => {
+          messages.push(message);
+          onMessage?.(message);
+        });
+        stream.on('error', reject);
+        stream.on('end', () => resolve(messages));
+      }),
     echo: (n, deadlineMs = 5_000) => new Promise((resolve, reject) => client.echo({ n }, { deadline: Date.now() + deadlineMs }, (error, response) => (error ? reject(error) : resolve(response)))),
-    close: () => client.close(),
+    close: () => {
+      client.close();
+      watcher.close();
+    },
   };
 }
 

@@ -204,6 +204,30 @@ describe('router: gRPC', () => {
     assert.equal(stats.reduce((sum, s) => sum + s.errors, 0), 0);
   });
 
+  test('server streams opened at weight 0 finish on the source after the weight moves to 100', async () => {
+    await setWeight(router, 'echo', 0);
+    const client = grpcEchoClient(router.url);
+    try {
+      let started!: () => void;
+      const firstMessages = new Promise<void>((resolve) => (started = resolve));
+      let seen = 0;
+      // 3 streams of 40 messages, one every 25 ms (about 1 s each), bounded by a 10 s deadline.
+      const streams = Promise.all([1, 2, 3].map(() => client.watch(40, 25, () => ++seen === 3 && started())));
+      await firstMessages;
+      await setWeight(router, 'echo', 100);
+      const moved = await client.echo(1);
+      const results = await streams;
+      assert.equal(moved.backend, 'grpc-new', 'a new call goes to the target');
+      for (const messages of results) {
+        assert.equal(messages.length, 40);
+        assert.deepEqual(new Set(messages.map((m) => m.backend)), new Set(['grpc-old']), 'an open stream stays where it was opened');
+      }
+    } finally {
+      client.close();
+      await setWeight(router, 'echo', 0);
+    }
+  });
+
   test('a backend answering UNAVAILABLE shows as errors of its side, in Prometheus and JSON metrics', async () => {
     await setWeight(router, 'echo', 100);
     target.failWith = grpc.status.UNAVAILABLE;
