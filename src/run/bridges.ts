@@ -25,7 +25,8 @@ import type { RunEnvironment } from './services.js';
  * before the target is retired.
  */
 export interface RunBridges {
-  reconcile(runId: string, journal: Journal, overrides?: ReadonlyMap<string, Partial<Placement>>): Promise<void>;
+  /** `keep`: create what is missing but remove nothing yet (the slice's pods still run where they were). */
+  reconcile(runId: string, journal: Journal, overrides?: ReadonlyMap<string, Partial<Placement>>, options?: { keep?: boolean }): Promise<void>;
   /** `namespace/name` of the Services bridged on `cluster` now (apply leaves those to `replace`). */
   bridged(journal: Journal, cluster: Cluster): Set<string>;
   /**
@@ -115,8 +116,9 @@ export function createRunBridges(options: RunBridgesOptions): RunBridges {
   }
 
   return {
-    reconcile: (runId, journal, overrides) => serialized(async () => {
-      const needed = neededBridges(plan, placements(runId, journal, overrides)).filter((want) => !replacedDuringApply(journal, want));
+    reconcile: (runId, journal, overrides, reconcileOptions) => serialized(async () => {
+      const where = placements(runId, journal, overrides);
+      const needed = neededBridges(plan, where).filter((want) => !(where.get(want.callee)?.target === 'starting' && replacedDuringApply(journal, want)));
       const live = liveBridges(journal);
       for (const want of needed) {
         const key = bridgeKey(want);
@@ -127,7 +129,7 @@ export function createRunBridges(options: RunBridgesOptions): RunBridges {
         journal.append('bridge-created', { key, callee: want.callee, callers: want.callers, record });
       }
       const wanted = new Set(needed.map(bridgeKey));
-      for (const [key, { record }] of live) {
+      for (const [key, { record }] of reconcileOptions?.keep ? [] : live) {
         if (wanted.has(key)) continue;
         await bridge.remove(record);
         journal.append('bridge-removed', { key });
@@ -162,9 +164,11 @@ export function createRunBridges(options: RunBridgesOptions): RunBridges {
 }
 
 /** What a rollback of one slice tells the bridges: the source is back, then the target is gone. */
-export function bridgeReconciler(env: RunEnvironment, id: string, journal: Journal, slice: string): ((placement: Partial<Placement>) => Promise<void>) | undefined {
+export type BridgeReconciler = (placement: Partial<Placement> | undefined, options?: { keep?: boolean }) => Promise<void>;
+
+export function bridgeReconciler(env: RunEnvironment, id: string, journal: Journal, slice: string): BridgeReconciler | undefined {
   const bridges = env.bridges;
   if (!bridges) return undefined;
-  return (placement) => bridges.reconcile(id, journal, new Map([[slice, placement]]));
+  return (placement, options) => bridges.reconcile(id, journal, placement ? new Map([[slice, placement]]) : undefined, options);
 }
 

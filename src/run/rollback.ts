@@ -7,7 +7,7 @@ import { toFerryError } from '../util/errors.js';
 import type { SliceState } from './model.js';
 import type { DecommissionReport, RunEnvironment, SliceServices } from './services.js';
 import { deriveRunState } from './state.js';
-import { bridgeReconciler } from './bridges.js';
+import { bridgeReconciler, type BridgeReconciler } from './bridges.js';
 import type { Placement } from './bridge-placement.js';
 
 /**
@@ -46,14 +46,14 @@ export async function rollbackSlice(
   journal: Journal,
   clock: Clock,
   cause: { reason: 'requested' | 'automatic'; detectedAt: number; error?: string },
-  reconcileBridges?: (placement: Partial<Placement>) => Promise<void>,
+  reconcileBridges?: BridgeReconciler,
 ): Promise<void> {
   const steps: Record<string, unknown> = {};
   const decommissioned = decommissionOf(journal.records, slice.name);
   if (decommissioned) steps.source = await services.restoreSource(decommissioned);
   // The source serves again: callers left there stop going through bridges to the target.
   // A bridge that cannot be changed is journaled, never a reason to stop taking users back.
-  const bridges = async (placement: Partial<Placement>) => reconcileBridges?.(placement).catch((error: unknown) => {
+  const bridges = async (placement: Partial<Placement> | undefined, options?: { keep?: boolean }) => reconcileBridges?.(placement, options).catch((error: unknown) => {
     steps.bridgeError = toFerryError(error).oneLine();
     journal.append('bridge-failed', { slice: slice.name, error: steps.bridgeError });
   });
@@ -80,7 +80,8 @@ export async function rollbackSlice(
   const settleMs = services.traffic?.changeSettleMs ?? 0;
   if (settleMs > 0) await clock.sleep(settleMs);
   // Callers on the target reach the slice on the source again before its target pods stop.
-  await bridges({ sourceServing: true, target: 'absent' });
+  // Its own calls keep their bridges until its target pods have stopped (removed below).
+  await bridges({ sourceServing: true, target: 'absent' }, { keep: true });
   steps.target = await services.retireTarget();
   journal.append('rollback-slice', {
     slice: slice.name,
@@ -91,6 +92,7 @@ export async function rollbackSlice(
     recoveryMs: recoveredAt - cause.detectedAt,
     ...steps,
   });
+  await bridges(undefined);
 }
 
 /** What the slice's decommission did, from its journal record, when it ran. */

@@ -50,7 +50,7 @@ export function register(program: Command): void {
         return wave;
       });
       const only = waves || options.slice ? { ...(waves ? { waves } : {}), ...(options.slice ? { slices: options.slice as string[] } : {}) } : undefined;
-      report(format, await withInterrupt((drive) => rollBackRun(id, { ...drive, ...(only ? { only } : {}) }), driveOptions(options, command)));
+      report(format, await withInterrupt((drive) => rollBackRun(id, { ...drive, ...(only ? { only } : {}) }), driveOptions(options, command)), Boolean(only));
     });
 }
 
@@ -93,9 +93,10 @@ async function withInterrupt(run: (options: DriveOptions) => Promise<DriveResult
   }
 }
 
-function report(format: 'table' | 'json', result: DriveResult): void {
+/** `partial`: a rollback of some slices succeeded when it raised no error, whatever the run's status. */
+function report(format: 'table' | 'json', result: DriveResult, partial = false): void {
   const { state, error } = result;
   if (error && format === 'table') process.stderr.write(`${color().red('error')}: ${error.oneLine()}\n`);
   printResult(format, error ? { ...state, error: error.oneLine() } : state, () => `run ${state.id}: ${state.status}\n`);
-  if (state.status !== 'completed' && state.status !== 'rolled-back') process.exitCode = 1;
+  if (partial ? error !== undefined : state.status !== 'completed' && state.status !== 'rolled-back') process.exitCode = 1;
 }
