@@ -4,7 +4,7 @@ import { assertObjectShapes } from '../inventory/shape.js';
 import { DEPENDS_ON_ANNOTATION, idOf, nodeId, type DanglingReference, type DependencyGraph, type EdgeEvidence, type EdgeReason, type GraphEdge, type NodeId } from './model.js';
 import { isWorkload, labelSelectorMatches, podReferences, podTemplate, selectorMatches } from './pod-spec.js';
 import { addressesIn, isCredentialKey, isHostKey, withoutCredentialArguments, type Address } from './service-refs.js';
-import { configuredValues, serviceLinkVariables, type ConfiguredValue } from './container-env.js';
+import { configuredValues, serviceLinkVariables, type ConfiguredValue, type EnvFromCache } from './container-env.js';
 import { dnsTargets, isDashedAddress } from './dns.js';
 
 /**
@@ -18,23 +18,35 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
   // Callers may hand in objects that never went through an inventory (the controller, preflight's transformed objects).
   assertObjectShapes(objects);
   const index = new ObjectIndex(objects);
-  const edges = new Map<string, GraphEdge>();
+  /** Edges by from, then `to\u0000reason`. */
+  const edges = new Map<NodeId, Map<string, GraphEdge>>();
   const dangling = new Map<string, DanglingReference>();
   const addEdge = (from: NodeId, to: NodeId, reason: EdgeReason, detail: string, runtime: boolean, evidence?: EdgeEvidence) => {
     if (from === to) return;
-    const key = `${from}\u0000${to}\u0000${reason}`;
-    let edge = edges.get(key);
+    let outgoing = edges.get(from);
+    if (!outgoing) {
+      outgoing = new Map();
+      edges.set(from, outgoing);
+    }
+    const key = `${to}\u0000${reason}`;
+    let edge = outgoing.get(key);
     if (!edge) {
-      edge = { from, to, reason, detail, runtime, provenance: reason === 'declared' ? 'declared' : 'static' };
-      edges.set(key, edge);
+      edge = { from, to, reason, detail, runtime, provenance: reason === 'declared' ? 'declared' : evidence?.sharedConfig ? 'static (shared config)' : 'static' };
+      outgoing.set(key, edge);
+      if (evidence) edge.evidence = [evidence];
+      return;
     }
     if (evidence) {
       const list = edge.evidence ?? (edge.evidence = []);
-      if (!list.some((known) => known.object === evidence.object && known.field === evidence.field && known.text === evidence.text)) list.push(evidence);
+      if (!list.some((known) => known === evidence || (known.object === evidence.object && known.field === evidence.field && known.text === evidence.text))) list.push(evidence);
       // Shared config only when no evidence is the workload's own: one own mention makes it a plain static edge.
-      if (edge.provenance !== 'declared') edge.provenance = list.every((known) => known.sharedConfig) ? 'static (shared config)' : 'static';
+      if (edge.provenance === 'static (shared config)' && !evidence.sharedConfig) edge.provenance = 'static';
     }
   };
+  const envFromCache: EnvFromCache = new Map();
+  const plans = new WeakMap<ConfiguredValue, AddressPlan | undefined>();
+  /** Names already resolved, by `namespace\u0000host` (shared config repeats them across workloads). */
+  const resolutions = new Map<string, KubeObject | null>();
   const addDangling = (reference: DanglingReference) => {
     dangling.set(`${reference.from}\u0000${reference.kind}\u0000${reference.target}`, reference);
   };
@@ -71,7 +83,7 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
         addDangling({ from, kind: 'missing-object', target: nodeId(reference.kind, namespace, reference.name), detail: reference.via });
       }
     }
-    const values = configuredValues(object, template, (kind, ns, name) => index.data(kind, ns, name), index.serviceLinks(namespace));
+    const values = configuredValues(object, template, (kind, ns, name) => index.data(kind, ns, name), index.serviceLinks(namespace), envFromCache);
     for (const value of values) linkAddresses(object, from, namespace, value);
     const governing = (object.spec as any)?.serviceName;
     if (object.kind === 'StatefulSet' && typeof governing === 'string') {
@@ -82,35 +94,54 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
 
   /** The addresses one configured value names, as call edges (or dangling references) with evidence. */
   function linkAddresses(workload: KubeObject, from: NodeId, namespace: string, value: ConfiguredValue) {
-    if (value.channel === 'env' && isCredentialKey(value.name)) return;
-    const text = withoutCredentialArguments(value.text);
-    const addresses = index.addresses(text);
-    if (addresses.length === 0) return;
-    const detail = value.channel === 'env' ? `container ${value.container} env ${value.name}` : `container ${value.container} ${value.name}`;
-    const reason: EdgeReason = value.channel === 'env' ? 'env' : 'command';
-    const shared = index.loadedByMany(value.object);
-    const flagHost = value.channel === 'command' && hostFlagValues(withoutCredentialArguments(value.commandLine ?? text));
-    for (const address of addresses) {
-      if (!counts(value, address, flagHost)) continue;
-      const evidence: EdgeEvidence = {
-        object: value.object,
-        field: value.field,
-        text: address.text,
-        ...(value.expandedFrom.length > 0 ? { expandedFrom: value.expandedFrom } : {}),
-        ...(shared ? { sharedConfig: true } : {}),
-      };
-      // A bare name under a host key (`RABBITMQ_HOST: rabbitmq`) is as clearly an address as one with a port.
-      const explicit = address.explicit || (value.channel === 'env' && isHostKey(value.name));
-      const resolved = resolveHost(address.host, namespace);
-      if (resolved) {
+    const plan = addressPlan(value, namespace);
+    if (!plan) return;
+    for (const found of plan.found) {
+      if (found.target) {
         // A workload naming its own Service (or its own pods) is no dependency.
-        if (!index.selects(resolved, workload)) addEdge(from, idOf(resolved), reason, detail, true, evidence);
-      } else if (explicit && looksInCluster(address.host)) {
-        addDangling({ from, kind: 'missing-service', target: address.host, detail, evidence });
-      } else if (explicit && address.host.includes('.')) {
-        addDangling({ from, kind: 'external-host', target: address.port ? `${address.host}:${address.port}` : address.host, detail, evidence });
+        if (!index.selects(found.target, workload)) addEdge(from, found.targetId!, plan.reason, plan.detail, true, found.evidence);
+      } else if (found.dangling) {
+        addDangling({ from, kind: found.dangling.kind, target: found.dangling.target, detail: plan.detail, evidence: found.evidence });
       }
     }
+  }
+
+  /**
+   * What one configured value names, resolved once: a ConfigMap entry loaded by many
+   * workloads (the same object for all of them, see EnvFromCache) is parsed and resolved once.
+   */
+  function addressPlan(value: ConfiguredValue, namespace: string): AddressPlan | undefined {
+    if (plans.has(value)) return plans.get(value);
+    let plan: AddressPlan | undefined;
+    const text = value.channel === 'env' && isCredentialKey(value.name) ? '' : withoutCredentialArguments(value.text);
+    const addresses = text === '' ? [] : index.addresses(text);
+    if (addresses.length > 0) {
+      const shared = index.loadedByMany(value.object);
+      const flagHost = value.channel === 'command' && hostFlagValues(withoutCredentialArguments(value.commandLine ?? text));
+      plan = {
+        detail: value.channel === 'env' ? `container ${value.container} env ${value.name}` : `container ${value.container} ${value.name}`,
+        reason: value.channel === 'env' ? 'env' : 'command',
+        found: [],
+      };
+      for (const address of addresses) {
+        if (!counts(value, address, flagHost)) continue;
+        const evidence: EdgeEvidence = {
+          object: value.object,
+          field: value.field,
+          text: address.text,
+          ...(value.expandedFrom.length > 0 ? { expandedFrom: value.expandedFrom } : {}),
+          ...(shared ? { sharedConfig: true } : {}),
+        };
+        // A bare name under a host key (`RABBITMQ_HOST: rabbitmq`) is as clearly an address as one with a port.
+        const explicit = address.explicit || (value.channel === 'env' && isHostKey(value.name));
+        const target = resolveHost(address.host, namespace);
+        if (target) plan.found.push({ evidence, target, targetId: idOf(target) });
+        else if (explicit && looksInCluster(address.host)) plan.found.push({ evidence, dangling: { kind: 'missing-service', target: address.host } });
+        else if (explicit && address.host.includes('.')) plan.found.push({ evidence, dangling: { kind: 'external-host', target: address.port ? `${address.host}:${address.port}` : address.host } });
+      }
+    }
+    plans.set(value, plan);
+    return plan;
   }
 
   function linkService(object: KubeObject, from: NodeId, namespace: string) {
@@ -125,10 +156,7 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
       else addDangling({ from, kind: 'external-host', target: spec.externalName, detail: 'spec.externalName', evidence });
       return;
     }
-    for (const workload of index.workloadsIn(namespace)) {
-      const template = podTemplate(workload);
-      if (template && selectorMatches(spec.selector, template.labels)) addEdge(from, idOf(workload), 'selector', 'spec.selector', true);
-    }
+    for (const workload of index.selectedWorkloads(object)) addEdge(from, idOf(workload), 'selector', 'spec.selector', true);
   }
 
   function linkIngress(object: KubeObject, from: NodeId, namespace: string) {
@@ -237,6 +265,16 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
 
   /** The Service a name reaches from a pod in `namespace`: the first answer the pod's resolver gets. */
   function resolveHost(host: string, namespace: string): KubeObject | undefined {
+    const key = `${namespace}\u0000${host}`;
+    let answer = resolutions.get(key);
+    if (answer === undefined) {
+      answer = lookUp(host, namespace) ?? null;
+      resolutions.set(key, answer);
+    }
+    return answer ?? undefined;
+  }
+
+  function lookUp(host: string, namespace: string): KubeObject | undefined {
     for (const target of dnsTargets(host, namespace)) {
       if (target.kind === 'service') {
         const service = index.get('Service', target.namespace, target.name);
@@ -255,9 +293,15 @@ export function buildDependencyGraph(objects: readonly KubeObject[]): Dependency
 
   return {
     nodes: objects.map(idOf).sort(compareStrings),
-    edges: [...edges.values()].sort((a, b) => compareStrings(a.from, b.from) || compareStrings(a.to, b.to) || compareStrings(a.reason, b.reason)),
+    edges: [...edges.values()].flatMap((outgoing) => [...outgoing.values()]).sort((a, b) => compareStrings(a.from, b.from) || compareStrings(a.to, b.to) || compareStrings(a.reason, b.reason)),
     dangling: [...dangling.values()].sort((a, b) => compareStrings(a.from, b.from) || compareStrings(a.target, b.target)),
   };
+}
+
+interface AddressPlan {
+  detail: string;
+  reason: EdgeReason;
+  found: Array<{ evidence: EdgeEvidence; target?: KubeObject; targetId?: NodeId; dangling?: { kind: 'missing-service' | 'external-host'; target: string } }>;
 }
 
 /**
@@ -302,7 +346,9 @@ class ObjectIndex {
   private readonly decoded = new Map<NodeId, Record<string, string> | undefined>();
   private readonly links = new Map<string, Map<string, string>>();
   private readonly parsed = new Map<string, Address[]>();
-  private readonly selectedBy = new Map<NodeId, Set<KubeObject>>();
+  private readonly selectedBy = new WeakMap<KubeObject, Set<KubeObject>>();
+  /** Workloads by one pod label, `namespace\u0000key=value`. */
+  private readonly byLabel = new Map<string, KubeObject[]>();
 
   constructor(objects: readonly KubeObject[]) {
     for (const object of objects) {
@@ -312,6 +358,7 @@ class ObjectIndex {
         push(this.workloadsByNamespace, namespace, object);
         const loaded = new Set<NodeId>();
         const template = podTemplate(object);
+        for (const [key, value] of Object.entries(template?.labels ?? {})) push(this.byLabel, labelKey(namespace, key, value), object);
         for (const reference of template ? podReferences(template.spec) : []) {
           if (reference.kind === 'ConfigMap' || reference.kind === 'Secret') loaded.add(nodeId(reference.kind, namespace, reference.name));
         }
@@ -362,18 +409,23 @@ class ObjectIndex {
     return addresses;
   }
 
-  /** The workloads a Service's selector picks (ExternalName and selector-less Services pick none). */
+  /**
+   * The workloads a Service's selector picks (ExternalName and selector-less Services pick
+   * none), in inventory order. Candidates come from a label index, so 10,000 Services over
+   * 10,000 workloads cost their matches, not their product.
+   */
   selectedWorkloads(service: KubeObject): Set<KubeObject> {
-    const id = idOf(service);
-    let selected = this.selectedBy.get(id);
+    let selected = this.selectedBy.get(service);
     if (!selected) {
       selected = new Set();
       const selector = (service.spec as any)?.selector as Record<string, string> | undefined;
-      for (const workload of this.workloadsIn(service.metadata.namespace ?? '')) {
-        const template = podTemplate(workload);
-        if (template && selectorMatches(selector, template.labels)) selected.add(workload);
+      const first = selector ? Object.entries(selector)[0] : undefined;
+      if (first && (service.spec as any)?.type !== 'ExternalName') {
+        for (const workload of this.byLabel.get(labelKey(service.metadata.namespace ?? '', first[0], first[1])) ?? []) {
+          if (selectorMatches(selector, podTemplate(workload)!.labels)) selected.add(workload);
+        }
       }
-      this.selectedBy.set(id, selected);
+      this.selectedBy.set(service, selected);
     }
     return selected;
   }
@@ -414,6 +466,10 @@ class ObjectIndex {
   workloadNamed(namespace: string, name: string): KubeObject | undefined {
     return this.workloadsIn(namespace).find((workload) => workload.metadata.name === name);
   }
+}
+
+function labelKey(namespace: string, key: string, value: string): string {
+  return `${namespace}\u0000${key}=${value}`;
 }
 
 function push<T>(map: Map<string, T[]>, key: string, item: T): void {

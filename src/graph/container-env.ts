@@ -38,15 +38,14 @@ export interface ConfiguredValue {
 /** What a value-bearing object holds (Secrets decoded). */
 export type ConfigData = (kind: 'ConfigMap' | 'Secret', namespace: string, name: string) => Record<string, string> | undefined;
 
-interface Variable {
-  value: string;
-  object: NodeId;
-  field: string;
-  secret: boolean;
+/** An env var as defined so far; it is also the value handed out (so shared ConfigMaps' entries are built once). */
+interface Variable extends ConfiguredValue {
   /** Set for values no manifest wrote an address into (fieldRef): not scanned. */
   unscanned?: boolean;
-  expandedFrom: string[];
 }
+
+/** Per graph build: the variables an envFrom source gives a container, by source, prefix and container. */
+export type EnvFromCache = Map<string, Variable[]>;
 
 /** Where a workload kind keeps its pod spec, for field paths. */
 export function podSpecPath(kind: string): string {
@@ -65,6 +64,7 @@ export function configuredValues(
   template: { labels: Record<string, string>; spec: PodSpecLike },
   data: ConfigData,
   serviceLinks: ReadonlyMap<string, string>,
+  envFromCache: EnvFromCache = new Map(),
 ): ConfiguredValue[] {
   const namespace = workload.metadata.namespace ?? 'default';
   const self = nodeId(workload.kind, workload.metadata.namespace, workload.metadata.name);
@@ -81,7 +81,7 @@ export function configuredValues(
         const own = env.get(variable);
         if (own) {
           used.push(own);
-          return isCredentialKey(variable) || (own.secret && !isHostKey(variable)) ? MASK : own.value;
+          return isCredentialKey(variable) || (own.secret && !isHostKey(variable)) ? MASK : own.text;
         }
         return links.get(variable);
       });
@@ -91,36 +91,45 @@ export function configuredValues(
         const ref = source?.configMapRef ?? source?.secretRef;
         if (!kind || typeof ref?.name !== 'string') continue;
         const prefix = typeof source.prefix === 'string' ? source.prefix : '';
-        const object = nodeId(kind, namespace, ref.name);
-        for (const [key, value] of Object.entries(data(kind, namespace, ref.name) ?? {})) {
-          env.set(`${prefix}${key}`, {
-            value,
+        const cacheKey = `${kind}\u0000${namespace}\u0000${ref.name}\u0000${prefix}\u0000${at}`;
+        let variables = envFromCache.get(cacheKey);
+        if (!variables) {
+          const object = nodeId(kind, namespace, ref.name);
+          variables = Object.entries(data(kind, namespace, ref.name) ?? {}).map(([key, value]): Variable => ({
+            text: value,
+            channel: 'env',
+            name: `${prefix}${key}`,
+            container: name,
             object,
             field: `${kind} ${namespace}/${ref.name} data.${key} via envFrom${prefix ? ` prefix ${prefix}` : ''} (${at})`,
             secret: kind === 'Secret',
             expandedFrom: [],
-          });
+          }));
+          envFromCache.set(cacheKey, variables);
         }
+        for (const variable of variables) env.set(variable.name, variable);
       }
 
       for (const variable of container.env ?? []) {
         if (typeof variable?.name !== 'string') continue;
         const field = `${base}.${at}.env[${variable.name}]`;
+        const own = { channel: 'env' as const, name: variable.name, container: name };
         if (typeof variable.value === 'string') {
           const used: Variable[] = [];
-          const value = expand(variable.value, used);
-          env.set(variable.name, { value, object: self, field, secret: used.some((u) => u.secret), expandedFrom: fieldsOf(used) });
+          const text = expand(variable.value, used);
+          env.set(variable.name, { ...own, text, object: self, field, secret: used.some((u) => u.secret), expandedFrom: fieldsOf(used) });
           continue;
         }
         const from = variable.valueFrom as Record<string, any> | undefined;
         const keyRef = from?.configMapKeyRef ?? from?.secretKeyRef;
         if (keyRef && typeof keyRef.name === 'string' && typeof keyRef.key === 'string') {
           const kind = from?.configMapKeyRef ? 'ConfigMap' : 'Secret';
-          const value = data(kind, namespace, keyRef.name)?.[keyRef.key];
-          if (value === undefined) continue;
+          const text = data(kind, namespace, keyRef.name)?.[keyRef.key];
+          if (text === undefined) continue;
           const via = kind === 'ConfigMap' ? 'configMapKeyRef' : 'secretKeyRef';
           env.set(variable.name, {
-            value,
+            ...own,
+            text,
             object: nodeId(kind, namespace, keyRef.name),
             field: `${kind} ${namespace}/${keyRef.name} data.${keyRef.key} via ${via} (${field})`,
             secret: kind === 'Secret',
@@ -129,14 +138,11 @@ export function configuredValues(
           continue;
         }
         const fieldPath = from?.fieldRef?.fieldPath;
-        const value = typeof fieldPath === 'string' ? fieldValue(fieldPath, namespace, template.labels) : undefined;
-        if (value !== undefined) env.set(variable.name, { value, object: self, field, secret: false, unscanned: true, expandedFrom: [] });
+        const text = typeof fieldPath === 'string' ? fieldValue(fieldPath, namespace, template.labels) : undefined;
+        if (text !== undefined) env.set(variable.name, { ...own, text, object: self, field, secret: false, unscanned: true, expandedFrom: [] });
       }
 
-      for (const [variable, entry] of env) {
-        if (entry.unscanned) continue;
-        values.push({ text: entry.value, channel: 'env', name: variable, container: name, object: entry.object, field: entry.field, secret: entry.secret, expandedFrom: entry.expandedFrom });
-      }
+      for (const entry of env.values()) if (!entry.unscanned) values.push(entry);
       const line: ConfiguredValue[] = [];
       for (const part of ['command', 'args'] as const) {
         const items = container[part];

@@ -46,6 +46,7 @@ export function isCredentialKey(key: string): boolean {
 
 /** The text without the word after a credential flag (`--password hunter2`, `--token x`): never parsed, never shown. */
 export function withoutCredentialArguments(text: string): string {
+  if (!/(^|\s)--?[a-z]/i.test(text)) return text;
   const words = text.split(/\s+/);
   const kept: string[] = [];
   for (let i = 0; i < words.length; i++) {

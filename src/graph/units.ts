@@ -47,7 +47,16 @@ export function buildUnitGraph(graph: DependencyGraph, workloads: readonly NodeI
   }
   // An ExternalName Service naming another Service stands for what that one stands for (chains too).
   const aliases = groupBy(graph.edges.filter((edge) => edge.reason === 'externalName'), (edge) => edge.from);
+  const standsForCache = new Map<NodeId, NodeId[]>();
   const standsFor = (node: NodeId): NodeId[] => {
+    let known = standsForCache.get(node);
+    if (!known) {
+      known = followAliases(node);
+      standsForCache.set(node, known);
+    }
+    return known;
+  };
+  const followAliases = (node: NodeId): NodeId[] => {
     if (workloadSet.has(node)) return [node];
     const found = new Set<NodeId>();
     const seen = new Set<NodeId>([node]);
@@ -66,15 +75,18 @@ export function buildUnitGraph(graph: DependencyGraph, workloads: readonly NodeI
   };
 
   const calls = new Map<NodeId, Map<NodeId, UnitEdge['via']>>();
-  const provenanceOf = new Map<string, EdgeProvenance>();
+  const provenanceOf = new WeakMap<UnitEdge['via'][number], EdgeProvenance>();
   for (const workload of workloads) {
     const targets = new Map<NodeId, UnitEdge['via']>();
     for (const edge of outgoing.get(workload) ?? []) {
+      const item = { from: edge.from, to: edge.to, detail: edge.detail };
+      provenanceOf.set(item, edge.provenance ?? 'static');
       for (const target of standsFor(edge.to)) {
         if (target === workload) continue;
-        targets.set(target, [...(targets.get(target) ?? []), { from: edge.from, to: edge.to, detail: edge.detail }]);
+        const via = targets.get(target);
+        if (via) via.push(item);
+        else targets.set(target, [item]);
       }
-      provenanceOf.set(`${edge.from}\u0000${edge.to}`, strongest(provenanceOf.get(`${edge.from}\u0000${edge.to}`), edge.provenance ?? 'static'));
     }
     calls.set(workload, targets);
   }
@@ -127,8 +139,8 @@ export function buildUnitGraph(graph: DependencyGraph, workloads: readonly NodeI
   const edges = [...unitEdges.values()]
     .map((edge) => ({
       ...edge,
-      via: edge.via.sort((a, b) => compareStrings(`${a.from}${a.to}`, `${b.from}${b.to}`)),
-      provenance: edge.via.reduce<EdgeProvenance | undefined>((best, via) => strongest(best, provenanceOf.get(`${via.from}\u0000${via.to}`) ?? 'static'), undefined)!,
+      via: edge.via.length < 2 ? edge.via : edge.via.map((via) => ({ via, key: `${via.from}${via.to}` })).sort((a, b) => compareStrings(a.key, b.key)).map(({ via }) => via),
+      provenance: edge.via.reduce<EdgeProvenance | undefined>((best, via) => strongest(best, provenanceOf.get(via) ?? 'static'), undefined)!,
     }))
     .sort((a, b) => compareStrings(a.from, b.from) || compareStrings(a.to, b.to));
   return { units, edges, unitOfWorkload };
