@@ -66,7 +66,8 @@ export function configuredValues(
   serviceLinks: ReadonlyMap<string, string>,
   envFromCache: EnvFromCache = new Map(),
 ): ConfiguredValue[] {
-  const namespace = workload.metadata.namespace ?? 'default';
+  // As the graph names objects: a workload handed in without a namespace finds its config without one too.
+  const namespace = workload.metadata.namespace ?? '';
   const self = nodeId(workload.kind, workload.metadata.namespace, workload.metadata.name);
   const base = podSpecPath(workload.kind);
   const links = template.spec.enableServiceLinks === false ? new Map<string, string>() : serviceLinks;
@@ -101,7 +102,7 @@ export function configuredValues(
             name: `${prefix}${key}`,
             container: name,
             object,
-            field: `${kind} ${namespace}/${ref.name} data.${key} via envFrom${prefix ? ` prefix ${prefix}` : ''} (${at})`,
+            field: `${kind} ${namespace ? `${namespace}/` : ''}${ref.name} data.${key} via envFrom${prefix ? ` prefix ${prefix}` : ''} (${at})`,
             secret: kind === 'Secret',
             expandedFrom: [],
           }));
@@ -131,14 +132,14 @@ export function configuredValues(
             ...own,
             text,
             object: nodeId(kind, namespace, keyRef.name),
-            field: `${kind} ${namespace}/${keyRef.name} data.${keyRef.key} via ${via} (${field})`,
+            field: `${kind} ${namespace ? `${namespace}/` : ''}${keyRef.name} data.${keyRef.key} via ${via} (${field})`,
             secret: kind === 'Secret',
             expandedFrom: [],
           });
           continue;
         }
         const fieldPath = from?.fieldRef?.fieldPath;
-        const text = typeof fieldPath === 'string' ? fieldValue(fieldPath, namespace, template.labels) : undefined;
+        const text = typeof fieldPath === 'string' ? fieldValue(fieldPath, namespace || 'default', template.labels) : undefined;
         if (text !== undefined) env.set(variable.name, { ...own, text, object: self, field, secret: false, unscanned: true, expandedFrom: [] });
       }
 
