@@ -131,6 +131,9 @@ export function istioQueries(config: IstioProviderConfig, context: QueryContext)
     const destination = config[side];
     const labels: Record<string, string> = { reporter: 'source', ...serviceLabels(destination.host, config.namespace) };
     if (!sameHost) return labels;
+    // Subsets by cluster (an internal ramp across a multi-cluster mesh): Istio labels the cluster that served.
+    const cluster = destination.labels?.['topology.istio.io/cluster'];
+    if (cluster) return { ...labels, destination_cluster: cluster };
     const version = destination.labels?.version;
     const revision = destination.labels?.['service.istio.io/canonical-revision'] ?? destination.labels?.['app.kubernetes.io/version'];
     if (version) return { ...labels, destination_version: version };

@@ -27,6 +27,12 @@ export interface GeneratePlanOptions {
   traffic?: TrafficChoice;
   /** Prometheus the judge reads (`spec.metrics`). */
   metrics?: { url: string; scrapeInterval?: string };
+  /**
+   * Internal ramps: slices only other services call ramp on the callers' cluster too. `istio`:
+   * a mesh VirtualService splits the callee's name between the bridge to the source and its own
+   * pods, by the clusters' mesh IDs (`topology.istio.io/cluster`; default: the context names).
+   */
+  internalRamps?: { kind: 'istio'; clusterIds?: { source?: string; target?: string } };
 }
 
 /** Plan annotations that say which slices ramp traffic and why the others do not. */
@@ -83,7 +89,11 @@ export function generatePlan(objects: readonly KubeObject[], options: GeneratePl
     if (edge.reasons.length > 0) {
       edgeSlices.push(`${name}: ${edge.reasons.join(', ')}`);
       traffic = options.traffic ? { provider: providerForSlice(options.traffic, { name, namespace: unit.namespace, edge }) ?? 'none' } : undefined;
-    } else if (members.some((object) => object.kind === 'Service')) internalSlices.push(name);
+    } else if (members.some((object) => object.kind === 'Service')) {
+      const internal = options.internalRamps ? internalRamp(options, name, members) : undefined;
+      if (internal) traffic = { provider: internal };
+      else internalSlices.push(name);
+    }
     return {
       wave: waveOfUnit.get(unit.name)!,
       slice: {
@@ -117,7 +127,9 @@ export function generatePlan(objects: readonly KubeObject[], options: GeneratePl
   const annotations: Record<string, string> = {};
   if (edgeSlices.length > 0) annotations[EDGE_SLICES_ANNOTATION] = edgeSlices.sort(compareStrings).join('; ');
   if (internalSlices.length > 0) {
-    annotations[INTERNAL_SLICES_ANNOTATION] = `${internalSlices.sort(compareStrings).join(', ')}: only other services call them, so they move with traffic provider none; internal ramps come with bridges (issue #16)`;
+    annotations[INTERNAL_SLICES_ANNOTATION] = options.internalRamps
+      ? `${internalSlices.sort(compareStrings).join(', ')}: only other services call them and they have no single ClusterIP Service to split, so they move with traffic provider none (bridges still carry their calls)`
+      : `${internalSlices.sort(compareStrings).join(', ')}: only other services call them, so they move with traffic provider none (bridges carry their calls); \`ferry plan --internal-ramps istio\` ramps them in a mesh`;
   }
   return {
     apiVersion: PLAN_API_VERSION,
@@ -143,6 +155,33 @@ function planMetrics(input: { url: string; scrapeInterval?: string }): NonNullab
   const flag = issue.path[0] === 'scrapeInterval' ? '--scrape-interval' : '--prometheus';
   throw new FerryError('usage', `${flag}: ${issue.message}`, { location: { field: flag }, fix: flag === '--prometheus' ? 'e.g. --prometheus http://prometheus.monitoring:9090' : 'e.g. --scrape-interval 5s' });
 }
+
+/**
+ * An internal ramp on the target's mesh: one VirtualService for the slice's Service whose
+ * two subsets are the same host's endpoints by cluster — the bridge to the source (its
+ * east-west gateway, labelled with the source's mesh ID) and the slice's own pods. Only a
+ * slice with exactly one ClusterIP Service can be split this way.
+ */
+function internalRamp(options: GeneratePlanOptions, slice: string, members: KubeObject[]): Exclude<Slice['traffic'], undefined>['provider'] | undefined {
+  const services = members.filter((object) => object.kind === 'Service' && (object.spec as { clusterIP?: string } | undefined)?.clusterIP !== 'None' && (object.spec as { type?: string } | undefined)?.type !== 'ExternalName');
+  if (services.length !== 1) return undefined;
+  const service = services[0]!;
+  const namespace = service.metadata.namespace ?? 'default';
+  const host = `${service.metadata.name}.${namespace}.svc.cluster.local`;
+  const ids = options.internalRamps!.clusterIds ?? {};
+  const cluster = (side: 'source' | 'target') => ids[side] ?? options[side].context ?? side;
+  return {
+    type: 'istio',
+    namespace,
+    name: `${slice}-ferry-ramp`.slice(0, 63).replace(/-+$/, ''),
+    hosts: [host],
+    source: { host, subset: 'ferry-source', labels: { [MESH_CLUSTER_LABEL]: cluster('source') } },
+    target: { host, subset: 'ferry-target', labels: { [MESH_CLUSTER_LABEL]: cluster('target') } },
+  };
+}
+
+/** Istio's label of every endpoint with the cluster it is in (multi-cluster installs). */
+export const MESH_CLUSTER_LABEL = 'topology.istio.io/cluster';
 
 /** The calls that cross clusters once waves 1..`wave` have moved. */
 function crossClusterCalls(units: UnitGraph, waveOfUnit: ReadonlyMap<string, number>, wave: number): Wave['crossClusterCalls'] {

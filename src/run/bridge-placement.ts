@@ -34,7 +34,10 @@ export interface NeededBridge {
 export function placementOf(slice: SliceState, retiresSource: boolean): Placement {
   if (slice.rolledBack) return { target: 'absent', sourceServing: true };
   const apply = slice.stages.apply;
-  const target = apply === 'done' ? 'serving' : apply === 'running' || apply === 'failed' ? 'starting' : 'absent';
+  // A slice that ramps serves its callers on the target only once the ramp is done: until then
+  // an internal ramp splits its name between the bridge and its pods.
+  const ramped = slice.stages.ramp === 'done' || slice.stages.ramp === 'skipped';
+  const target = apply === 'done' && ramped ? 'serving' : apply === 'pending' ? 'absent' : 'starting';
   const leaving = (['soak', 'decommission'] as const).some((stage) => slice.stages[stage] === 'running' || slice.stages[stage] === 'done');
   return { target, sourceServing: !(retiresSource && leaving) };
 }

@@ -43,4 +43,4 @@ export type RecordType =
   | 'weight-set' | 'ramp-step-passed' | 'rolled-back' | 'traffic-settle' | 'shadow-extended' | 'source-kept'
   | 'approval-requested' | 'approved'
   | 'rollback-started' | 'rollback-slice' | 'rollback-failed' | 'rollback-completed'
-  | 'bridge-created' | 'bridge-removed' | 'bridge-replaced' | 'bridge-replace-incomplete' | 'bridge-failed';
+  | 'bridge-created' | 'bridge-removed' | 'bridge-replaced' | 'bridge-replace-incomplete' | 'bridge-failed' | 'bridge-kept';

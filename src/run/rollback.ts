@@ -58,6 +58,10 @@ export async function rollbackSlice(
     journal.append('bridge-failed', { slice: slice.name, error: steps.bridgeError });
   });
   await bridges({ sourceServing: true });
+  // Callers on the target reach the slice on the source again before its weight goes to 0 (an
+  // internal ramp's source subset is the bridge) and before its target pods stop; its own
+  // calls keep their bridges until those pods have stopped (removed below).
+  await bridges({ sourceServing: true, target: 'absent' }, { keep: true });
   const sourceReadyAt = clock.now();
   if (services.traffic) {
     // DNS may have been made plain at the end of the ramp: reconcile re-creates the weighted record.
@@ -80,8 +84,6 @@ export async function rollbackSlice(
   const settleMs = services.traffic?.changeSettleMs ?? 0;
   if (settleMs > 0) await clock.sleep(settleMs);
   // Callers on the target reach the slice on the source again before its target pods stop.
-  // Its own calls keep their bridges until its target pods have stopped (removed below).
-  await bridges({ sourceServing: true, target: 'absent' }, { keep: true });
   steps.target = await services.retireTarget();
   journal.append('rollback-slice', {
     slice: slice.name,

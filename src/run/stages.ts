@@ -41,14 +41,23 @@ export const STAGE_FUNCTIONS: Record<StageName, (ctx: StageContext) => Promise<S
  * Applies the slice to the target. A Service of the slice that is a bridge there now (its
  * callers moved before it) is applied last, over the bridge, once the slice's pods are ready.
  */
-async function applySlice({ services, env, journal }: StageContext): Promise<StageResult> {
+async function applySlice({ slice, services, env, journal }: StageContext): Promise<StageResult> {
   const bridges = env.bridges;
   if (!bridges) return { applied: await services.apply() };
   const bridged = bridges.bridged(journal, 'target');
   const applied = await services.apply({
     defer: (object) => object.apiVersion === 'v1' && object.kind === 'Service' && bridged.has(`${object.metadata.namespace ?? 'default'}/${object.metadata.name}`),
     afterReady: async (deferred, apply) => {
-      await bridges.replace(journal, deferred, apply);
+      const traffic = services.traffic;
+      if (traffic?.type !== 'istio') {
+        await bridges.replace(journal, deferred, apply);
+        return;
+      }
+      // An internal ramp: the mesh route (at the weight it has, 0 at first) before the Service
+      // gets its pods; the bridge stays as the route's source until the ramp is done.
+      await traffic.reconcile();
+      await apply(deferred);
+      journal.append('bridge-kept', { slice: slice.name, services: deferred.map((service) => `${service.metadata.namespace ?? 'default'}/${service.metadata.name}`), reason: 'internal ramp' });
     },
   });
   return { applied };

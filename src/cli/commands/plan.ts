@@ -55,6 +55,8 @@ export function register(program: Command): void {
     .option('--from <context>', 'source cluster (kubeconfig context)')
     .option('--manifests <path>', 'exported YAML of the source instead of a live cluster')
     .option('--to <context>', 'target cluster (kubeconfig context)', 'target')
+    .option('--internal-ramps <kind>', 'ramp slices that only other services call, on the callers\' cluster: istio (a mesh VirtualService split by cluster)')
+    .option('--mesh-cluster-ids <source,target>', 'the clusters\' mesh IDs (topology.istio.io/cluster) for --internal-ramps (default: the context names)')
     .option('--bridges <provider>', 'how calls crossing clusters are carried: endpoints, mcs, istio or none (default: endpoints when both clusters publish an east-west gateway, else none with a warning)')
     .option('-n, --namespace <name>', 'namespace for objects in the manifests that name none', 'default')
     .option('--name <name>', 'plan name', 'migration')
@@ -107,6 +109,7 @@ export function register(program: Command): void {
         steps,
         stepWindow: options.stepWindow,
         ...(traffic ? { traffic } : {}),
+        ...(options.internalRamps !== undefined ? { internalRamps: internalRampsChoice(options.internalRamps, options.meshClusterIds) } : {}),
         ...(options.prometheus ? { metrics: { url: options.prometheus, scrapeInterval: options.scrapeInterval } } : {}),
       });
       const bridges = await bridgesFor(plan, options.bridges, globalOptions(command).kubeconfig);
@@ -121,6 +124,14 @@ export function register(program: Command): void {
 }
 
 const BRIDGE_PROVIDERS = ['endpoints', 'mcs', 'istio', 'none'] as const;
+
+function internalRampsChoice(kind: string, ids: string | undefined): { kind: 'istio'; clusterIds?: { source: string; target: string } } {
+  if (kind !== 'istio') throw new FerryError('usage', `unknown internal ramp kind "${kind}"`, { location: { field: '--internal-ramps' }, fix: 'use --internal-ramps istio' });
+  if (ids === undefined) return { kind };
+  const [source, target, ...rest] = ids.split(',').map((id) => id.trim());
+  if (!source || !target || rest.length > 0) throw new FerryError('usage', `--mesh-cluster-ids "${ids}" must be two IDs, source then target`, { location: { field: '--mesh-cluster-ids' }, fix: 'e.g. --mesh-cluster-ids cluster-old,cluster-new' });
+  return { kind, clusterIds: { source, target } };
+}
 
 async function bridgesFor(plan: MigrationPlan, asked: string | undefined, kubeconfig: string | undefined): Promise<BridgesChoice> {
   if (asked !== undefined && !(BRIDGE_PROVIDERS as readonly string[]).includes(asked)) {

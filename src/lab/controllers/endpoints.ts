@@ -95,7 +95,9 @@ function syncSlices(client: ControllerClient, service: KubeObject, groups: Array
       ports: group.ports,
     });
   }
-  const existing = client.list('discovery.k8s.io/v1', 'EndpointSlice', namespace).filter((slice) => slice.metadata.labels?.['kubernetes.io/service-name'] === service.metadata.name);
+  // Only its own slices, as upstream's controller: another manager's (a bridge's) stay beside them.
+  const existing = client.list('discovery.k8s.io/v1', 'EndpointSlice', namespace).filter((slice) => slice.metadata.labels?.['kubernetes.io/service-name'] === service.metadata.name
+    && slice.metadata.labels?.['endpointslice.kubernetes.io/managed-by'] === 'endpointslice-controller.k8s.io');
   for (const slice of existing) if (!wanted.has(slice.metadata.name)) client.delete(slice);
   for (const [name, slice] of wanted) {
     const current = existing.find((s) => s.metadata.name === name);

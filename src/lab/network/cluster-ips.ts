@@ -62,7 +62,8 @@ export function listenOnClusterIps(cluster: string, store: ObjectStore, client: 
       if (!current || closed) return socket.destroy();
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
-      void forwardToService(socket, client, current.namespace, current.name, current.port);
+      // A ClusterIP's callers are the mesh's (any process on loopback): VirtualServices apply, routed per connection.
+      void forwardToService(socket, client, current.namespace, current.name, current.port, { mesh: {} });
     });
     const entry: Listener = { server, sockets, namespace, name, port };
     listeners.set(key, entry);

@@ -1,8 +1,11 @@
 /**
- * Where a Service port is served: the ready addresses kube-proxy would program, read from
- * the Service's `Endpoints` object (written by the endpoints controller for selector
- * Services, by a user or a bridge for selector-less ones), or from its EndpointSlices when
- * there is no Endpoints object with addresses (a bridge may write only slices).
+ * Where a Service port is served: the ready addresses kube-proxy (and Istio) would program —
+ * those of the Service's `Endpoints` object (written by the endpoints controller for selector
+ * Services, by a user or a bridge for selector-less ones) and the ready endpoints of every
+ * other EndpointSlice of the Service (`kubernetes.io/service-name`) that no endpoints
+ * controller wrote, e.g. a bridge's slice pointing at another cluster's east-west gateway
+ * beside the Service's own pods, as a multi-cluster mesh merges a Service's endpoints.
+ * Controller-written slices repeat the Endpoints, so they are not read twice.
  */
 import type { KubeObject } from '../../kube/object.js';
 import type { ControllerClient } from '../controllers/client.js';
@@ -21,11 +24,19 @@ export interface ServiceEndpoint {
   port: number;
   /** The pod behind the address, when the Endpoints name one (targetRef). */
   pod?: { namespace: string; name: string };
+  /** The DNS hostname the address has (headless Services), when it has one. */
+  hostname?: string;
 }
 
-/** Why a Service port cannot be reached: 502 (nothing by that name or port) or 503 (no ready endpoint). */
+/** Slices written from a Service's selector (the lab's controller, upstream's) or mirrored from its Endpoints: copies of the Endpoints. */
+const CONTROLLER_SLICE_MANAGERS = new Set(['endpointslice-controller.k8s.io', 'endpointslicemirroring-controller.k8s.io']);
+
+/**
+ * Why a Service port cannot be reached: 502 (nothing by that name or port), 503 (no ready
+ * endpoint) or 404 (a VirtualService for the name has no route for the request, as Envoy answers).
+ */
 export class ServiceUnreachable extends Error {
-  constructor(readonly status: 502 | 503, message: string) {
+  constructor(readonly status: 404 | 502 | 503, message: string) {
     super(message);
     this.name = 'ServiceUnreachable';
   }
@@ -53,53 +64,76 @@ export function isHeadless(service: KubeObject): boolean {
   return (service.spec as Obj | undefined)?.clusterIP === 'None';
 }
 
-/** Ready addresses for one Service port, in the Endpoints' order. */
+/** Ready addresses for one Service port: the Endpoints' in their order, then other slices', each address:port once. */
 export function readyEndpoints(client: ControllerClient, service: KubeObject, port: ServicePort): ServiceEndpoint[] {
-  const namespace = service.metadata.namespace ?? 'default';
-  const name = service.metadata.name;
   const single = servicePorts(service).length === 1;
+  // kube-proxy pairs Service and endpoint ports by name; a lone unnamed port pairs with the lone port.
+  const pair = (ports: Obj[]): Obj | undefined => ports.find((p) => (p.name ?? '') === (port.name ?? '')) ?? (single && ports.length === 1 ? ports[0] : undefined);
   const result: ServiceEndpoint[] = [];
-  const endpoints = client.get('v1', 'Endpoints', namespace, name) as (KubeObject & { subsets?: Obj[] }) | undefined;
-  for (const subset of endpoints?.subsets ?? []) {
-    const subsetPorts = (subset.ports ?? []) as Obj[];
-    // kube-proxy pairs Service and endpoint ports by name; a lone unnamed port pairs with the lone port.
-    const match = subsetPorts.find((p) => (p.name ?? '') === (port.name ?? '')) ?? (single && subsetPorts.length === 1 ? subsetPorts[0] : undefined);
+  const seen = new Set<string>();
+  const add = (endpoint: ServiceEndpoint) => {
+    const key = `${endpoint.host}:${endpoint.port}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    result.push(endpoint);
+  };
+  for (const subset of endpointsOf(client, service)?.subsets ?? []) {
+    const match = pair((subset.ports ?? []) as Obj[]);
     if (!match) continue;
-    for (const address of (subset.addresses ?? []) as Obj[]) {
-      result.push({ host: address.ip, port: Number(match.port), ...podRef(address.targetRef) });
-    }
+    for (const address of (subset.addresses ?? []) as Obj[]) add({ host: address.ip, port: Number(match.port), ...podRef(address.targetRef), ...hostnameOf(address) });
   }
-  if (result.length > 0 || (endpoints?.subsets?.length ?? 0) > 0) return result;
-  for (const slice of client.list('discovery.k8s.io/v1', 'EndpointSlice', namespace)) {
-    if (slice.metadata.labels?.['kubernetes.io/service-name'] !== name) continue;
-    const slicePorts = ((slice as Obj).ports ?? []) as Obj[];
-    const match = slicePorts.find((p) => (p.name ?? '') === (port.name ?? '')) ?? (single && slicePorts.length === 1 ? slicePorts[0] : undefined);
+  for (const slice of otherSlices(client, service)) {
+    const match = pair((slice.ports ?? []) as Obj[]);
     if (!match) continue;
-    for (const endpoint of ((slice as Obj).endpoints ?? []) as Obj[]) {
-      if (endpoint.conditions?.ready === false) continue;
-      for (const ip of (endpoint.addresses ?? []) as string[]) result.push({ host: ip, port: Number(match.port), ...podRef(endpoint.targetRef) });
+    for (const endpoint of readySliceEndpoints(slice)) {
+      for (const ip of (endpoint.addresses ?? []) as string[]) add({ host: ip, port: Number(match.port), ...podRef(endpoint.targetRef), ...hostnameOf(endpoint) });
     }
   }
   return result;
 }
 
-/** Every ready address:port of a Service's Endpoints, whatever the port's name. */
+/** Every ready address:port of a Service (Endpoints and other slices), whatever the port's name. */
 export function allReadyAddresses(client: ControllerClient, service: KubeObject): ServiceEndpoint[] {
-  const endpoints = client.get('v1', 'Endpoints', service.metadata.namespace, service.metadata.name) as (KubeObject & { subsets?: Obj[] }) | undefined;
-  return (endpoints?.subsets ?? []).flatMap((subset) => ((subset.addresses ?? []) as Obj[]).flatMap((address) => ((subset.ports ?? []) as Obj[]).map((port) => ({ host: address.ip as string, port: Number(port.port) }))));
+  const fromEndpoints = (endpointsOf(client, service)?.subsets ?? []).flatMap((subset) => ((subset.addresses ?? []) as Obj[]).flatMap((address) => ((subset.ports ?? []) as Obj[]).map((port) => ({ host: address.ip as string, port: Number(port.port), ...hostnameOf(address) }))));
+  const fromSlices = otherSlices(client, service).flatMap((slice) => readySliceEndpoints(slice).flatMap((endpoint) => ((endpoint.addresses ?? []) as string[]).flatMap((ip) => ((slice.ports ?? []) as Obj[]).map((port) => ({ host: ip, port: Number(port.port), ...hostnameOf(endpoint) })))));
+  const seen = new Set<string>();
+  return [...fromEndpoints, ...fromSlices].filter((endpoint) => {
+    const key = `${endpoint.host}:${endpoint.port}:${endpoint.hostname ?? ''}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Every ready pod behind a Service (for headless Services, whose callers dial pod ports). */
 export function readyPods(client: ControllerClient, service: KubeObject): Array<{ namespace: string; name: string }> {
-  const endpoints = client.get('v1', 'Endpoints', service.metadata.namespace, service.metadata.name) as (KubeObject & { subsets?: Obj[] }) | undefined;
   const pods: Array<{ namespace: string; name: string }> = [];
-  for (const subset of endpoints?.subsets ?? []) {
+  for (const subset of endpointsOf(client, service)?.subsets ?? []) {
     for (const address of (subset.addresses ?? []) as Obj[]) {
       const ref = podRef(address.targetRef).pod;
       if (ref && !pods.some((p) => p.name === ref.name && p.namespace === ref.namespace)) pods.push(ref);
     }
   }
   return pods;
+}
+
+function endpointsOf(client: ControllerClient, service: KubeObject): (KubeObject & { subsets?: Obj[] }) | undefined {
+  return client.get('v1', 'Endpoints', service.metadata.namespace ?? 'default', service.metadata.name) as (KubeObject & { subsets?: Obj[] }) | undefined;
+}
+
+/** The Service's EndpointSlices that are not copies of its Endpoints (a bridge's, a user's), in name order. */
+export function otherSlices(client: ControllerClient, service: KubeObject): Obj[] {
+  return client.list('discovery.k8s.io/v1', 'EndpointSlice', service.metadata.namespace ?? 'default')
+    .filter((slice) => slice.metadata.labels?.['kubernetes.io/service-name'] === service.metadata.name && !CONTROLLER_SLICE_MANAGERS.has(slice.metadata.labels?.['endpointslice.kubernetes.io/managed-by'] ?? ''))
+    .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0)) as Obj[];
+}
+
+function readySliceEndpoints(slice: Obj): Obj[] {
+  return ((slice.endpoints ?? []) as Obj[]).filter((endpoint) => endpoint.conditions?.ready !== false);
+}
+
+function hostnameOf(address: Obj): { hostname?: string } {
+  return typeof address.hostname === 'string' && address.hostname ? { hostname: address.hostname } : {};
 }
 
 function podRef(ref: Obj | undefined): { pod?: { namespace: string; name: string } } {

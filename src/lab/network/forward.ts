@@ -15,6 +15,7 @@ import type { PodRuntime } from '../runtime.js';
 import type { KubeObject } from '../../kube/object.js';
 import { allReadyAddresses, findServicePort, isHeadless, readyEndpoints, readyPods, ServiceUnreachable, type ServiceEndpoint, type ServicePort } from './endpoints.js';
 import { gatewayAt, type GatewayEntry } from './gateways.js';
+import { endpointLabels, meshRoute, subsetSelects, type MeshCall } from './mesh.js';
 import { unknownPeer, workloadOf, type Destination, type NetworkTelemetry, type Peer } from './telemetry.js';
 
 export { ServiceUnreachable } from './endpoints.js';
@@ -26,11 +27,13 @@ export interface NetworkContext {
   runtime(): PodRuntime | undefined;
 }
 
-const contexts = new WeakMap<ControllerClient, NetworkContext & { turns: Map<string, number> }>();
+const contexts = new WeakMap<ControllerClient, NetworkContext & { turns: Map<string, number>; weighted: Map<string, number[]> }>();
+/** Weighted-route state for clients without a network (tests reading routes directly). */
+const detachedWeighted = new Map<string, number[]>();
 
 /** Makes forwards through `client` count in the cluster's telemetry and dial pod ports; returns a detach. */
 export function attachNetwork(client: ControllerClient, context: NetworkContext): () => void {
-  contexts.set(client, { ...context, turns: new Map() });
+  contexts.set(client, { ...context, turns: new Map(), weighted: new Map() });
   return () => contexts.delete(client);
 }
 
@@ -50,6 +53,12 @@ export interface ForwardOptions {
   localOnly?: boolean;
   /** The port is a pod's container port (a headless Service's callers dial pods). Default: when the Service is headless. */
   podPort?: boolean;
+  /**
+   * The call is a mesh caller's (the service proxy's, a ClusterIP's): mesh VirtualServices
+   * and DestinationRules for the Service apply (mesh.ts). Not for calls arriving through a
+   * gateway, a LoadBalancer or a NodePort, which no caller's sidecar routes.
+   */
+  mesh?: MeshCall;
 }
 
 /** One endpoint a call may go to, with what it is. */
@@ -64,6 +73,8 @@ export interface ServiceTarget {
   /** `svc.ns.svc.cluster.local`. */
   fqdn: string;
   candidates: Candidate[];
+  /** The VirtualService (and subset) that chose `service` and its endpoints, when one did. */
+  mesh?: { virtualService: string; subset?: string };
 }
 
 export interface ServiceConnection {
@@ -80,10 +91,12 @@ export interface ServiceConnection {
 export function pickEndpoints(client: ControllerClient, namespace: string, name: string, port: number | string, options: ForwardOptions = {}): ServiceTarget {
   const context = contexts.get(client);
   const where = context ? ` in cluster ${context.cluster}` : '';
-  const service = client.get('v1', 'Service', namespace, name);
+  let service = client.get('v1', 'Service', namespace, name);
   if (!service) throw new ServiceUnreachable(502, `no Service ${namespace}/${name}${where}`);
-  const fqdn = `${name}.${namespace}.svc.cluster.local`;
+  let fqdn = `${name}.${namespace}.svc.cluster.local`;
   let servicePort: ServicePort;
+  let mesh: ServiceTarget['mesh'];
+  let unmatched = '';
   let candidates: Candidate[];
   if (options.podPort ?? isHeadless(service)) {
     const number = Number(port);
@@ -100,21 +113,37 @@ export function pickEndpoints(client: ControllerClient, namespace: string, name:
     }
   } else {
     servicePort = findServicePort(service, port);
+    const routed = options.mesh && !options.localOnly ? meshRoute(client, service, servicePort, options.mesh, context?.weighted ?? detachedWeighted) : undefined;
+    if (routed) {
+      service = routed.service;
+      servicePort = routed.port;
+      fqdn = `${service.metadata.name}.${service.metadata.namespace ?? 'default'}.svc.cluster.local`;
+      mesh = { virtualService: routed.virtualService, ...(routed.subset ? { subset: routed.subset.name } : {}) };
+    }
     candidates = readyEndpoints(client, service, servicePort).map((endpoint) => {
       const gateway = gatewayAt(endpoint.host, endpoint.port);
       return gateway ? { ...endpoint, gateway } : endpoint;
     });
+    const subset = routed?.subset;
+    if (subset) {
+      const all = candidates.length;
+      candidates = candidates.filter((candidate) => subsetSelects(subset.labels, endpointLabels(client, candidate, context?.cluster ?? 'unknown')));
+      const labels = Object.entries(subset.labels).map(([key, value]) => `${key}=${value}`).join(',') || 'none';
+      unmatched = `VirtualService ${routed.virtualService} routes to subset ${subset.name} (DestinationRule ${subset.destinationRule}, labels ${labels}) of Service ${service.metadata.namespace}/${service.metadata.name}${where}: none of its ${all} ready endpoints for port ${servicePort.port} has those labels`;
+    } else if (routed) {
+      unmatched = `VirtualService ${routed.virtualService} routes to Service ${service.metadata.namespace}/${service.metadata.name}${where}, which has no ready endpoint for port ${servicePort.port}`;
+    }
   }
   if (options.localOnly) candidates = candidates.filter((c) => !c.gateway);
   if (candidates.length === 0) {
-    throw new ServiceUnreachable(503, `Service ${namespace}/${name}${where} has no ready endpoint for port ${servicePort.port}${options.localOnly ? ' (calls arriving through the east-west gateway go to this cluster\'s pods only)' : ''}`);
+    throw new ServiceUnreachable(503, unmatched || `Service ${namespace}/${name}${where} has no ready endpoint for port ${servicePort.port}${options.localOnly ? ' (calls arriving through the east-west gateway go to this cluster\'s pods only)' : ''}`);
   }
-  const key = `${namespace}/${name}:${servicePort.port}`;
+  const key = `${service.metadata.namespace}/${service.metadata.name}:${servicePort.port}${mesh?.subset ? `#${mesh.subset}` : ''}`;
   const turns = context?.turns;
   const turn = turns?.get(key) ?? 0;
   turns?.set(key, turn + 1);
   const start = turn % candidates.length;
-  return { service, port: servicePort, fqdn, candidates: [...candidates.slice(start), ...candidates.slice(0, start)] };
+  return { service, port: servicePort, fqdn, candidates: [...candidates.slice(start), ...candidates.slice(0, start)], ...(mesh ? { mesh } : {}) };
 }
 
 /** Who answers at an endpoint, for telemetry: its pod's workload, or what its gateway said. */
@@ -232,19 +261,20 @@ export function dial(host: string, port: number, timeoutMs = 5000): Promise<Sock
   });
 }
 
-/** Header a forwarder sends through a gateway naming its caller, `cluster/namespace/workload`. */
+/** Header a forwarder sends through a gateway naming its caller, `cluster/namespace/workload[/version]`. */
 export const SOURCE_HEADER = 'x-ferry-source';
-/** Header a gateway answers with naming who served, `cluster/namespace/workload`. */
+/** Header a gateway answers with naming who served, `cluster/namespace/workload[/version]`. */
 export const DESTINATION_HEADER = 'x-ferry-destination';
 
 export function formatPeer(peer: Peer): string {
-  return `${peer.cluster}/${peer.namespace}/${peer.workload}`;
+  return `${peer.cluster}/${peer.namespace}/${peer.workload}${peer.version ? `/${peer.version}` : ''}`;
 }
 
+/** `cluster/namespace/workload[/version]` (label values hold no slash). */
 export function parsePeer(value: string | string[] | undefined): Peer | undefined {
   const text = Array.isArray(value) ? value[0] : value;
-  const [cluster, namespace, workload] = (text ?? '').split('/');
-  return cluster && namespace && workload ? { cluster, namespace, workload } : undefined;
+  const [cluster, namespace, workload, version] = (text ?? '').split('/');
+  return cluster && namespace && workload ? { cluster, namespace, workload, ...(version ? { version } : {}) } : undefined;
 }
 
 /**

@@ -8,6 +8,7 @@
 import type { KubeObject } from '../../kube/object.js';
 import type { ControllerClient } from '../controllers/client.js';
 import { isLoopback } from './addresses.js';
+import { allReadyAddresses } from './endpoints.js';
 
 type Obj = Record<string, any>;
 
@@ -70,12 +71,9 @@ function lookupFqdn(client: ControllerClient, fqdn: string, depth: number): Name
     ]).flatMap((address) => (address.targetRef?.kind === 'Pod' ? [address.targetRef.name as string] : [])));
     const found = client.list('v1', 'Pod', namespace).find((p) => podHostname(p) === pod && (p.spec as Obj | undefined)?.subdomain === service && published.has(p.metadata.name));
     if (found) return { kind: 'pod', namespace, pod: found.metadata.name, service };
-    // DNS also answers the hostnames of a headless Service's Endpoints addresses (how a bridge names pods of another cluster).
-    for (const subset of endpoints?.subsets ?? []) {
-      const address = ((subset.addresses ?? []) as Obj[]).find((a) => a.hostname === pod);
-      const port = ((subset.ports ?? []) as Obj[])[0]?.port as number | undefined;
-      if (address && port !== undefined) return { kind: 'pod', namespace, pod, service, via: { host: address.ip as string, port } };
-    }
+    // DNS also answers the hostnames of a headless Service's endpoints (Endpoints or a bridge's slice: how a bridge names pods of another cluster).
+    const address = allReadyAddresses(client, governing).find((entry) => entry.hostname === pod);
+    if (address) return { kind: 'pod', namespace, pod, service, via: { host: address.host, port: address.port } };
     return undefined;
   }
   return undefined;

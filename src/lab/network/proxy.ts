@@ -20,6 +20,7 @@ import {
   type Candidate,
 } from './forward.js';
 import { gatewayAt } from './gateways.js';
+import type { MeshCall, MeshRequest } from './mesh.js';
 import { resolveHost } from './names.js';
 import { unknownPeer, workloadOf, type Destination, type NetworkTelemetry, type Peer, type Reporter } from './telemetry.js';
 
@@ -37,6 +38,8 @@ interface Caller {
   namespace: string;
   /** The calling pod's workload; `unknown` (of this cluster, at the proxy) when it did not say. */
   source: Peer;
+  /** The calling pod's labels (VirtualService `sourceLabels`), when it said who it is. */
+  labels?: Record<string, string>;
 }
 
 /** Where a host:port goes: endpoints in turn, and who each one is for telemetry. */
@@ -70,10 +73,19 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
     if (role === 'gateway') return { namespace: 'default', source: parsePeer(headers[SOURCE_HEADER]) ?? unknownPeer() };
     const identity = podIdentity(headers['proxy-authorization']);
     if (!identity) return { namespace: 'default', source: unknownPeer(cluster) };
-    return { namespace: identity.namespace, source: workloadOf(client, identity.namespace, identity.pod, cluster) };
+    const labels = client.get('v1', 'Pod', identity.namespace, identity.pod)?.metadata.labels;
+    return { namespace: identity.namespace, source: workloadOf(client, identity.namespace, identity.pod, cluster), ...(labels ? { labels } : {}) };
   };
 
-  const route = (host: string, port: number, caller: Caller): Route => {
+  /**
+   * The proxy is every caller's sidecar: mesh VirtualServices apply to what it carries, per
+   * request when it sees one, per connection for a tunnel. The gateway passes calls through.
+   */
+  const meshCall = (caller: Caller, request: MeshRequest | undefined): MeshCall | undefined => role === 'gateway'
+    ? undefined
+    : { namespace: caller.namespace, ...(caller.labels ? { labels: caller.labels } : {}), ...(request ? { request } : {}) };
+
+  const route = (host: string, port: number, caller: Caller, request?: MeshRequest): Route => {
     const target = resolveHost(client, host, caller.namespace);
     if (!target) {
       throw new ServiceUnreachable(502, `${label}: no Service or pod is named "${host}" (looked up from namespace ${caller.namespace}; the lab resolves svc, svc.ns, svc.ns.svc, svc.ns.svc.cluster.local and pod.svc.ns.svc.cluster.local)`);
@@ -81,7 +93,8 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
     if (target.kind === 'service') {
       let picked: ReturnType<typeof pickEndpoints>;
       try {
-        picked = pickEndpoints(client, target.namespace, target.name, port, { localOnly: role === 'gateway' });
+        const mesh = meshCall(caller, request);
+        picked = pickEndpoints(client, target.namespace, target.name, port, { localOnly: role === 'gateway', ...(mesh ? { mesh } : {}) });
       } catch (error) {
         // Counted as Istio counts a call with no healthy upstream: against the Service, workload unknown.
         if (error instanceof ServiceUnreachable) failedCalls.set(error, { ...unknownPeer(cluster), service: `${target.name}.${target.namespace}.svc.cluster.local`, serviceName: target.name, serviceNamespace: target.namespace });
@@ -167,7 +180,7 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
       try {
         const url = targetUrl(request, role);
         if (!url) throw new ServiceUnreachable(502, `${label}: an upgrade request must be absolute-form (http://host/path)`);
-        const opened = await open(route(url.hostname, portOf(url), caller), caller.source);
+        const opened = await open(route(url.hostname, portOf(url), caller, meshRequest(request, url)), caller.source);
         const lines = [`${request.method ?? 'GET'} ${url.pathname}${url.search} HTTP/1.1`];
         for (let i = 0; i < request.rawHeaders.length; i += 2) {
           const name = request.rawHeaders[i]!;
@@ -204,7 +217,7 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
     const source = caller.source;
     let routed: Route;
     try {
-      routed = route(url.hostname, portOf(url), caller);
+      routed = route(url.hostname, portOf(url), caller, meshRequest(request, url));
     } catch (error) {
       const destination = error instanceof ServiceUnreachable ? failedCalls.get(error) : undefined;
       if (destination) telemetry.request(role === 'proxy' ? 'source' : 'destination', source, destination, 'http', error instanceof ServiceUnreachable ? error.status : 502, performance.now() - started);
@@ -288,6 +301,11 @@ function targetUrl(request: IncomingMessage, role: ProxyRole): URL | undefined {
   return undefined;
 }
 
+/** What a VirtualService match can test of a forwarded request. */
+function meshRequest(request: IncomingMessage, url: URL): MeshRequest {
+  return { method: request.method ?? 'GET', path: `${url.pathname}${url.search}`, authority: url.host, scheme: url.protocol.replace(/:$/, ''), headers: request.headers };
+}
+
 function portOf(url: URL): number {
   return url.port ? Number(url.port) : 80;
 }
@@ -350,6 +368,6 @@ function refuseRaw(socket: Duplex, error: unknown, label: string): void {
   const status = error instanceof ServiceUnreachable ? error.status : 502;
   const message = (error as Error).message;
   const body = `${message.startsWith(label) ? message : `${label}: ${message}`}\n`;
-  const reason = status === 503 ? 'Service Unavailable' : 'Bad Gateway';
+  const reason = status === 503 ? 'Service Unavailable' : status === 404 ? 'Not Found' : 'Bad Gateway';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }

@@ -16,6 +16,8 @@ export interface Peer {
   workload: string;
   namespace: string;
   cluster: string;
+  /** The pod's version label, when it has one (`destination_version`). */
+  version?: string;
 }
 
 export interface Destination extends Peer {
@@ -33,7 +35,7 @@ export function unknownPeer(cluster = UNKNOWN): Peer {
   return { workload: UNKNOWN, namespace: UNKNOWN, cluster };
 }
 
-const LABELS = ['reporter', 'source_workload', 'source_workload_namespace', 'source_cluster', 'destination_workload', 'destination_workload_namespace', 'destination_service', 'destination_service_name', 'destination_service_namespace', 'destination_cluster', 'request_protocol'] as const;
+const LABELS = ['reporter', 'source_workload', 'source_workload_namespace', 'source_cluster', 'destination_workload', 'destination_workload_namespace', 'destination_service', 'destination_service_name', 'destination_service_namespace', 'destination_cluster', 'destination_version', 'request_protocol'] as const;
 
 export class NetworkTelemetry {
   readonly registry = new Registry();
@@ -81,6 +83,7 @@ function labelsOf(reporter: Reporter, source: Peer, destination: Destination, pr
     destination_service_name: destination.serviceName,
     destination_service_namespace: destination.serviceNamespace,
     destination_cluster: destination.cluster,
+    destination_version: destination.version ?? UNKNOWN,
     request_protocol: protocol,
   };
 }
@@ -93,7 +96,16 @@ function labelsOf(reporter: Reporter, source: Peer, destination: Destination, pr
 export function workloadOf(client: ControllerClient, namespace: string, podName: string, cluster: string): Peer {
   const pod = client.get('v1', 'Pod', namespace, podName);
   if (!pod) return { ...unknownPeer(cluster), namespace };
-  return { workload: ownerWorkload(client, pod), namespace, cluster };
+  const version = versionOf(pod);
+  return { workload: ownerWorkload(client, pod), namespace, cluster, ...(version ? { version } : {}) };
+}
+
+/** Istio's canonical revision labels, most specific first (https://istio.io/latest/docs/ops/deployment/requirements/). */
+const VERSION_LABELS = ['service.istio.io/canonical-revision', 'app.kubernetes.io/version', 'version'];
+
+function versionOf(pod: KubeObject): string | undefined {
+  const labels = pod.metadata.labels ?? {};
+  return VERSION_LABELS.map((label) => labels[label]).find((value) => typeof value === 'string' && value !== '');
 }
 
 function ownerWorkload(client: ControllerClient, pod: KubeObject): string {

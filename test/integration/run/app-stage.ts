@@ -14,32 +14,23 @@ import { callGraphManifests } from '../../../src/lab/workloads/topologies.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { ferryAsync, startFerry, type RunningFerry } from '../../helpers/cli.js';
 import { startTestLab, type TestLab } from '../../helpers/lab.js';
-import { driveLoad, startPrometheus, type PrometheusProcess } from '../analysis/helpers.js';
+import { startPrometheus, type PrometheusProcess } from '../analysis/helpers.js';
+import { callApplication, startCallLoad, type CallAnswer } from '../../../src/demo/boutique.js';
 import { startRouterProcess, type RouterProcess } from '../traffic/helpers.js';
 
 export const SCRAPE_MS = 500;
 export const NAMESPACE = 'shop';
 
-/** One answer of the call-graph app: who served, and the answers of everyone it called. */
-export interface Hop {
-  service: string;
-  cluster: string;
-  calls?: Hop[];
-}
-
-export interface Answer {
-  at: number;
-  status: number;
-  tree?: Hop;
-  error?: string;
-}
+export type { Hop } from '../../../src/demo/boutique.js';
+export { clustersOf, crossings } from '../../../src/demo/boutique.js';
+export type Answer = CallAnswer;
 
 export interface AppStage {
   lab: TestLab;
   router: RouterProcess;
   prometheus: PrometheusProcess;
   /** `ferry plan --from source` of the whole app, made runnable the way a user would edit it. */
-  writePlan(name: string, edit?: (plan: any) => void): Promise<{ file: string; plan: any }>;
+  writePlan(name: string, edit?: (plan: any) => void, planArgs?: string[]): Promise<{ file: string; plan: any }>;
   ferry(args: string[]): RunningFerry;
   journal(stateDir: string, run: string): any[];
   /** Users through the router until `stop()`; every answer kept with its hop tree. */
@@ -48,30 +39,6 @@ export interface AppStage {
   probe(): Promise<Answer>;
   kubectl(args: string[], context: string): Promise<{ code: number | null; stdout: string; stderr: string }>;
   stop(): Promise<void>;
-}
-
-/** Calls that crossed clusters in one answer, as `from→to` slice names with the plan's direction words. */
-export function crossings(tree: Hop | undefined): Set<string> {
-  const found = new Set<string>();
-  const walk = (hop: Hop) => {
-    for (const child of hop.calls ?? []) {
-      if (child.cluster !== hop.cluster) found.add(`${hop.service}→${child.service} ${hop.cluster === 'target' ? 'target→source' : 'source→target'}`);
-      walk(child);
-    }
-  };
-  if (tree) walk(tree);
-  return found;
-}
-
-/** Every cluster that served a hop of the answer. */
-export function clustersOf(tree: Hop | undefined): Set<string> {
-  const found = new Set<string>();
-  const walk = (hop: Hop) => {
-    found.add(hop.cluster);
-    for (const child of hop.calls ?? []) walk(child);
-  };
-  if (tree) walk(tree);
-  return found;
 }
 
 export function appManifests(extra: KubeObject[] = []): KubeObject[] {
@@ -119,27 +86,12 @@ export async function startAppStage(options: { extra?: KubeObject[] } = {}): Pro
     const pool = new Pool(router.url, { connections: 16 });
     stops.unshift(() => pool.close());
 
-    const probe = async (): Promise<Answer> => {
-      const at = Date.now();
-      try {
-        const response = await pool.request({ method: 'GET', path: '/', headersTimeout: 10_000, bodyTimeout: 10_000 });
-        const text = await response.body.text();
-        let tree: Hop | undefined;
-        try {
-          tree = JSON.parse(text) as Hop;
-        } catch {
-          tree = undefined;
-        }
-        return { at, status: response.statusCode, ...(tree ? { tree } : {}), ...(response.statusCode >= 500 ? { error: text.slice(0, 1500) } : {}) };
-      } catch (error) {
-        return { at, status: 0, error: (error as Error).message };
-      }
-    };
+    const probe = (): Promise<Answer> => callApplication(pool);
 
     return {
       lab, router, prometheus,
-      async writePlan(name, edit) {
-        const planned = await ferryAsync(['plan', '--from', 'source', '--to', 'target', '--kubeconfig', lab.kubeconfigFile, '--name', name, '-o', 'json']);
+      async writePlan(name, edit, planArgs = []) {
+        const planned = await ferryAsync(['plan', '--from', 'source', '--to', 'target', '--kubeconfig', lab.kubeconfigFile, '--name', name, '-o', 'json', ...planArgs]);
         if (planned.code !== 0) throw new Error(planned.stderr);
         const plan = JSON.parse(planned.stdout);
         const frontend = plan.spec.waves.flatMap((w: any) => w.slices).find((s: any) => s.name === 'frontend');
@@ -160,22 +112,7 @@ export async function startAppStage(options: { extra?: KubeObject[] } = {}): Pro
       ferry: (args) => startFerry([...args, '--kubeconfig', lab.kubeconfigFile], { FERRY_ROUTER_TOKEN: router.token }),
       journal: (stateDir, run) => readFileSync(join(stateDir, 'runs', run, 'journal.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line)),
       load(rate = 8) {
-        let stopped = false;
-        const answers: Answer[] = [];
-        const send = async () => {
-          const answer = await probe();
-          answers.push(answer);
-          return answer.status;
-        };
-        const done = driveLoad(send, rate, 600_000, () => stopped);
-        return {
-          answers,
-          async stop() {
-            stopped = true;
-            await done;
-            return answers;
-          },
-        };
+        return startCallLoad({ url: router.url, ratePerSecond: rate, maxSeconds: 600, maxRequests: 6_000 });
       },
       probe,
       kubectl: (args, context) => lab.kubectl(args, context),

@@ -42,8 +42,10 @@ export function sendJson(response: ServerResponse, status: number, value: unknow
 
 
 export async function serveApp(app: AppDefinition): Promise<AppControls> {
-  let faults: AppFaults = { ...NO_FAULTS };
-  let random = seededRandom(Date.now());
+  // FERRY_FAULTS (JSON, as PUT /__ferry/faults takes) starts the app faulty: a release with a
+  // bug, set through the manifests (e.g. a plan transform on the target's copy).
+  let faults: AppFaults = process.env.FERRY_FAULTS ? parseFaults(JSON.parse(process.env.FERRY_FAULTS) as Record<string, unknown>) : { ...NO_FAULTS };
+  let random = seededRandom(faults.seed ?? Date.now());
   const stats = { requests: 0, injectedErrors: 0, delayed: 0 };
 
   const probeKind = (path: string, header: string | string[] | undefined): 'readiness' | 'liveness' | undefined => {

@@ -1,0 +1,78 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startAppStage, type Hop } from './app-stage.js';
+
+/** The clusters that served `service` in one answer. */
+function servedBy(tree: Hop | undefined, service: string): string[] {
+  const found: string[] = [];
+  const walk = (hop: Hop) => {
+    if (hop.service === service) found.push(hop.cluster);
+    for (const child of hop.calls ?? []) walk(child);
+  };
+  if (tree) walk(tree);
+  return found;
+}
+
+test('internal ramps: services only other services call ramp on the callers\' cluster through the mesh, step by step, with 0 failed calls', { timeout: 600_000 }, async () => {
+  const stage = await startAppStage();
+  try {
+    const { file, plan } = await stage.writePlan('internal-ramps', undefined, ['--internal-ramps', 'istio']);
+    const cart = plan.spec.waves.flatMap((wave: any) => wave.slices).find((slice: any) => slice.name === 'cartservice');
+    assert.equal(cart.traffic.provider.type, 'istio', 'the cart ramps in the mesh');
+    assert.deepEqual(cart.traffic.provider.target.labels, { 'topology.istio.io/cluster': 'target' });
+    const users = stage.load(10);
+    const stateDir = mkdtempSync(join(tmpdir(), 'ferry-internal-ramps-'));
+    const run = stage.ferry(['run', file, '--state-dir', stateDir, '-o', 'json']);
+    const code = await run.closed;
+    const answers = await users.stop();
+    assert.equal(code, 0, run.stderr.slice(-3000));
+    const failed = answers.filter((answer) => answer.status !== 200);
+    assert.equal(failed.length, 0, `failed calls: ${failed.slice(0, 3).map((a) => `${a.status} ${a.error}`).join(' | ')}`);
+
+    const journal = stage.journal(stateDir, JSON.parse(run.stdout).id);
+    const weights = journal.filter((record) => record.type === 'weight-set' && record.data.slice === 'cartservice');
+    assert.deepEqual(weights.map((record) => record.data.weight), [50, 100], 'the cart went 50 % then 100 %');
+    // While at 50 %, callers on the target reached the cart on both clusters.
+    const half = Date.parse(weights[0].at);
+    const full = Date.parse(weights[1].at);
+    const during = answers.filter((answer) => answer.at > half + 200 && answer.at < full - 200).flatMap((answer) => servedBy(answer.tree, 'cartservice'));
+    assert.ok(during.includes('source') && during.includes('target'), `both sides served the cart at 50 %: ${during.length} hops`);
+    const last = await stage.probe();
+    assert.deepEqual(servedBy(last.tree, 'cartservice'), ['target']);
+  } finally {
+    await stage.stop();
+  }
+});
+
+test('an internal ramp whose target answers errors is rolled back: the callers are back on the source\'s service and every call answers again', { timeout: 600_000 }, async () => {
+  const stage = await startAppStage();
+  try {
+    const { file } = await stage.writePlan('faulty-payment', (plan) => {
+      // The target's copy of the payment service is a release with a bug: every call fails.
+      const payment = plan.spec.waves.flatMap((wave: any) => wave.slices).find((slice: any) => slice.name === 'paymentservice');
+      payment.transforms = [{
+        name: 'json-patch',
+        with: { select: { kind: 'Deployment', name: 'paymentservice' }, patch: [{ op: 'add', path: '/spec/template/spec/containers/0/env/-', value: { name: 'FERRY_FAULTS', value: '{"errorRate":1}' } }] },
+      }];
+    }, ['--internal-ramps', 'istio']);
+    const users = stage.load(10);
+    const stateDir = mkdtempSync(join(tmpdir(), 'ferry-faulty-payment-'));
+    const run = stage.ferry(['run', file, '--state-dir', stateDir, '-o', 'json']);
+    const code = await run.closed;
+    const after = await stage.probe();
+    await users.stop();
+    assert.notEqual(code, 0);
+    const journal = stage.journal(stateDir, JSON.parse(run.stdout).id);
+    const failedStage = journal.find((record) => record.type === 'stage-failed' && record.data.slice === 'paymentservice');
+    assert.equal(failedStage?.data.stage, 'ramp', JSON.stringify(failedStage));
+    const rollback = journal.find((record) => record.type === 'rollback-slice' && record.data.slice === 'paymentservice');
+    assert.equal(rollback?.data.reason, 'automatic');
+    assert.equal(after.status, 200, after.error);
+    assert.deepEqual(servedBy(after.tree, 'paymentservice'), ['source'], 'the callers reach the payment service on the source again');
+  } finally {
+    await stage.stop();
+  }
+});
