@@ -135,15 +135,9 @@ function virtualServiceFor(client: ControllerClient, fqdn: string, callerNamespa
 }
 
 function listIstio(client: ControllerClient, kind: string): KubeObject[] {
-  for (const apiVersion of ISTIO_VERSIONS) {
-    try {
-      // One storage per resource: any served version lists every object.
-      return client.list(apiVersion, kind);
-    } catch {
-      // that version is not served (or Istio's CRDs are not installed)
-    }
-  }
-  return [];
+  // Whichever version is served (none without Istio's CRDs); one storage per resource, so it lists every object.
+  const apiVersion = ISTIO_VERSIONS.find((version) => client.service.registry.byKind(version, kind) !== undefined);
+  return apiVersion ? client.list(apiVersion, kind) : [];
 }
 
 /** A VirtualService or DestinationRule host as Istio reads it, made a cluster FQDN: `svc` in the object's namespace; `svc.ns` and `svc.ns.svc` too (the lab is lenient there). */
