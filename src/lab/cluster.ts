@@ -15,6 +15,7 @@ import type { ApiFaults } from './api/faults.js';
 import { generateCertificates, type LabCertificates } from './tls.js';
 import { buildKubeconfig } from './kubeconfig.js';
 import { bootstrapObjects, nodeStatus } from './bootstrap.js';
+import { meshApiDefinitions } from './network/mesh-apis.js';
 import { ControllerManager } from './controllers/manager.js';
 import { ControllerClient } from './controllers/client.js';
 import { deploymentController } from './controllers/deployment.js';
@@ -58,6 +59,8 @@ export interface LabClusterOptions {
   ingress?: boolean;
   /** Service networking: loopback ClusterIPs, the service proxy, the east-west gateway (default: when pods are processes). */
   network?: boolean;
+  /** Serve Istio's networking types (VirtualService, DestinationRule, ServiceEntry) that the service networking honours, as an installed mesh does. */
+  mesh?: boolean;
 }
 
 export interface LabCluster {
@@ -97,7 +100,7 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
   const stopEventsV1 = serveEventsV1(service);
   const nodeName = `${options.name}-node`;
   const client = new ControllerClient(service);
-  for (const object of bootstrapObjects(options.name, nodeName)) {
+  for (const object of [...bootstrapObjects(options.name, nodeName), ...(options.mesh ? meshApiDefinitions() : [])]) {
     client.create(object);
   }
   const node = client.get('v1', 'Node', undefined, nodeName)!;
@@ -191,6 +194,8 @@ export interface LabOptions {
   pods?: 'processes' | 'simulated';
   dataDir?: string;
   runtimeOptions?: Record<string, unknown>;
+  /** Every cluster serves the mesh types its networking honours (see LabClusterOptions.mesh). */
+  mesh?: boolean;
 }
 
 export interface Lab {
@@ -207,6 +212,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       clusters.push(await startLabCluster({
         name, ...(options.pods ? { pods: options.pods } : {}), ...(options.dataDir ? { dataDir: join(options.dataDir, name) } : {}),
         ...(options.runtimeOptions ? { runtimeOptions: options.runtimeOptions } : {}),
+        ...(options.mesh ? { mesh: true } : {}),
       }));
     }
   } catch (error) {

@@ -21,6 +21,8 @@ export interface LabUpOptions {
   dir?: string;
   clusters?: string[];
   pods?: 'processes' | 'simulated';
+  /** Serve Istio's networking types the lab's networking honours (default true). */
+  mesh?: boolean;
   /** How long to wait for the daemon to be ready. */
   timeoutMs?: number;
 }
@@ -57,7 +59,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabState> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const spawned = spawn(process.execPath, [...(daemon.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : []), daemon, '--dir', dir, '--clusters', clusters.join(','), '--pods', options.pods ?? 'processes'], {
+  const spawned = spawn(process.execPath, [...(daemon.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : []), daemon, '--dir', dir, '--clusters', clusters.join(','), '--pods', options.pods ?? 'processes', '--mesh', String(options.mesh ?? true)], {
     detached: true,
     stdio: ['ignore', log, log, 'ipc'],
   });

@@ -14,6 +14,7 @@ async function main(): Promise<void> {
   const dir = args.get('dir')!;
   const clusters = (args.get('clusters') ?? 'source,target').split(',').filter(Boolean);
   const pods = args.get('pods') === 'simulated' ? 'simulated' : 'processes';
+  const mesh = args.get('mesh') !== 'false';
   const files = labFiles(dir);
   mkdirSync(dir, { recursive: true });
   let lab: Lab | undefined;
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
   writeFileSync(files.pid, `${process.pid}\n`);
   let mode: 'processes' | 'simulated' = pods;
   try {
-    lab = await startLab({ clusters, pods: mode, dataDir: join(dir, 'data') });
+    lab = await startLab({ clusters, pods: mode, dataDir: join(dir, 'data'), mesh });
   } catch (error) {
     if (mode !== 'processes') throw error;
     // The pod runtime could not load: serve the API with simulated pods rather than nothing.

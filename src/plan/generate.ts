@@ -1,5 +1,7 @@
 import type { KubeObject } from '../kube/object.js';
 import { buildDependencyGraph } from '../graph/build.js';
+import { withObservedEdges } from '../graph/observed/merge.js';
+import type { ObservedEdge } from '../graph/observed/model.js';
 import { idOf, type DependencyGraph, type NodeId } from '../graph/model.js';
 import { isWorkload } from '../graph/pod-spec.js';
 import { buildUnitGraph, type UnitGraph } from '../graph/units.js';
@@ -27,6 +29,8 @@ export interface GeneratePlanOptions {
   traffic?: TrafficChoice;
   /** Prometheus the judge reads (`spec.metrics`). */
   metrics?: { url: string; scrapeInterval?: string };
+  /** Calls traffic showed (`ferry plan --observed`, src/graph/observed/): they order waves as static calls do. */
+  observed?: readonly ObservedEdge[];
   /**
    * Internal ramps: slices only other services call ramp on the callers' cluster too. `istio`:
    * a mesh VirtualService splits the callee's name between the bridge to the source and its own
@@ -48,7 +52,7 @@ export function generatePlan(objects: readonly KubeObject[], options: GeneratePl
   if (options.traffic) checkTrafficChoice(options.traffic);
   const metrics = options.metrics ? planMetrics(options.metrics) : undefined;
   const order = options.order ?? 'consumers-first';
-  const graph = buildDependencyGraph(objects);
+  const graph = withObservedEdges(buildDependencyGraph(objects), objects, options.observed);
   const byId = new Map(objects.map((object) => [idOf(object), object]));
   const workloads = objects.filter(isWorkload).map(idOf).sort(compareStrings);
   const units = buildUnitGraph(graph, workloads);
@@ -91,7 +95,8 @@ export function generatePlan(objects: readonly KubeObject[], options: GeneratePl
       traffic = options.traffic ? { provider: providerForSlice(options.traffic, { name, namespace: unit.namespace, edge }) ?? 'none' } : undefined;
     } else if (members.some((object) => object.kind === 'Service')) {
       const internal = options.internalRamps ? internalRamp(options, name, members) : undefined;
-      if (internal) traffic = { provider: internal };
+      // Services calling each other carry no user cookie, and the mesh cannot compare mirrored answers.
+      if (internal) traffic = { provider: internal, stickiness: {}, mirror: { percent: 0, allowNonIdempotent: false, ignoreJsonPaths: [] } };
       else internalSlices.push(name);
     }
     return {

@@ -13,8 +13,8 @@ export interface TestLab extends Lab {
 }
 
 /** Starts in-process lab clusters for a test and writes their kubeconfig to a temp file. */
-export async function startTestLab(clusters: string[] = ['source', 'target'], pods: 'simulated' | 'processes' = 'simulated'): Promise<TestLab> {
-  const lab = await startLab({ clusters, pods });
+export async function startTestLab(clusters: string[] = ['source', 'target'], pods: 'simulated' | 'processes' = 'simulated', options: { mesh?: boolean } = {}): Promise<TestLab> {
+  const lab = await startLab({ clusters, pods, ...options });
   const dir = mkdtempSync(join(tmpdir(), 'ferry-test-lab-'));
   const kubeconfigFile = join(dir, 'kubeconfig');
   writeFileSync(kubeconfigFile, lab.kubeconfig, { mode: 0o600 });

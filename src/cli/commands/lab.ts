@@ -13,11 +13,12 @@ export function register(program: Command): void {
     .option('--clusters <names>', 'comma-separated cluster names', 'source,target')
     .option('--dir <dir>', 'where the kubeconfig, pid and logs go', DEFAULT_LAB_DIR)
     .option('--simulated-pods', 'report pods ready without running them as processes')
+    .option('--no-mesh', 'do not serve Istio\'s VirtualService/DestinationRule/ServiceEntry types (install Istio\'s own CRDs instead)')
     .option('-o, --output <format>', 'table or json', 'table')
-    .action(async (options: { clusters: string; dir: string; simulatedPods?: boolean; output: string }) => {
+    .action(async (options: { clusters: string; dir: string; simulatedPods?: boolean; mesh: boolean; output: string }) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       if (process.stderr.isTTY) process.stderr.write('starting lab clusters…\n');
-      const state = await labUp({ dir: options.dir, clusters: options.clusters.split(',').map((c) => c.trim()).filter(Boolean), ...(options.simulatedPods ? { pods: 'simulated' as const } : {}) });
+      const state = await labUp({ dir: options.dir, clusters: options.clusters.split(',').map((c) => c.trim()).filter(Boolean), ...(options.simulatedPods ? { pods: 'simulated' as const } : {}), mesh: options.mesh });
       printResult(format, state, () => [
         `lab is up (pid ${state.pid}, pods: ${state.pods})`,
         ...state.clusters.map((c) => `  ${c.name.padEnd(10)} ${c.url}  context ${c.context}`),

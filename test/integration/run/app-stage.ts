@@ -56,7 +56,8 @@ export function appManifests(extra: KubeObject[] = []): KubeObject[] {
 }
 
 export async function startAppStage(options: { extra?: KubeObject[] } = {}): Promise<AppStage> {
-  const lab = await startTestLab(['source', 'target'], 'processes');
+  // Both clusters serve Istio's networking types, as clusters with a mesh installed do (internal ramps write them).
+  const lab = await startTestLab(['source', 'target'], 'processes', { mesh: true });
   const stops: Array<() => Promise<unknown>> = [() => lab.stop()];
   try {
     const file = join(lab.dir, 'app.yaml');

@@ -41,7 +41,7 @@ test('internal ramps: services only other services call ramp on the callers\' cl
     const during = answers.filter((answer) => answer.at > half + 200 && answer.at < full - 200).flatMap((answer) => servedBy(answer.tree, 'cartservice'));
     assert.ok(during.includes('source') && during.includes('target'), `both sides served the cart at 50 %: ${during.length} hops`);
     const last = await stage.probe();
-    assert.deepEqual(servedBy(last.tree, 'cartservice'), ['target']);
+    assert.deepEqual([...new Set(servedBy(last.tree, 'cartservice'))], ['target']);
   } finally {
     await stage.stop();
   }
@@ -71,7 +71,7 @@ test('an internal ramp whose target answers errors is rolled back: the callers a
     const rollback = journal.find((record) => record.type === 'rollback-slice' && record.data.slice === 'paymentservice');
     assert.equal(rollback?.data.reason, 'automatic');
     assert.equal(after.status, 200, after.error);
-    assert.deepEqual(servedBy(after.tree, 'paymentservice'), ['source'], 'the callers reach the payment service on the source again');
+    assert.deepEqual([...new Set(servedBy(after.tree, 'paymentservice'))], ['source'], 'the callers reach the payment service on the source again');
   } finally {
     await stage.stop();
   }
