@@ -26,7 +26,8 @@ export type EdgeReason =
   | 'binding'         // RoleBinding → Role / ServiceAccount
   | 'governingService'// StatefulSet → its headless Service
   | 'tls'             // Ingress → TLS Secret
-  | 'declared';       // annotation ferry.dev/depends-on
+  | 'declared'        // annotation ferry.dev/depends-on
+  | 'observed';       // workload → workload seen in traffic (`--observed`), in no manifest
 
 export interface GraphEdge {
   from: NodeId;
@@ -44,9 +45,34 @@ export interface GraphEdge {
   provenance?: EdgeProvenance;
   /** Where an address edge was read: object, field and the matched text (never a credential). */
   evidence?: EdgeEvidence[];
+  /** What traffic showed over the `--observed` window (src/graph/observed/), when it showed this call. */
+  observed?: ObservedTraffic;
 }
 
-export type EdgeProvenance = 'declared' | 'static' | 'static (shared config)';
+/**
+ * `observed`: only traffic shows it; `static+observed` / `declared+observed`: in the
+ * manifests (a shared-config edge included) and confirmed by traffic.
+ */
+export type EdgeProvenance = 'declared' | 'static' | 'static (shared config)' | 'observed' | 'static+observed' | 'declared+observed';
+
+export interface ObservedTraffic {
+  /** Summed over the callee's workloads behind the edge's target and over sources. */
+  requestsPerSecond: number;
+  requests: number;
+  protocols: string[];
+  /** The `--observed` sources that saw it. */
+  sources: string[];
+}
+
+/** What is known when both `a` and `b` are: the strongest manifest knowledge, plus whether traffic showed it. */
+export function combineProvenance(a: EdgeProvenance | undefined, b: EdgeProvenance): EdgeProvenance {
+  if (a === undefined) return b;
+  const observed = a.endsWith('observed') || b.endsWith('observed');
+  const base = (p: EdgeProvenance) => (p.startsWith('declared') ? 3 : p.startsWith('static+') || p === 'static' ? 2 : p === 'static (shared config)' ? 1 : 0);
+  const strongest = Math.max(base(a), base(b));
+  if (!observed) return strongest === 3 ? 'declared' : strongest === 2 ? 'static' : 'static (shared config)';
+  return strongest === 3 ? 'declared+observed' : strongest >= 1 ? 'static+observed' : 'observed';
+}
 
 export interface EdgeEvidence {
   /** The object holding the text: the workload, or the ConfigMap/Secret it loads. */

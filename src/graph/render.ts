@@ -1,5 +1,6 @@
-import type { DependencyGraph } from './model.js';
+import type { DependencyGraph, EdgeProvenance } from './model.js';
 import type { UnitGraph } from './units.js';
+import { rateText } from './observed/model.js';
 import { groupBy } from '../util/stable.js';
 
 export type GraphLevel = 'workloads' | 'objects';
@@ -13,8 +14,8 @@ export interface RenderableGraph {
 export function renderableUnits(units: UnitGraph): RenderableGraph {
   return {
     nodes: units.units.map((unit) => ({ id: unit.name, label: unit.name, group: unit.namespace })),
-    // Plain static calls stay unlabelled; declared and shared-config ones say so, for a reviewer to confirm or prune.
-    edges: units.edges.map((edge) => ({ from: edge.from, to: edge.to, label: edge.provenance === 'declared' ? 'declared' : edge.provenance === 'static (shared config)' ? 'shared config' : '' })),
+    // Declared and shared-config edges say so, for a reviewer to confirm or prune; observed ones give their rate.
+    edges: units.edges.map((edge) => ({ from: edge.from, to: edge.to, label: unitLabel(edge.provenance, edge.requestsPerSecond) })),
   };
 }
 
@@ -24,8 +25,27 @@ export function renderableObjects(graph: DependencyGraph): RenderableGraph {
       const parts = id.split('/');
       return { id, label: parts.length === 3 ? `${parts[0]}/${parts[2]}` : id, group: parts.length === 3 ? parts[1]! : '(cluster)' };
     }),
-    edges: graph.edges.map((edge) => ({ from: edge.from, to: edge.to, label: edge.provenance === 'static (shared config)' ? `${edge.reason} (shared config)` : edge.reason })),
+    edges: graph.edges.map((edge) => ({
+      from: edge.from,
+      to: edge.to,
+      label: edge.observed && edge.reason !== 'observed' ? `${edge.reason} (observed ${rateText(edge.observed.requestsPerSecond)})`
+        : edge.observed ? `observed ${rateText(edge.observed.requestsPerSecond)}`
+        : edge.provenance === 'static (shared config)' ? `${edge.reason} (shared config)` : edge.reason,
+    })),
   };
+}
+
+/** Plain static calls stay unlabelled; the others say how they are known, observed ones with their rate. */
+function unitLabel(provenance: EdgeProvenance | undefined, requestsPerSecond: number | undefined): string {
+  const rate = requestsPerSecond === undefined ? '' : ` ${rateText(requestsPerSecond)}`;
+  switch (provenance) {
+    case 'declared': return 'declared';
+    case 'static (shared config)': return 'shared config';
+    case 'observed': return `observed${rate}`;
+    case 'static+observed': return `static+observed${rate}`;
+    case 'declared+observed': return `declared+observed${rate}`;
+    default: return '';
+  }
 }
 
 /** Mermaid flowchart, namespaces as subgraphs; ids are sanitised because Mermaid ids cannot hold "/". */

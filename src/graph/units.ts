@@ -1,5 +1,5 @@
 import { compareStrings, groupBy, uniqueSorted } from '../util/stable.js';
-import type { DependencyGraph, EdgeProvenance, GraphEdge, NodeId } from './model.js';
+import { combineProvenance, type DependencyGraph, type EdgeProvenance, type GraphEdge, type NodeId } from './model.js';
 import { stronglyConnectedComponents } from './scc.js';
 
 /**
@@ -24,6 +24,8 @@ export interface UnitEdge {
    * any is, else `static (shared config)` (only addresses from config many workloads load).
    */
   provenance?: EdgeProvenance;
+  /** Requests per second traffic showed over the edges behind it (`--observed`), when it showed any. */
+  requestsPerSecond?: number;
 }
 
 export interface UnitGraph {
@@ -37,50 +39,18 @@ export function buildUnitGraph(graph: DependencyGraph, workloads: readonly NodeI
   const workloadSet = new Set(workloads);
   const outgoing = groupBy(graph.edges.filter((edge) => edge.runtime), (edge) => edge.from);
 
-  // Which workloads a runtime target stands for: a Service stands for the workloads it selects.
-  const selected = new Map<NodeId, NodeId[]>();
-  for (const edge of graph.edges) {
-    if (edge.reason !== 'selector' || !workloadSet.has(edge.to)) continue;
-    const list = selected.get(edge.from);
-    if (list) list.push(edge.to);
-    else selected.set(edge.from, [edge.to]);
-  }
-  // An ExternalName Service naming another Service stands for what that one stands for (chains too).
-  const aliases = groupBy(graph.edges.filter((edge) => edge.reason === 'externalName'), (edge) => edge.from);
-  const standsForCache = new Map<NodeId, NodeId[]>();
-  const standsFor = (node: NodeId): NodeId[] => {
-    let known = standsForCache.get(node);
-    if (!known) {
-      known = followAliases(node);
-      standsForCache.set(node, known);
-    }
-    return known;
-  };
-  const followAliases = (node: NodeId): NodeId[] => {
-    if (workloadSet.has(node)) return [node];
-    const found = new Set<NodeId>();
-    const seen = new Set<NodeId>([node]);
-    const queue = [node];
-    while (queue.length > 0) {
-      const current = queue.pop()!;
-      for (const workload of selected.get(current) ?? []) found.add(workload);
-      for (const alias of aliases.get(current) ?? []) {
-        if (!seen.has(alias.to)) {
-          seen.add(alias.to);
-          queue.push(alias.to);
-        }
-      }
-    }
-    return [...found];
-  };
+  const standsFor = runtimeTargets(graph, workloadSet);
+  const selected = selectedWorkloads(graph, workloadSet);
 
   const calls = new Map<NodeId, Map<NodeId, UnitEdge['via']>>();
   const provenanceOf = new WeakMap<UnitEdge['via'][number], EdgeProvenance>();
+  const rateOf = new WeakMap<UnitEdge['via'][number], number>();
   for (const workload of workloads) {
     const targets = new Map<NodeId, UnitEdge['via']>();
     for (const edge of outgoing.get(workload) ?? []) {
       const item = { from: edge.from, to: edge.to, detail: edge.detail };
       provenanceOf.set(item, edge.provenance ?? 'static');
+      if (edge.observed) rateOf.set(item, edge.observed.requestsPerSecond);
       for (const target of standsFor(edge.to)) {
         if (target === workload) continue;
         const via = targets.get(target);
@@ -140,16 +110,59 @@ export function buildUnitGraph(graph: DependencyGraph, workloads: readonly NodeI
     .map((edge) => ({
       ...edge,
       via: edge.via.length < 2 ? edge.via : edge.via.map((via) => ({ via, key: `${via.from}${via.to}` })).sort((a, b) => compareStrings(a.key, b.key)).map(({ via }) => via),
-      provenance: edge.via.reduce<EdgeProvenance | undefined>((best, via) => strongest(best, provenanceOf.get(via) ?? 'static'), undefined)!,
+      provenance: edge.via.reduce<EdgeProvenance | undefined>((best, via) => combineProvenance(best, provenanceOf.get(via) ?? 'static'), undefined)!,
+      ...(edge.via.some((via) => rateOf.has(via)) ? { requestsPerSecond: edge.via.reduce((sum, via) => sum + (rateOf.get(via) ?? 0), 0) } : {}),
     }))
     .sort((a, b) => compareStrings(a.from, b.from) || compareStrings(a.to, b.to));
   return { units, edges, unitOfWorkload };
 }
 
-const STRENGTH: Record<EdgeProvenance, number> = { 'static (shared config)': 0, static: 1, declared: 2 };
+/** Which workloads each Service (or ExternalName chain) of the graph selects. */
+function selectedWorkloads(graph: DependencyGraph, workloadSet: ReadonlySet<NodeId>): Map<NodeId, NodeId[]> {
+  const selected = new Map<NodeId, NodeId[]>();
+  for (const edge of graph.edges) {
+    if (edge.reason !== 'selector' || !workloadSet.has(edge.to)) continue;
+    const list = selected.get(edge.from);
+    if (list) list.push(edge.to);
+    else selected.set(edge.from, [edge.to]);
+  }
+  return selected;
+}
 
-function strongest(a: EdgeProvenance | undefined, b: EdgeProvenance): EdgeProvenance {
-  return a === undefined || STRENGTH[b] > STRENGTH[a] ? b : a;
+/**
+ * The workloads a runtime edge's target stands for: a workload itself; a Service, the
+ * workloads it selects; an ExternalName Service naming another Service, what that one
+ * stands for (chains too). Memoised per target.
+ */
+export function runtimeTargets(graph: DependencyGraph, workloadSet: ReadonlySet<NodeId>): (node: NodeId) => NodeId[] {
+  const selected = selectedWorkloads(graph, workloadSet);
+  const aliases = groupBy(graph.edges.filter((edge) => edge.reason === 'externalName'), (edge) => edge.from);
+  const cache = new Map<NodeId, NodeId[]>();
+  const follow = (node: NodeId): NodeId[] => {
+    if (workloadSet.has(node)) return [node];
+    const found = new Set<NodeId>();
+    const seen = new Set<NodeId>([node]);
+    const queue = [node];
+    while (queue.length > 0) {
+      const current = queue.pop()!;
+      for (const workload of selected.get(current) ?? []) found.add(workload);
+      for (const alias of aliases.get(current) ?? []) {
+        if (!seen.has(alias.to)) {
+          seen.add(alias.to);
+          queue.push(alias.to);
+        }
+      }
+    }
+    return [...found];
+  };
+  return (node) => {
+    let known = cache.get(node);
+    if (!known) {
+      known = follow(node);
+      cache.set(node, known);
+    }
+    return known;
+  };
 }
 
 function unitBaseName(members: readonly NodeId[]): string {

@@ -10,6 +10,7 @@ import { chooseBridges, type BridgesChoice } from '../../bridge/choose.js';
 import { sourceClient, targetClient } from '../../apply/slice.js';
 import type { MigrationPlan } from '../../plan/schema.js';
 import { inventoryFromFlags } from '../sources.js';
+import { addObservedOptions, observedEdgesFromFlags } from '../observed.js';
 
 const TRAFFIC_HELP = `
 Traffic (--traffic): only edge slices ramp traffic — those with an Ingress, HTTPRoute or
@@ -49,8 +50,7 @@ Examples:
 `;
 
 export function register(program: Command): void {
-  program
-    .command('plan')
+  addObservedOptions(program.command('plan'))
     .description('write a MigrationPlan: slices in dependency order, wave by wave, with the traffic and metrics settings to run it')
     .option('--from <context>', 'source cluster (kubeconfig context)')
     .option('--manifests <path>', 'exported YAML of the source instead of a live cluster')
@@ -99,6 +99,7 @@ export function register(program: Command): void {
       }
       const traffic = options.traffic === undefined ? undefined : trafficChoice(options);
       const inventory = await inventoryFromFlags(command, options);
+      const observed = await observedEdgesFromFlags(command, options);
       const plan = generatePlan(inventory.objects, {
         name: options.name,
         // Exported YAML and the live cluster it came from: objects read from the files, the cluster
@@ -111,6 +112,7 @@ export function register(program: Command): void {
         ...(traffic ? { traffic } : {}),
         ...(options.internalRamps !== undefined ? { internalRamps: internalRampsChoice(options.internalRamps, options.meshClusterIds) } : {}),
         ...(options.prometheus ? { metrics: { url: options.prometheus, scrapeInterval: options.scrapeInterval } } : {}),
+        ...(observed ? { observed: observed.edges } : {}),
       });
       const bridges = await bridgesFor(plan, options.bridges, globalOptions(command).kubeconfig);
       plan.spec.bridges = bridges.settings;

@@ -6,6 +6,7 @@ import { programFor } from './images.js';
 import { freePort, releasePort } from './ports.js';
 import type { ProbeSpec } from './probes.js';
 import type { Watchdog } from './watchdog.js';
+import { preparePodVolumes, type PodVolumes } from './volumes.js';
 
 interface PortSpec {
   containerPort: number;
@@ -40,6 +41,7 @@ export class LabPod implements RunningPod {
   private lastEmitted = '';
   private stopped = false;
   private failedMessage: string | undefined;
+  private volumes: PodVolumes | undefined;
 
   constructor(
     private readonly pod: KubeObject,
@@ -76,13 +78,18 @@ export class LabPod implements RunningPod {
   async start(): Promise<void> {
     const initSpecs = (this.podSpec.initContainers ?? []) as ContainerSpec[];
     const specs = (this.podSpec.containers ?? []) as ContainerSpec[];
+    this.volumes = await preparePodVolumes(this.pod, this.options.lookup);
+    if (this.stopped) await this.volumes?.remove();
     this.initContainers = await Promise.all(initSpecs.map((spec) => this.createContainer(spec, true, false)));
     this.containers = await Promise.all(specs.map((spec, index) => this.createContainer(spec, false, index === 0)));
     this.emit();
     this.startNextInit();
   }
 
-  private async createContainer(spec: ContainerSpec, init: boolean, first: boolean): Promise<ContainerProcess> {
+  private async createContainer(declaredSpec: ContainerSpec, init: boolean, first: boolean): Promise<ContainerProcess> {
+    // Processes run on the host: paths under a volume's mountPath point into the pod's volume directory (volumes.ts).
+    const rewrite = this.volumes?.rewriter(declaredSpec);
+    const spec: ContainerSpec = rewrite ? withPaths(declaredSpec, rewrite) : declaredSpec;
     const program = programFor(spec.image ?? '', spec.name, first, this.pod.metadata.annotations ?? {}, init);
     const containerPorts: number[] = [];
     for (const port of (spec.ports ?? []) as PortSpec[]) {
@@ -122,6 +129,7 @@ export class LabPod implements RunningPod {
       // the real image would have answered on undeclared ports.
       FERRY_LISTEN: (program.kind === 'stand-in' ? hostPorts : hostPorts.slice(0, Math.max(1, declared))).join(','),
     };
+    if (rewrite) for (const [name, value] of Object.entries(env)) env[name] = rewrite(value);
     // The app must bind its mapped host port, whatever PORT the manifest sets.
     if (primary !== undefined) env.PORT = String(primary);
     const container: ContainerProcess = new ContainerProcess(spec, init, {
@@ -258,9 +266,21 @@ export class LabPod implements RunningPod {
     await Promise.all([...this.initContainers, ...this.containers].map((c) => c.stop(grace * 1000)));
     for (const port of this.ports.values()) releasePort(port);
     for (const container of this.containers) for (const port of container.status.hostPorts) releasePort(port);
+    await this.volumes?.remove();
     this.emit();
     this.resolveDone(this.status());
   }
+}
+
+function withPaths(spec: ContainerSpec, rewrite: (text: string) => string): ContainerSpec {
+  const list = (items: unknown) => (Array.isArray(items) ? items.map((item) => (typeof item === 'string' ? rewrite(item) : item)) : items);
+  const paths = spec as { command?: unknown; args?: unknown };
+  return {
+    ...spec,
+    ...(paths.command !== undefined ? { command: list(paths.command) } : {}),
+    ...(paths.args !== undefined ? { args: list(paths.args) } : {}),
+    ...(spec.workingDir !== undefined ? { workingDir: rewrite(spec.workingDir) } : {}),
+  } as ContainerSpec;
 }
 
 function probePort(probe: ProbeSpec | undefined): number | string | undefined {
