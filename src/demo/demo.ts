@@ -22,6 +22,7 @@ import { toYamlText } from '../util/output.js';
 import { startLoad, type RunningLoad } from './load.js';
 import { buildScorecard, type Scorecard } from './scorecard.js';
 import { SHOP_HOST, shopManifests } from './shop.js';
+import { BOUTIQUE_HOST, boutiqueManifests, startCallLoad, waveCrossings, type CallLoad } from './boutique.js';
 
 export interface DemoOptions {
   /** Where the demo keeps its kubeconfig, plan and run journal. */
@@ -35,8 +36,9 @@ const SCRAPE_MS = 500;
 
 /**
  * `ferry demo`: the stage a platform team would set up — two lab clusters, a shop on
- * PostgreSQL serving customers on the source through the embedded router, a database
- * endpoint the shop connects through, Prometheus scraping the router — then a plan written
+ * PostgreSQL and an eleven-service application whose services call each other, serving
+ * customers on the source through the embedded router, a database endpoint the shop connects
+ * through, Prometheus scraping the router and both clusters' service networking — then a plan written
  * to a file and run by `ferry run`'s own library call (`startRun`). No stage is wired here:
  * the demo only starts things and reads the journal and the load generator for its scorecard.
  */
@@ -52,9 +54,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<Scorecard> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let load: RunningLoad | undefined;
+  let calls: CallLoad | undefined;
   try {
-    say('starting two lab clusters (source, target) with pods as local processes');
-    const lab: Lab = await startLab({ clusters: ['source', 'target'], pods: 'processes' });
+    say('starting two lab clusters (source, target) with pods as local processes, service networking and a mesh');
+    const lab: Lab = await startLab({ clusters: ['source', 'target'], pods: 'processes', mesh: true });
     cleanups.push(() => lab.stop());
     // Pod output is kept beside the journal: what a rehearsal's applications said is evidence too.
     cleanups.push(async () => savePodLogs(lab, join(dir, 'logs')));
@@ -79,11 +82,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<Scorecard> {
     await Promise.all([sourceDb, targetDb].map((db) => createAppRole(db, 'shop', appPassword)));
     const shopUrl = `postgresql://shop:${appPassword}@${endpoint.listen.host}:${endpoint.listen.port}/${sourceDb.database}`;
 
-    say('deploying the shop on the source cluster');
-    // As the shop team's CI would: its own field manager, then wait for the rollout.
+    say('deploying the shop and the eleven-service boutique on the source cluster');
+    // As the teams' CI would: their own field managers, then wait for the rollouts.
     const sourceClient = new KubeClient(loadKubeConfig({ kubeconfig: kubeconfigFile, context: 'source' }));
     cleanups.push(async () => sourceClient.close());
-    await applyObjects(sourceClient, shopManifests(shopUrl), { fieldManager: 'team-shop-ci', readyTimeoutMs: 60_000 });
+    await Promise.all([
+      applyObjects(sourceClient, shopManifests(shopUrl), { fieldManager: 'team-shop-ci', readyTimeoutMs: 60_000 }),
+      applyObjects(sourceClient, boutiqueManifests(), { fieldManager: 'team-boutique-ci', readyTimeoutMs: 120_000 }),
+    ]);
 
     say('starting the embedded router in front of both clusters, Prometheus, and customers');
     const routerToken = randomBytes(16).toString('hex');
@@ -91,12 +97,23 @@ export async function runDemo(options: DemoOptions = {}): Promise<Scorecard> {
       listen: '127.0.0.1:0',
       admin: { listen: '127.0.0.1:0' },
       backends: { 'source-ingress': { url: source.ingress!.url }, 'target-ingress': { url: target.ingress!.url } },
-      routes: [{ name: 'shop', match: { host: SHOP_HOST }, source: 'source-ingress', target: 'target-ingress', weight: 0 }],
+      // One route per edge slice, named after it (as `ferry plan --traffic router` expects).
+      routes: [
+        { name: 'shop', match: { host: SHOP_HOST }, source: 'source-ingress', target: 'target-ingress', weight: 0 },
+        { name: 'frontend', match: { host: BOUTIQUE_HOST }, source: 'source-ingress', target: 'target-ingress', weight: 0 },
+      ],
     }), { adminToken: routerToken });
     cleanups.push(() => router.close());
-    const prometheus = await startLabPrometheus([{ job: 'ferry-router', targets: [new URL(router.adminUrl!).host] }], SCRAPE_MS);
+    // The router's series judge the edge ramps; each cluster's service networking (Istio-shaped) the internal ones and the idle checks.
+    const networkJob = (cluster: typeof source) => {
+      const url = new URL(cluster.network!.metricsUrl);
+      return { job: `lab-network-${cluster.name}`, targets: [url.host], metricsPath: url.pathname };
+    };
+    const prometheus = await startLabPrometheus([{ job: 'ferry-router', targets: [new URL(router.adminUrl!).host] }, networkJob(source), networkJob(target)], SCRAPE_MS);
     cleanups.push(() => prometheus.stop());
     load = startLoad({ url: router.url, host: SHOP_HOST, ratePerSecond: options.rate ?? 100, writeShare: 0.25, users: 500, maxSeconds: 600, maxRequests: 120_000 });
+    // Each boutique request is seventeen calls between eleven services: a few per second is plenty on a laptop.
+    calls = startCallLoad({ url: router.url, host: BOUTIQUE_HOST, ratePerSecond: 4, maxSeconds: 600, maxRequests: 20_000 });
 
     say('planning the migration from the live source cluster');
     const sourceInventory = await inventoryFromCluster({ kubeconfig: kubeconfigFile, context: 'source' });
@@ -122,6 +139,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<Scorecard> {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const loadResult = await load.stop();
     load = undefined;
+    const answers = await calls.stop();
+    calls = undefined;
     const acked = loadResult.acknowledgedOrders;
     const found = await countOrders(targetDb, acked);
     const journal = readJournal(result.files.journal);
@@ -129,10 +148,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<Scorecard> {
       run: result.files.id, dir, planFile, journalFile: result.files.journal,
       state: result.state, records: journal.records, journalIntact: journal.verify.ok,
       load: loadResult, acknowledgedOrders: acked.length, ordersFoundOnTarget: found,
+      calls: { answers, waves: waveCrossings(plan, journal.records, answers) },
       durationMs: finishedAt - startedAt, error: result.error?.oneLine(),
     });
   } finally {
     if (load) await load.stop().catch(() => undefined);
+    if (calls) await calls.stop().catch(() => undefined);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await cleanup();
@@ -152,14 +173,29 @@ function demoPlan(inventory: Awaited<ReturnType<typeof inventoryFromCluster>>, k
     steps: [5, 25, 50, 100],
     stepWindow: '4s',
     traffic: { kind: 'router', router: { adminUrl: routerAdminUrl, tokenEnv: 'FERRY_ROUTER_TOKEN' } },
+    internalRamps: { kind: 'istio' },
     metrics: { url: prometheusUrl, scrapeInterval: `${SCRAPE_MS}ms` },
   });
   const defaults = plan.spec.defaults;
   defaults.traffic.mirror = { percent: 25, duration: '5s', allowNonIdempotent: false, ignoreJsonPaths: ['$.stock', '$.createdAt'] };
   defaults.traffic.stickiness = { cookie: 'ferry-user' };
   defaults.analysis = { ...defaults.analysis, onInconclusive: 'advance', maxExtensions: 1 };
+  // Both lab clusters share this one machine: the target's freshly started processes compete
+  // with the source's and with eleven more services for the same cores. The rehearsal allows
+  // the target twice the source's p99 (the router's histogram buckets double: 25 ms, 50 ms, …)
+  // and judges errors strictly; on real clusters keep the generated ×1.2.
+  defaults.gates.latency = [{ percentile: 99, maxIncrease: 1 }];
   defaults.decommission = { ...defaults.decommission, after: '2s' };
   defaults.rollback = { ...defaults.rollback, keepSourceFor: '0s' };
+  // Both lab clusters publish an east-west gateway: calls between the boutique's services cross on endpoints bridges.
+  plan.spec.bridges = { provider: 'endpoints' };
+  // The boutique's internal ramps take two steps each: a rehearsal, not a production canary.
+  // Its answers name the cluster and pod of every hop, so mirrored answers always differ: no shadow for its frontend.
+  for (const slice of plan.spec.waves.flatMap((wave) => wave.slices)) {
+    const provider = slice.traffic?.provider;
+    if (typeof provider === 'object' && provider.type === 'istio') slice.traffic = { ...slice.traffic!, steps: [50, 100] };
+    if (slice.name === 'frontend') slice.traffic = { ...slice.traffic!, mirror: { percent: 0, allowNonIdempotent: false, ignoreJsonPaths: [] } };
+  }
   const shop = plan.spec.waves.flatMap((wave) => wave.slices).find((slice) => slice.name === 'shop');
   if (!shop) throw new FerryError('demo', 'the plan has no shop slice', { fix: 'this is a bug in the demo' });
   shop.owner = 'team-shop';

@@ -1,9 +1,10 @@
 import type { KubeObject } from '../../kube/object.js';
 
 /**
- * The Istio networking types the lab's service networking honours (mesh.ts), registered in a
- * lab cluster started with `mesh: true` (`ferry lab up --mesh`, `ferry demo`), as installing
- * Istio registers them on a real cluster. Written here rather than copied from Istio: the lab
+ * Istio's networking types, registered in a lab cluster started with `mesh: true` (`ferry lab
+ * up`, `ferry demo`), as installing Istio registers them on a real cluster. The service
+ * networking routes by VirtualServices and DestinationRules (mesh.ts); ServiceEntries are
+ * stored only (an istio bridge writes them). Written here rather than copied from Istio: the lab
  * stores these objects and routes by them, it does not validate them against Istio's full
  * schemas (install Istio's own CRDs over these for that; they serve the same names).
  */
