@@ -9,8 +9,6 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { ControllerClient } from '../../../src/lab/controllers/client.js';
 import type { KubeObject } from '../../../src/kube/object.js';
@@ -182,10 +180,7 @@ test('--observed prometheus=…: the same calls from a real Prometheus scraping 
   assert.ok(waveOf('frontend') < waveOf('cart') && waveOf('cart') < waveOf('store'), `consumers first: ${JSON.stringify(slices)}`);
 });
 
-test('--observed lab on a cluster without lab networking, and --diff without --observed: errors that say what to do', async () => {
-  const dir = lab.dir;
-  const config = join(dir, 'elsewhere.kubeconfig');
-  writeFileSync(config, lab.kubeconfig, { mode: 0o600 });
+test('--observed lab=CONTEXT naming no context, and --diff without --observed: errors that say what to do', async () => {
   const noSource = await ferry(['graph', '--context', 'source', '-n', NS, '--diff']);
   assert.notEqual(noSource.code, 0);
   assert.match(noSource.stderr, /--diff compares the manifests with traffic, and no --observed source was given/);
