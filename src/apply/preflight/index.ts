@@ -5,6 +5,7 @@ import { FerryError } from '../../util/errors.js';
 import { desiredObjects, readPlanSource } from '../desired.js';
 import { checkApis, checkCapacity, checkExposure, checkIngressClasses, checkNamespaces, checkReferences, checkStorageClasses, checkVersions } from './checks.js';
 import { gatherClusterFacts } from './facts.js';
+import { checkBridges } from './bridges.js';
 import { summarize, type PreflightReport, type PreflightRow } from './model.js';
 
 export type { PreflightReport, PreflightRow } from './model.js';
@@ -48,6 +49,12 @@ export async function runPreflight(plan: MigrationPlan, options: PreflightOption
     ...checkReferences(planned, facts),
     ...checkExposure(planned),
   ];
+  const source = plan.spec.source.context ? new KubeClient(loadKubeConfig({ context: plan.spec.source.context, ...(plan.spec.source.kubeconfig ?? options.kubeconfig ? { kubeconfig: (plan.spec.source.kubeconfig ?? options.kubeconfig)! } : {}) })) : undefined;
+  try {
+    rows.push(...await checkBridges(plan, { source, target }));
+  } finally {
+    source?.close();
+  }
   return summarize(sourceName, targetContext, rows);
 }
 

@@ -70,3 +70,15 @@ test('an unreachable target is one BLOCK row, not a crash', async () => {
   assert.equal(result.code, 1);
   assert.deepEqual(report.rows.map((r: any) => [r.severity, r.check]), [['BLOCK', 'connectivity']]);
 });
+
+test('bridges without an east-west gateway, or with a source read from files, are BLOCK rows naming what to install or set', async () => {
+  const plan = await ferryAsync(['plan', '--manifests', `${SHARED}/fixtures/upstream/online-boutique.yaml`, '--to', 'target', '--kubeconfig', lab.kubeconfigFile, '--bridges', 'endpoints']);
+  assert.equal(plan.code, 0, plan.stderr);
+  const { result, row } = await preflight(plan.stdout, 'bridged.yaml');
+  assert.equal(result.code, 1);
+  assert.equal(row('bridges', /source/).severity, 'BLOCK');
+  assert.match(row('bridges', /source/).message, /reads it from files/);
+  assert.equal(row('bridges', /target cluster's east-west gateway/).severity, 'BLOCK');
+  assert.match(row('bridges', /target cluster's east-west gateway/).message, /no east-west gateway/);
+  assert.match(row('bridges', /target cluster's east-west gateway/).fix, /spec\.bridges/);
+});

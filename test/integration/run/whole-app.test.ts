@@ -16,6 +16,10 @@ test('an eleven-service application moves wave by wave under load: every call an
   try {
     const { file, plan } = await stage.writePlan('whole-app');
     assert.ok(plan.spec.waves.length >= 3, `the app moves in several waves (got ${plan.spec.waves.length})`);
+    assert.equal(plan.spec.bridges.provider, 'endpoints', 'ferry plan found both clusters\' east-west gateways');
+    const preflight = await ferryAsync(['preflight', file, '--kubeconfig', stage.lab.kubeconfigFile, '-o', 'json']);
+    const bridgeRows = JSON.parse(preflight.stdout).rows.filter((row: any) => row.check === 'bridges');
+    assert.deepEqual(bridgeRows.map((row: any) => row.severity), ['OK', 'OK'], JSON.stringify(bridgeRows));
     const users = stage.load(8);
     const stateDir = mkdtempSync(join(tmpdir(), 'ferry-whole-app-'));
     const run = stage.ferry(['run', file, '--state-dir', stateDir, '-o', 'json']);
