@@ -50,7 +50,7 @@ const BOUTIQUE: ServiceSpec[] = [
 const REDIS = { name: 'redis-cart', port: 6379 };
 /** The Service clients would use for Redis, beside the headless one that gives its pod a DNS name. */
 const REDIS_PRIMARY = 'redis-cart-primary';
-/** checkoutservice reads its CALLS from this ConfigMap (the lab does not mount volumes, so by configMapKeyRef). */
+/** checkoutservice reads its CALLS from this ConfigMap by configMapKeyRef (a channel the graph reads; a mounted file it cannot). */
 const CHECKOUT_CALLS = 'checkoutservice-calls';
 
 /** Who calls whom in `callGraphManifests`, by Service name (redis-cart reached through its pod). */
