@@ -4,6 +4,7 @@ import type { MigrationPlan, ResourceRef, Slice } from '../plan/schema.js';
 import { FerryError } from '../util/errors.js';
 import { assertObjectShape } from '../inventory/shape.js';
 import { compileTransforms, transformObjects } from './transforms/index.js';
+import { keepAddresses } from '../handover/addresses.js';
 
 /** The objects of (part of) a plan, as the source has them and as they will be applied. */
 export interface DesiredObjects {
@@ -33,7 +34,7 @@ export function desiredObjects(plan: MigrationPlan, inventory: Inventory, option
   const planTransforms = compileTransforms(plan.spec.transforms);
   const original: KubeObject[] = [];
   const desired: KubeObject[] = [];
-  const take = (refs: readonly ResourceRef[], sliceTransforms: ReturnType<typeof compileTransforms>, where: string) => {
+  const take = (refs: readonly ResourceRef[], sliceTransforms: ReturnType<typeof compileTransforms>, where: string, keep = false) => {
     const picked = refs.map((ref) => {
       const object = index.get(refKey({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) } }));
       if (!object) {
@@ -47,10 +48,11 @@ export function desiredObjects(plan: MigrationPlan, inventory: Inventory, option
       return object;
     });
     original.push(...picked);
-    desired.push(...transformObjects(picked, [...planTransforms, ...sliceTransforms]));
+    // keepAddresses marks Services before the plan's strip-server-fields would drop their node ports.
+    desired.push(...transformObjects(keep ? picked.map(keepAddresses) : picked, [...planTransforms, ...sliceTransforms]));
   };
   if (options.prerequisites) take(plan.spec.prerequisites, [], 'spec.prerequisites');
-  for (const slice of slices) take(slice.resources, compileTransforms(slice.transforms ?? [], `slice ${slice.name} transforms`), `slice ${slice.name}`);
+  for (const slice of slices) take(slice.resources, compileTransforms(slice.transforms ?? [], `slice ${slice.name} transforms`), `slice ${slice.name}`, slice.keepAddresses === true);
   const autoscaled = autoscaledWorkloads(inventory.objects);
   return { original, desired: desired.map((object) => withReplicasOwnership(object, autoscaled)) };
 }

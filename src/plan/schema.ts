@@ -5,6 +5,7 @@ import { trafficProviderSchema as trafficProviderSettingsSchema } from '../traff
 import { clientAccessSchema } from '../data/client-access/schema.js';
 import { boundedJsonSize } from '../util/value-size.js';
 import { bridgesSchema } from '../bridge/schema.js';
+import { externalDnsSchema, keepAddressesSchema } from '../handover/schema.js';
 
 /**
  * The MigrationPlan, written once: TypeScript types, validation messages and the JSON Schema
@@ -163,6 +164,7 @@ export const sliceSchema = z
     data: dataSyncSchema.optional(),
     rollback: overridesOf(rollbackSchema).optional(),
     decommission: overridesOf(decommissionSchema).optional(),
+    keepAddresses: keepAddressesSchema,
   })
   .strict();
 
@@ -207,6 +209,7 @@ export const migrationPlanSchema = z
         metrics: metricsSchema.optional(),
         prerequisites: z.array(resourceRefSchema).default([]).describe('Namespaces and cluster-scoped objects applied before the first wave.'),
         bridges: bridgesSchema.optional().describe('How calls between services on different clusters keep working while they are split (default: endpoints bridges through each cluster\'s east-west gateway).'),
+        externalDns: externalDnsSchema.optional().describe('The zone external-dns writes for both clusters and each cluster\'s owner id: Ferry moves the TXT registry ownership of each slice\'s hostnames to the target at cutover, and back on rollback.'),
         waves: z.array(waveSchema).min(1),
       })
       .strict(),

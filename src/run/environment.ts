@@ -23,6 +23,7 @@ import type { BridgesSettings } from '../bridge/schema.js';
 import type { RunEnvironment, SliceServices } from './services.js';
 import { effectiveSlice } from './slice-settings.js';
 import { restoreSource, retireSource, retireTarget } from './source-lifecycle.js';
+import { createSliceHandover } from '../handover/index.js';
 
 export interface PlanEnvironmentOptions {
   kubeconfig?: string;
@@ -135,6 +136,7 @@ export function planEnvironment(plan: MigrationPlan, options: PlanEnvironmentOpt
         return restoreSource(source, clusterClient('target')!, slice, report, readyTimeoutMs);
       },
       retireTarget: () => retireTarget(clusterClient('target')!, slice),
+      handover: createSliceHandover({ slice, source: () => clusterClient('source'), externalDns: plan.spec.externalDns, env }),
     };
   }
 

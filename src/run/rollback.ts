@@ -83,6 +83,8 @@ export async function rollbackSlice(
   // DNS clients may keep the target's address for the ramp TTL: its pods serve them until then.
   const settleMs = services.traffic?.changeSettleMs ?? 0;
   if (settleMs > 0) await clock.sleep(settleMs);
+  // GitOps sync as it was before decommission; the slice's names owned by the source's external-dns again.
+  if (services.handover) steps.handover = await services.handover.rollback(journal);
   // Callers on the target reach the slice on the source again before its target pods stop.
   steps.target = await services.retireTarget();
   journal.append('rollback-slice', {

@@ -5,6 +5,7 @@ import type { TrafficProvider } from '../traffic/provider.js';
 import type { ObservedCaller } from '../analysis/call-telemetry.js';
 import type { SliceApplyOptions } from '../apply/slice.js';
 import type { RunBridges } from './bridges.js';
+import type { SliceHandover } from '../handover/index.js';
 
 /** What decommission did to the source, journaled so that a late rollback can undo it. */
 export interface DecommissionReport {
@@ -48,6 +49,8 @@ export interface SliceServices {
   restoreSource(report: DecommissionReport): Promise<Record<string, unknown>>;
   /** Undo on the target side for a rollback (scale target workloads to zero). */
   retireTarget(): Promise<Record<string, unknown>>;
+  /** Cluster-owned things handed over (src/handover/): GitOps sync suspended at decommission, external-dns ownership at cutover. */
+  handover?: SliceHandover;
 }
 
 export interface RunEnvironment {

@@ -177,9 +177,11 @@ async function cutOverData({ slice, services, journal }: StageContext): Promise<
   return { writePauseMs: report.writePauseMs, maxWritePauseMs: report.maxWritePauseMs, ...(report.pauseOverLimitMs ? { pauseOverLimitMs: report.pauseOverLimitMs } : {}), givenBack: report.givenBack.length, lockAttempts: report.lockAttempts, failedFreezeMs: report.failedFreezeMs, alreadyDone: report.alreadyDone, sequencesCopied: report.sequencesCopied, reverse: report.reverseDirection, applicationsRepointed: Boolean(services.repointData) };
 }
 
-async function soak({ slice, control }: StageContext): Promise<StageResult> {
+async function soak({ slice, control, services, journal }: StageContext): Promise<StageResult> {
+  // The target took everything (ramp or data cutover done): its external-dns owns the slice's names from now on.
+  const handedOver = await services.handover?.moveDnsOwnership('target', journal) ?? {};
   await control.sleep(slice.soakMs);
-  return { soakMs: slice.soakMs };
+  return { soakMs: slice.soakMs, ...handedOver };
 }
 
 /**
@@ -201,8 +203,11 @@ async function decommission(ctx: StageContext): Promise<StageResult> {
   }
   const idle = await checkSourceIdle(ctx);
   const keepServices = env.bridges?.bridged(journal, 'source');
+  // A self-healing GitOps controller would scale the source back up: its sync is suspended (and read back) first.
+  const retires = slice.decommission.scaleSourceToZero || slice.decommission.deleteSource;
+  const gitops = retires ? await services.handover?.suspendSourceSync(journal, (detail) => env.onProgress?.({ slice: slice.name, stage: 'decommission', detail })) : undefined;
   const report = await services.decommission({ ...slice.decommission, ...(keepServices ? { keepServices } : {}) });
-  return { ...report, ...idle };
+  return { ...report, ...idle, ...gitops };
 }
 
 /**

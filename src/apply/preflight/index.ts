@@ -6,6 +6,7 @@ import { desiredObjects, readPlanSource } from '../desired.js';
 import { checkApis, checkCapacity, checkExposure, checkIngressClasses, checkNamespaces, checkReferences, checkStorageClasses, checkVersions } from './checks.js';
 import { gatherClusterFacts } from './facts.js';
 import { checkBridges } from './bridges.js';
+import { checkHandover } from './handover.js';
 import { summarize, type PreflightReport, type PreflightRow } from './model.js';
 
 export type { PreflightReport, PreflightRow } from './model.js';
@@ -52,6 +53,7 @@ export async function runPreflight(plan: MigrationPlan, options: PreflightOption
   const source = plan.spec.source.context ? new KubeClient(loadKubeConfig({ context: plan.spec.source.context, ...(plan.spec.source.kubeconfig ?? options.kubeconfig ? { kubeconfig: (plan.spec.source.kubeconfig ?? options.kubeconfig)! } : {}) })) : undefined;
   try {
     rows.push(...await checkBridges(plan, { source, target }));
+    rows.push(...await checkHandover(plan, planned, source));
   } finally {
     source?.close();
   }
