@@ -9,6 +9,7 @@
  */
 import { request } from 'undici';
 import { FerryError } from '../util/errors.js';
+import { withoutCredentials } from '../util/url.js';
 import { routerQueries, type SideQueries } from './default-queries.js';
 import type { Bucket, MetricsProvider } from './metrics-provider.js';
 
@@ -140,7 +141,7 @@ async function prometheusApi(base: string, path: string, params: Record<string, 
     });
     payload = (await response.body.json()) as typeof payload;
   } catch (error) {
-    throw new FerryError('analysis.prometheus-unreachable', `cannot reach Prometheus at ${withoutCredentials(base)}: ${(error as Error).message}`, {
+    throw new FerryError('analysis.prometheus-unreachable', `cannot reach Prometheus at ${withoutCredentials(base, '<the configured Prometheus URL>')}: ${(error as Error).message}`, {
       fix: 'check the metrics provider URL in the plan and that Prometheus is running',
       cause: error,
     });
@@ -149,18 +150,6 @@ async function prometheusApi(base: string, path: string, params: Record<string, 
     throw new FerryError('analysis.promql', `Prometheus rejected ${params.query}: ${payload.error ?? 'unknown error'}`, { fix: 'correct the PromQL expression' });
   }
   return payload.data;
-}
-
-/** The URL as messages may show it: user and password, if any, left out. */
-function withoutCredentials(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return '<the configured Prometheus URL>';
-  }
 }
 
 /** The one series a counter query must give (none yet is fine: no traffic so far). */

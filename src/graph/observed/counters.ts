@@ -5,6 +5,7 @@
 import { request } from 'undici';
 import { queryVector } from '../../analysis/prometheus.js';
 import { FerryError } from '../../util/errors.js';
+import { withoutCredentials } from '../../util/url.js';
 import { parseExposition, type TextSample } from './exposition.js';
 
 export interface CounterReading {
@@ -96,13 +97,4 @@ export async function scrape(url: string, source: string, fix: string, metrics: 
   return parseExposition(text, metrics);
 }
 
-export function withoutCredentials(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return '<the given URL>';
-  }
-}
+export { withoutCredentials };
