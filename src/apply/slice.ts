@@ -8,6 +8,7 @@ import { FerryError } from '../util/errors.js';
 import { applyObjects, type ApplyOptions, type ApplyReport } from './apply.js';
 import { desiredObjects, findSlice, readPlanSource } from './desired.js';
 import { runSmokeChecks, type SmokeResult } from './smoke.js';
+import { carryTrust } from '../trust/index.js';
 
 export interface SliceApplyReport extends ApplyReport {
   slice: string;
@@ -57,9 +58,11 @@ export function sourceClient(plan: MigrationPlan, options: { kubeconfig?: string
 export async function applySlice(plan: MigrationPlan, sliceName: string, options: SliceApplyOptions = {}): Promise<SliceApplyReport> {
   const slice = findSlice(plan, sliceName);
   const inventory = options.inventory ?? (await readPlanSource(plan, options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}));
-  const { desired } = desiredObjects(plan, inventory, { slices: [slice], prerequisites: options.prerequisites ?? true });
+  const planned = desiredObjects(plan, inventory, { slices: [slice], prerequisites: options.prerequisites ?? true });
   const client = targetClient(plan, options);
   try {
+    // SealedSecrets sealed again for the target controller (src/trust/); everything else as planned.
+    const { desired } = await carryTrust(plan, planned, client, { kubeconfig: options.kubeconfig, targetContext: options.targetContext });
     const applyOptions = { ...options, readyTimeoutMs: parseDuration(plan.spec.defaults.readyTimeout) };
     const deferred = options.defer ? desired.filter(options.defer) : [];
     const report = await applyObjects(client, deferred.length > 0 ? desired.filter((object) => !deferred.includes(object)) : desired, applyOptions);

@@ -13,6 +13,7 @@ import { sliceEdge } from './edge.js';
 import { PLAN_API_VERSION, PLAN_KIND, metricsSchema, type MigrationPlan, type ResourceRef, type Slice, type Wave } from './schema.js';
 import { checkTrafficChoice, providerForSlice, type TrafficChoice } from './traffic-choice.js';
 import { assignWaves, type PlanOrder } from './waves.js';
+import { pairCertificatesWithSecrets } from '../trust/cert-manager.js';
 
 export interface GeneratePlanOptions {
   name?: string;
@@ -61,6 +62,8 @@ export function generatePlan(objects: readonly KubeObject[], options: GeneratePl
   const planOrder = [...units.units].sort((a, b) => waveOfUnit.get(a.name)! - waveOfUnit.get(b.name)! || compareStrings(a.name, b.name));
   const rank = new Map(planOrder.map((unit, i) => [unit.name, i]));
   const assigned = assignObjectsToSlices(graph, units.unitOfWorkload, rank);
+  // A Certificate and its Secret move together, so the target's cert-manager does not issue again.
+  pairCertificatesWithSecrets(assigned, objects);
 
   // Whatever no workload needs still has to move: per namespace, in a last-wave slice.
   const lastWave = Math.max(1, ...waveOfUnit.values());

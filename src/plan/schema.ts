@@ -5,6 +5,7 @@ import { trafficProviderSchema as trafficProviderSettingsSchema } from '../traff
 import { clientAccessSchema } from '../data/client-access/schema.js';
 import { boundedJsonSize } from '../util/value-size.js';
 import { bridgesSchema } from '../bridge/schema.js';
+import { trustSchema } from '../trust/schema.js';
 import { externalDnsSchema, keepAddressesSchema } from '../handover/schema.js';
 
 /**
@@ -210,6 +211,7 @@ export const migrationPlanSchema = z
         prerequisites: z.array(resourceRefSchema).default([]).describe('Namespaces and cluster-scoped objects applied before the first wave.'),
         bridges: bridgesSchema.optional().describe('How calls between services on different clusters keep working while they are split (default: endpoints bridges through each cluster\'s east-west gateway).'),
         externalDns: externalDnsSchema.optional().describe('The zone external-dns writes for both clusters and each cluster\'s owner id: Ferry moves the TXT registry ownership of each slice\'s hostnames to the target at cutover, and back on rollback.'),
+        trust: trustSchema.optional().describe('How SealedSecrets, certificates and workload identities are carried to the target (default: sealed again for the target controller, found on the target).'),
         waves: z.array(waveSchema).min(1),
       })
       .strict(),

@@ -6,6 +6,7 @@ import { FerryError } from '../../util/errors.js';
 import { shapeProblem } from '../../inventory/shape.js';
 import { stripServerFields } from './strip-server-fields.js';
 import { mapImageRegistry, mapIngressClass, mapNamespace, mapStorageClass, setReplicas } from './mappings.js';
+import { mapAnnotation } from './map-annotation.js';
 
 /** Which objects a transform touches; every given field must match. */
 const selectorSchema = z
@@ -32,6 +33,11 @@ const transforms = {
   'map-ingress-class': { settings: mappingSchema, apply: mapIngressClass },
   'map-image-registry': { settings: mappingSchema, apply: mapImageRegistry },
   'map-namespace': { settings: mappingSchema, apply: mapNamespace },
+  'map-annotation': {
+    settings: z.object({ annotation: z.string().min(1), values: mappingSchema, select: selectorSchema.optional() }).strict(),
+    apply: (object: KubeObject, settings: { annotation: string; values: Record<string, string>; select?: z.infer<typeof selectorSchema> }) =>
+      matches(object, settings.select) ? mapAnnotation(object, settings) : object,
+  },
   'set-replicas': {
     settings: z.object({ replicas: z.number().int().min(0), select: selectorSchema.optional() }).strict(),
     apply: (object: KubeObject, settings: { replicas: number; select?: z.infer<typeof selectorSchema> }) =>
