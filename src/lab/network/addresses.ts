@@ -41,18 +41,19 @@ export function isGatewayAddress(ip: string): boolean {
 export async function claimClusterRange(server: Server): Promise<ClusterRange> {
   for (let octet = FIRST_OCTET; octet <= LAST_OCTET; octet++) {
     const host = `127.${octet}.255.254`;
-    const error = await listen(server, host, EAST_WEST_PORT);
+    const error = await tryListen(server, host, EAST_WEST_PORT);
     if (!error) return { octet, gatewayHost: host, gatewayPort: EAST_WEST_PORT };
     if (error.code === 'EADDRNOTAVAIL') break;
     if (error.code !== 'EADDRINUSE') throw error;
   }
-  const error = await listen(server, '127.0.0.1', 0);
+  const error = await tryListen(server, '127.0.0.1', 0);
   if (error) throw error;
   const address = server.address();
   return { octet: undefined, gatewayHost: '127.0.0.1', gatewayPort: typeof address === 'object' && address ? address.port : 0 };
 }
 
-function listen(server: Server, host: string, port: number): Promise<NodeJS.ErrnoException | undefined> {
+/** Listens, resolving with the error instead of throwing it (a taken address is an answer, not a failure). */
+export function tryListen(server: Server, host: string, port: number): Promise<NodeJS.ErrnoException | undefined> {
   return new Promise((resolve) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.removeListener('listening', onListening);

@@ -18,6 +18,7 @@ import type { ControllerClient } from '../controllers/client.js';
 import { splitKey, type Controller } from '../controllers/manager.js';
 import { recordEvent } from '../events.js';
 import { forwardToService } from './forward.js';
+import { tryListen } from './addresses.js';
 
 type Obj = Record<string, any>;
 
@@ -133,7 +134,7 @@ export function serviceAddressController(client: ControllerClient, options: Serv
       socket.once('close', () => sockets.delete(socket));
       void forwardToService(socket, client, namespace ?? 'default', name, servicePort);
     });
-    const error = await listen(server, host, port);
+    const error = await tryListen(server, host, port);
     if (error) return error;
     state.listeners.set(id, { server, sockets });
     return undefined;
@@ -292,25 +293,10 @@ export function clusterOctet(client: ControllerClient): number | undefined {
   return undefined;
 }
 
-function listen(server: Server, host: string, port: number): Promise<NodeJS.ErrnoException | undefined> {
-  return new Promise((resolve) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      server.removeListener('listening', onListening);
-      resolve(error);
-    };
-    const onListening = () => {
-      server.removeListener('error', onError);
-      resolve(undefined);
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen(port, host);
-  });
-}
 
 async function portFree(host: string, port: number): Promise<boolean> {
   const server = createServer();
-  const error = await listen(server, host, port);
+  const error = await tryListen(server, host, port);
   if (error) return false;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return true;
