@@ -8,7 +8,9 @@ import { FerryError } from '../util/errors.js';
  */
 export const FERRY_ROLLBACK_MANAGER = 'ferry-rollback';
 export const FERRY_DECOMMISSION_MANAGER = 'ferry-decommission';
-const FERRY_OWN_MANAGERS = new Set([FERRY_ROLLBACK_MANAGER, FERRY_DECOMMISSION_MANAGER]);
+/** Switches singletons (CronJobs' suspend, singleton replicas) between clusters at cutover and rollback. */
+export const FERRY_SINGLETONS_MANAGER = 'ferry-singletons';
+const FERRY_OWN_MANAGERS = new Set([FERRY_ROLLBACK_MANAGER, FERRY_DECOMMISSION_MANAGER, FERRY_SINGLETONS_MANAGER]);
 
 export function onlyFerryOwnManagers(conflicts: readonly FieldConflict[]): boolean {
   return conflicts.length > 0 && conflicts.every((conflict) => FERRY_OWN_MANAGERS.has(conflict.manager));

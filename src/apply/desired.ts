@@ -4,6 +4,7 @@ import type { MigrationPlan, ResourceRef, Slice } from '../plan/schema.js';
 import { FerryError } from '../util/errors.js';
 import { assertObjectShape } from '../inventory/shape.js';
 import { compileTransforms, transformObjects } from './transforms/index.js';
+import { holdSingletons } from './transforms/hold-singletons.js';
 import { keepAddresses } from '../handover/addresses.js';
 
 /** The objects of (part of) a plan, as the source has them and as they will be applied. */
@@ -54,7 +55,8 @@ export function desiredObjects(plan: MigrationPlan, inventory: Inventory, option
   if (options.prerequisites) take(plan.spec.prerequisites, [], 'spec.prerequisites');
   for (const slice of slices) take(slice.resources, compileTransforms(slice.transforms ?? [], `slice ${slice.name} transforms`), `slice ${slice.name}`, slice.keepAddresses === true);
   const autoscaled = autoscaledWorkloads(inventory.objects);
-  return { original, desired: desired.map((object) => withReplicasOwnership(object, autoscaled)) };
+  // CronJobs and singleton workloads arrive held; Jobs the source completed are not run again.
+  return holdSingletons({ original, desired: desired.map((object) => withReplicasOwnership(object, autoscaled)) }, slices);
 }
 
 /** Kinds with spec.replicas that Ferry states, scales down and leaves to an HPA. */

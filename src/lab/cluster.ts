@@ -22,6 +22,7 @@ import { deploymentController } from './controllers/deployment.js';
 import { replicaSetController } from './controllers/replicaset.js';
 import { statefulSetController } from './controllers/statefulset.js';
 import { jobController } from './controllers/job.js';
+import { cronJobController } from './controllers/cronjob.js';
 import { podController } from './controllers/pod.js';
 import { endpointsController } from './controllers/endpoints.js';
 import { volumeController } from './controllers/volumes.js';
@@ -142,6 +143,7 @@ export async function startLabCluster(options: LabClusterOptions): Promise<LabCl
     replicaSetController(client),
     statefulSetController(client),
     jobController(client),
+    cronJobController(client),
     podController(client, { nodeName, ...(runtime ? { runtime } : {}), ...(toPodStatus ? { toPodStatus } : {}) }),
     endpointsController(client, runtime ? (namespace, name) => runtime!.get(namespace, name) : undefined),
     volumeController(client, join(dataDir, 'volumes')),

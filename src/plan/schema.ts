@@ -149,6 +149,15 @@ function overridesOf<Shape extends z.ZodRawShape>(schema: z.ZodObject<Shape>) {
   return z.object(shape).strict() as unknown as z.ZodObject<{ [K in keyof Shape]: z.ZodOptional<Shape[K] extends z.ZodDefault<infer T> ? T : Shape[K]> }>;
 }
 
+/**
+ * Workloads that must run on one cluster at a time (queue consumers, schedulers, leader
+ * electors): they start on the target at 0 replicas and are switched at the slice's cutover
+ * (src/run/singletons.ts). The annotation `ferry.dev/singleton: "true"` on the workload does the same.
+ */
+export const singletonRefSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9]*\/(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'Kind/name (in the slice\'s namespace) or Kind/namespace/name, e.g. Deployment/scheduler');
+
 export const sliceSchema = z
   .object({
     name: dnsName.describe('Unique slice name.'),
@@ -165,6 +174,7 @@ export const sliceSchema = z
     data: dataSyncSchema.optional(),
     rollback: overridesOf(rollbackSchema).optional(),
     decommission: overridesOf(decommissionSchema).optional(),
+    singletons: z.array(singletonRefSchema).optional().describe('Workloads of the slice that must run on one cluster at a time: started on the target at 0 replicas, switched (target up, source to 0) at cutover and back on rollback. CronJobs are always switched.'),
     keepAddresses: keepAddressesSchema,
   })
   .strict();

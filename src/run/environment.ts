@@ -23,6 +23,8 @@ import type { BridgesSettings } from '../bridge/schema.js';
 import type { RunEnvironment, SliceServices } from './services.js';
 import { effectiveSlice } from './slice-settings.js';
 import { restoreSource, retireSource, retireTarget } from './source-lifecycle.js';
+import { heldWorkloads, holdRecreated, switchSingletons } from './singletons.js';
+import { workloadKey } from '../apply/desired.js';
 import { createSliceHandover } from '../handover/index.js';
 
 export interface PlanEnvironmentOptions {
@@ -133,8 +135,13 @@ export function planEnvironment(plan: MigrationPlan, options: PlanEnvironmentOpt
       restoreSource: async (report) => {
         const source = clusterClient('source');
         if (!source) return { skipped: 'the source is exported YAML' };
-        return restoreSource(source, clusterClient('target')!, slice, report, readyTimeoutMs);
+        // Singletons Ferry holds at 0 on the source come back at the switch, never beside the target's.
+        const held = await heldWorkloads(source, slice);
+        const restored = await restoreSource(source, clusterClient('target')!, held.size > 0 ? { ...slice, workloads: slice.workloads.filter((w) => !held.has(workloadKey(w))) } : slice, report, readyTimeoutMs);
+        await holdRecreated(source, slice, (restored.recreated as string[] | undefined) ?? []);
+        return restored;
       },
+      switchSingletons: (side) => switchSingletons(side, { source: clusterClient('source'), target: clusterClient('target')! }, slice),
       retireTarget: () => retireTarget(clusterClient('target')!, slice),
       handover: createSliceHandover({ slice, source: () => clusterClient('source'), externalDns: plan.spec.externalDns, env }),
     };

@@ -9,6 +9,7 @@ import type { DecommissionReport, RunEnvironment, SliceServices } from './servic
 import { deriveRunState } from './state.js';
 import { bridgeReconciler, type BridgeReconciler } from './bridges.js';
 import type { Placement } from './bridge-placement.js';
+import { switchAndJournal, switchChanged } from './singletons.js';
 
 /**
  * Takes every slice that moved (or started to) back to the source, last moved first. Each
@@ -85,6 +86,9 @@ export async function rollbackSlice(
   if (settleMs > 0) await clock.sleep(settleMs);
   // GitOps sync as it was before decommission; the slice's names owned by the source's external-dns again.
   if (services.handover) steps.handover = await services.handover.rollback(journal);
+  // CronJobs and singletons run on the source again before the target's copies are retired.
+  const singletons = await switchAndJournal('source', services.switchSingletons, slice.name, journal, 'rollback');
+  if (singletons && switchChanged(singletons)) steps.singletons = singletons;
   // Callers on the target reach the slice on the source again before its target pods stop.
   steps.target = await services.retireTarget();
   journal.append('rollback-slice', {

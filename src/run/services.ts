@@ -5,6 +5,7 @@ import type { TrafficProvider } from '../traffic/provider.js';
 import type { ObservedCaller } from '../analysis/call-telemetry.js';
 import type { SliceApplyOptions } from '../apply/slice.js';
 import type { RunBridges } from './bridges.js';
+import type { SingletonSide, SingletonSwitch } from './singletons.js';
 import type { SliceHandover } from '../handover/index.js';
 
 /** What decommission did to the source, journaled so that a late rollback can undo it. */
@@ -47,6 +48,8 @@ export interface SliceServices {
    * objects re-created (from the target's copies), and waits until they are ready.
    */
   restoreSource(report: DecommissionReport): Promise<Record<string, unknown>>;
+  /** Makes `side` the one cluster that runs the slice's CronJobs and singleton workloads (src/run/singletons.ts). */
+  switchSingletons?(side: SingletonSide): Promise<SingletonSwitch>;
   /** Undo on the target side for a rollback (scale target workloads to zero). */
   retireTarget(): Promise<Record<string, unknown>>;
   /** Cluster-owned things handed over (src/handover/): GitOps sync suspended at decommission, external-dns ownership at cutover. */

@@ -3,6 +3,7 @@ import { FerryError, toFerryError } from '../util/errors.js';
 import type { RunControl } from './control.js';
 import type { SliceState, StageName } from './model.js';
 import { runRamp } from './ramp.js';
+import { singletonsAt } from './singletons.js';
 import type { RunEnvironment, SliceServices } from './services.js';
 import type { EffectiveSlice } from './slice-settings.js';
 
@@ -31,7 +32,8 @@ export const STAGE_FUNCTIONS: Record<StageName, (ctx: StageContext) => Promise<S
   'data-sync': syncData,
   parity: checkParity,
   shadow,
-  ramp: runRamp,
+  // A slice without data hands its CronJobs and singletons to the target once the ramp is done.
+  ramp: async (ctx) => { const result = await runRamp(ctx); await singletonsAt('ramp', ctx); return result; },
   'data-cutover': cutOverData,
   soak,
   decommission,
@@ -174,6 +176,8 @@ async function cutOverData({ slice, services, journal }: StageContext): Promise<
   if (report.parity && !report.parity.ok) {
     throw new FerryError('data.parity', `final parity after cutover found ${report.parity.differences.length} differing row(s); the target is open and replication back to the source runs`, { fix: 'inspect the rows, then `ferry rollback` (no write is lost) or fix them on the target' });
   }
+  // CronJobs and singletons run where the data is: on the target from now on.
+  await singletonsAt('data-cutover', { slice, services, journal });
   return { writePauseMs: report.writePauseMs, maxWritePauseMs: report.maxWritePauseMs, ...(report.pauseOverLimitMs ? { pauseOverLimitMs: report.pauseOverLimitMs } : {}), givenBack: report.givenBack.length, lockAttempts: report.lockAttempts, failedFreezeMs: report.failedFreezeMs, alreadyDone: report.alreadyDone, sequencesCopied: report.sequencesCopied, reverse: report.reverseDirection, applicationsRepointed: Boolean(services.repointData) };
 }
 
@@ -201,6 +205,8 @@ async function decommission(ctx: StageContext): Promise<StageResult> {
       await control.sleep(until - env.clock.now());
     }
   }
+  // Before the source retires, the target runs the slice's CronJobs and singletons (a slice without traffic or data switches here).
+  await singletonsAt('decommission', ctx);
   const idle = await checkSourceIdle(ctx);
   const keepServices = env.bridges?.bridged(journal, 'source');
   // A self-healing GitOps controller would scale the source back up: its sync is suspended (and read back) first.

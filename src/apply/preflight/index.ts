@@ -6,6 +6,7 @@ import { desiredObjects, readPlanSource } from '../desired.js';
 import { checkApis, checkCapacity, checkExposure, checkIngressClasses, checkNamespaces, checkReferences, checkStorageClasses, checkVersions } from './checks.js';
 import { gatherClusterFacts } from './facts.js';
 import { checkBridges } from './bridges.js';
+import { checkSingletons } from './singletons.js';
 import { checkTrust } from '../../trust/index.js';
 import { checkHandover } from './handover.js';
 import { summarize, type PreflightReport, type PreflightRow } from './model.js';
@@ -50,6 +51,7 @@ export async function runPreflight(plan: MigrationPlan, options: PreflightOption
     ...checkCapacity(planned, facts),
     ...checkReferences(planned, facts),
     ...checkExposure(planned),
+    ...checkSingletons(plan, [...inventory.objects, ...inventory.clusterObjects]),
   ];
   const source = plan.spec.source.context ? new KubeClient(loadKubeConfig({ context: plan.spec.source.context, ...(plan.spec.source.kubeconfig ?? options.kubeconfig ? { kubeconfig: (plan.spec.source.kubeconfig ?? options.kubeconfig)! } : {}) })) : undefined;
   try {

@@ -3,7 +3,7 @@ export type Severity = 'BLOCK' | 'WARN' | 'OK';
 
 export interface PreflightRow {
   severity: Severity;
-  check: 'version' | 'api' | 'storage-class' | 'ingress-class' | 'namespace' | 'capacity' | 'reference' | 'exposure' | 'connectivity' | 'bridges' | 'gitops' | 'addresses' | 'egress' | 'external-dns' | 'sealed-secrets' | 'certificate' | 'workload-identity';
+  check: 'version' | 'api' | 'storage-class' | 'ingress-class' | 'namespace' | 'capacity' | 'reference' | 'exposure' | 'connectivity' | 'bridges' | 'gitops' | 'addresses' | 'egress' | 'external-dns' | 'sealed-secrets' | 'certificate' | 'workload-identity' | 'singletons';
   /** The object or kind the row is about, e.g. `PersistentVolumeClaim shop/data`. */
   subject: string;
   message: string;
