@@ -95,24 +95,35 @@ interface NetworkPolicySpec {
   egress?: Array<{ to?: Array<{ ipBlock?: { cidr?: string } }> }>;
 }
 
+type PodTemplate = { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } };
+
 /**
  * WARN rows for slices whose workloads leave the cluster to fixed addresses (an egress
- * NetworkPolicy to ipBlock CIDRs) or are marked as allow-listed: third parties often
- * allow-list the source cluster's egress (NAT) addresses, and the target egresses from others.
+ * NetworkPolicy to ipBlock CIDRs selecting their pods) or are marked as allow-listed: third
+ * parties often allow-list the source cluster's egress (NAT) addresses, and the target
+ * egresses from others. `slices` are each slice's objects as the source has them.
  */
-export function egressRows(sliceName: string, objects: readonly KubeObject[]): PreflightRow[] {
+export function egressRows(slices: ReadonlyArray<{ name: string; objects: readonly KubeObject[] }>): PreflightRow[] {
   const rows: PreflightRow[] = [];
   const fix = 'give the target the same egress addresses (move the NAT gateway\'s addresses), or ask the third parties to allow-list the target\'s egress addresses before the ramp';
-  for (const object of objects) {
-    if (object.kind === 'NetworkPolicy') {
-      const spec = (object.spec ?? {}) as NetworkPolicySpec;
+  const workloads = slices.flatMap((slice) => slice.objects.flatMap((object) => {
+    const template = (object.spec as { template?: PodTemplate } | undefined)?.template;
+    return template ? [{ slice: slice.name, object, template }] : [];
+  }));
+  for (const { name, objects } of slices) {
+    for (const policy of objects.filter((object) => object.kind === 'NetworkPolicy')) {
+      const spec = (policy.spec ?? {}) as NetworkPolicySpec;
       const cidrs = (spec.egress ?? []).flatMap((rule) => (rule.to ?? []).map((peer) => peer.ipBlock?.cidr)).filter((cidr): cidr is string => Boolean(cidr) && cidr !== '0.0.0.0/0' && cidr !== '::/0');
-      if (cidrs.length > 0) rows.push({ severity: 'WARN', check: 'egress', subject: describeObject(object), message: `slice ${sliceName}: its pods call fixed addresses outside the cluster (${cidrs.join(', ')}); third parties there may allow-list the source cluster's egress addresses`, fix });
-      continue;
+      if (cidrs.length === 0) continue;
+      const selector = Object.entries(spec.podSelector?.matchLabels ?? {});
+      const selected = workloads.filter(({ object, template }) => object.metadata.namespace === policy.metadata.namespace && selector.every(([key, value]) => template.metadata?.labels?.[key] === value));
+      const named = [...new Set(selected.map((workload) => `slice ${workload.slice} (${describeObject(workload.object)})`))];
+      rows.push({ severity: 'WARN', check: 'egress', subject: describeObject(policy), message: `${named.length > 0 ? named.join(', ') : `slice ${name}`}: pods call fixed addresses outside the cluster (${cidrs.join(', ')}); third parties there may allow-list the source cluster's egress addresses`, fix });
     }
-    const template = (object.spec as { template?: { metadata?: { annotations?: Record<string, string> } } } | undefined)?.template;
-    const marked = object.metadata.annotations?.[EGRESS_ALLOW_LISTED_ANNOTATION] ?? template?.metadata?.annotations?.[EGRESS_ALLOW_LISTED_ANNOTATION];
-    if (marked) rows.push({ severity: 'WARN', check: 'egress', subject: describeObject(object), message: `slice ${sliceName}: marked ${EGRESS_ALLOW_LISTED_ANNOTATION} (${marked}): third parties allow-list the source cluster's egress addresses`, fix });
+  }
+  for (const { slice, object, template } of workloads) {
+    const marked = object.metadata.annotations?.[EGRESS_ALLOW_LISTED_ANNOTATION] ?? template.metadata?.annotations?.[EGRESS_ALLOW_LISTED_ANNOTATION];
+    if (marked) rows.push({ severity: 'WARN', check: 'egress', subject: describeObject(object), message: `slice ${slice}: marked ${EGRESS_ALLOW_LISTED_ANNOTATION} (${marked}): third parties allow-list the source cluster's egress addresses`, fix });
   }
   return rows;
 }

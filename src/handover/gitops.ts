@@ -131,10 +131,13 @@ export async function suspendSync(client: KubeClient, managers: readonly GitOpsM
   for (const manager of managers) {
     const resource = resources.get(manager.kind);
     const subject = managerKey(manager);
-    if (!resource) throw new FerryError('gitops.suspend', `${subject} manages ${manager.manages.join(', ')} but the source cluster does not serve ${manager.kind} (${manager.group})`, { location: { object: subject }, fix: `suspend its sync by hand (${manager.kind === 'Application' ? 'turn automated sync off' : 'spec.suspend: true'}), then \`ferry resume\`` });
-    const path = pathOf(resource, manager.namespace, manager.name);
-    const live = await getOrUndefined(client, path);
-    if (!live) throw new FerryError('gitops.suspend', `${subject} is named by the tracking labels of ${manager.manages.join(', ')} but is not on the source cluster`, { location: { object: subject }, fix: 'remove the stale tracking labels from those objects, or suspend the controller that manages them by hand, then `ferry resume`' });
+    const path = resource ? pathOf(resource, manager.namespace, manager.name) : undefined;
+    const live = path ? await getOrUndefined(client, path) : undefined;
+    if (!path || !live) {
+      // Argo CD often runs on a management cluster: the Application is not here for Ferry to change.
+      out.push({ kind: manager.kind, namespace: manager.namespace, name: manager.name, previous: {}, suspended: false, manages: manager.manages, pointAtTarget: `${subject} is not on the source cluster (its controller may run on another cluster): turn its sync off there by hand, then ${pointAtTarget(manager)}` });
+      continue;
+    }
     const spec = (live.spec ?? {}) as { suspend?: boolean; syncPolicy?: { automated?: unknown } };
     const remembered = live.metadata.annotations?.[PREVIOUS_SYNC_ANNOTATION];
     const previous = remembered ? JSON.parse(remembered) as SyncSuspension['previous'] : manager.kind === 'Application' ? (spec.syncPolicy?.automated !== undefined ? { automated: spec.syncPolicy.automated } : {}) : (spec.suspend !== undefined ? { suspend: spec.suspend } : {});

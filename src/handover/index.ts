@@ -59,7 +59,8 @@ export function createSliceHandover({ slice, source, externalDns, env }: Handove
       const suspensions = await suspendSync(client, managers);
       journal.append('gitops-suspended', { slice: slice.name, suspensions });
       for (const suspension of suspensions) onProgress?.(`suspended the source's sync of ${managerKey(suspension)}: ${suspension.pointAtTarget}`);
-      return { gitopsSuspended: suspensions.map(managerKey), pointAtTarget: suspensions.map((suspension) => suspension.pointAtTarget) };
+      const missing = suspensions.filter((suspension) => !suspension.suspended).map(managerKey);
+      return { gitopsSuspended: suspensions.filter((suspension) => suspension.suspended).map(managerKey), ...(missing.length > 0 ? { gitopsNotOnSource: missing } : {}), pointAtTarget: suspensions.map((suspension) => suspension.pointAtTarget) };
     },
     moveDnsOwnership,
     async rollback(journal) {
@@ -67,7 +68,7 @@ export function createSliceHandover({ slice, source, externalDns, env }: Handove
       // The first journaled suspension of each object holds the settings it had before Ferry.
       const suspended = new Map<string, SyncSuspension>();
       for (const record of ofSlice(journal, 'gitops-suspended')) {
-        for (const suspension of record.data.suspensions as SyncSuspension[]) if (!suspended.has(managerKey(suspension))) suspended.set(managerKey(suspension), suspension);
+        for (const suspension of record.data.suspensions as SyncSuspension[]) if (suspension.suspended && !suspended.has(managerKey(suspension))) suspended.set(managerKey(suspension), suspension);
       }
       const client = source();
       if (client && suspended.size > 0) {

@@ -85,7 +85,8 @@ export async function rollbackSlice(
   const settleMs = services.traffic?.changeSettleMs ?? 0;
   if (settleMs > 0) await clock.sleep(settleMs);
   // GitOps sync as it was before decommission; the slice's names owned by the source's external-dns again.
-  if (services.handover) steps.handover = await services.handover.rollback(journal);
+  // A DNS API or GitOps object that cannot be changed is journaled, never a reason to stop taking users back.
+  if (services.handover) steps.handover = await services.handover.rollback(journal).catch((error: unknown) => ({ error: toFerryError(error).oneLine() }));
   // CronJobs and singletons run on the source again before the target's copies are retired.
   const singletons = await switchAndJournal('source', services.switchSingletons, slice.name, journal, 'rollback');
   if (singletons && switchChanged(singletons)) steps.singletons = singletons;

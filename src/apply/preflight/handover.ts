@@ -25,17 +25,18 @@ export async function checkHandover(plan: MigrationPlan, planned: PlannedObjects
   const sliceObjects = planned.original.filter((object) => sliceName(object) !== undefined);
   for (const manager of findGitOpsManagers(sliceObjects, applications)) {
     const slices = [...new Set(sliceObjects.filter((object) => manager.manages.includes(describeObject(object))).map(sliceName))].join(', ');
-    const how = manager.kind === 'Application' ? 'turns its automated sync off' : 'sets its spec.suspend: true';
+    const onSource = manager.kind !== 'Application' || applications.some((application) => application.namespace === manager.namespace && application.name === manager.name);
+    const how = !onSource ? 'cannot suspend it: it is not on the source cluster (Argo CD may run on another cluster), so turn its automated sync off there before decommission' : manager.kind === 'Application' ? 'turns its automated sync off' : 'sets its spec.suspend: true';
     rows.push({
       severity: 'WARN', check: 'gitops', subject: managerKey(manager),
-      message: `${manager.kind === 'Application' ? 'Argo CD' : 'Flux'} ${manager.kind} manages ${manager.manages.join(', ')} (slice ${slices}) on the source: at decommission Ferry ${how} so it does not scale the source back up (a rollback restores it)`,
+      message: `${manager.kind === 'Application' ? 'Argo CD' : 'Flux'} ${manager.kind} manages ${manager.manages.join(', ')} (slice ${slices}) on the source: at decommission Ferry ${how}${onSource ? ' so it does not scale the source back up (a rollback restores it)' : ''}`,
       fix: manager.kind === 'Application' ? `point ${managerKey(manager)}'s spec.destination at the target cluster once the slice has moved` : `reconcile ${managerKey(manager)} from a Flux on the target cluster once the slice has moved`,
     });
   }
 
   const inSlices = planned.original.flatMap((object, index) => (sliceName(object) ? [index] : []));
   rows.push(...addressRows(inSlices.map((index) => planned.original[index]!), inSlices.map((index) => planned.desired[index]!)));
-  for (const slice of plan.spec.waves.flatMap((wave) => wave.slices)) rows.push(...egressRows(slice.name, planned.original.filter((object) => sliceName(object) === slice.name)));
+  rows.push(...egressRows(plan.spec.waves.flatMap((wave) => wave.slices).map((slice) => ({ name: slice.name, objects: planned.original.filter((object) => sliceName(object) === slice.name) }))));
 
   const hostnames = externalDnsHostnames(sliceObjects.filter((object) => object.metadata.annotations?.[HOSTNAME_ANNOTATION] || ['Ingress', 'HTTPRoute'].includes(object.kind)));
   const external = plan.spec.externalDns;

@@ -49,6 +49,8 @@ before(async () => {
         record(`a-ads.${ZONE}`, 'TXT', registry(SOURCE_OWNER)),
         record(`ads-api.${ZONE}`, 'CNAME', `ads.${ZONE}`),
         record(`cname-ads-api.${ZONE}`, 'TXT', registry(SOURCE_OWNER)),
+        // A third owner's record at one of the slice's names: never taken over.
+        record(`aaaa-ads.${ZONE}`, 'TXT', registry('cluster-other')),
         // Not the slice's name: the same owner, left alone.
         record(`shop.${ZONE}`, 'TXT', registry(SOURCE_OWNER, 'ingress/default/frontend')),
       ],
@@ -90,12 +92,14 @@ test('the TXT registry records of a slice\'s names carry the target\'s owner id 
   const afterCutover = await txt();
   for (const name of [`ads.${ZONE}`, `a-ads.${ZONE}`, `cname-ads-api.${ZONE}`]) assert.deepEqual(ownersOf(afterCutover, name), [TARGET_OWNER], name);
   assert.deepEqual(ownersOf(afterCutover, `shop.${ZONE}`), [SOURCE_OWNER]);
+  assert.deepEqual(ownersOf(afterCutover, `aaaa-ads.${ZONE}`), ['cluster-other']);
   assert.equal(afterCutover[`ads.${ZONE}`]![0], registry(TARGET_OWNER), 'the rest of the registry text is kept');
 
   // Moved at cutover (the soak stage, after the ramp reached 100 %), before decommission; journaled.
   const records = stage.journal(stateDir, state.id);
   const moved = records.find((record) => record.type === 'dns-owner-moved');
   assert.deepEqual([moved.data.from, moved.data.to, [...moved.data.moved].sort()], [SOURCE_OWNER, TARGET_OWNER, [`a-ads.${ZONE}`, `ads.${ZONE}`, `cname-ads-api.${ZONE}`]]);
+  assert.deepEqual(moved.data.foreign, [{ name: `aaaa-ads.${ZONE}`, owner: 'cluster-other' }]);
   const index = (predicate: (record: any) => boolean) => records.findIndex(predicate);
   assert.ok(index((r) => r.type === 'stage-completed' && r.data.stage === 'ramp') < index((r) => r.type === 'dns-owner-moved'));
   assert.ok(index((r) => r.type === 'dns-owner-moved') < index((r) => r.type === 'stage-started' && r.data.stage === 'decommission'));
@@ -106,4 +110,5 @@ test('the TXT registry records of a slice\'s names carry the target\'s owner id 
   const afterRollback = await txt();
   for (const name of [`ads.${ZONE}`, `a-ads.${ZONE}`, `cname-ads-api.${ZONE}`]) assert.deepEqual(ownersOf(afterRollback, name), [SOURCE_OWNER], name);
   assert.deepEqual(ownersOf(afterRollback, `shop.${ZONE}`), [SOURCE_OWNER]);
+  assert.deepEqual(ownersOf(afterRollback, `aaaa-ads.${ZONE}`), ['cluster-other']);
 });

@@ -32,6 +32,9 @@ before(async () => {
     ['annotate', 'service/adservice', 'argocd.argoproj.io/tracking-id=ads:/Service:default/adservice'],
     // Helm sets the same instance label Argo CD's label tracking uses: with no Application of that name, nobody manages it.
     ['label', 'serviceaccount/adservice', 'app.kubernetes.io/instance=ads-chart'],
+    // An Argo CD on a management cluster (Application `platform` in its namespace `mgmt`): nothing here to suspend.
+    ['create', 'configmap', 'ads-config', '--from-literal=currency=EUR'],
+    ['annotate', 'configmap/ads-config', 'argocd.argoproj.io/tracking-id=mgmt_platform:/ConfigMap:default/ads-config'],
   ]) {
     const done = await lab.kubectl([...args, '-n', 'default'], 'source');
     assert.equal(done.code, 0, done.stderr);
@@ -49,6 +52,7 @@ async function writePlan(): Promise<string> {
   assert.equal(planned.code, 0, planned.stderr);
   const plan = JSON.parse(planned.stdout);
   const slice = plan.spec.waves.flatMap((wave: any) => wave.slices).find((candidate: any) => candidate.name === 'adservice');
+  slice.resources.push({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'default', name: 'ads-config' });
   plan.spec.waves = [{ name: 'wave-1', slices: [{ ...slice, dependsOn: [], traffic: { provider: 'none' } }] }];
   plan.spec.defaults.decommission = { ...plan.spec.defaults.decommission, after: '0s', requireIdle: false, scaleSourceToZero: true };
   plan.spec.defaults.rollback.keepSourceFor = '0s';
@@ -62,7 +66,8 @@ test('preflight names the Flux Kustomization and the Argo CD Application; the ru
 
   const preflight = JSON.parse((await ferryAsync(['preflight', plan, '--kubeconfig', lab.kubeconfigFile, '-o', 'json'])).stdout);
   const gitops = preflight.rows.filter((row: any) => row.check === 'gitops');
-  assert.deepEqual(gitops.map((row: any) => [row.severity, row.subject]).sort(), [['WARN', 'Application argocd/ads'], ['WARN', 'Kustomization flux-system/apps']]);
+  assert.deepEqual(gitops.map((row: any) => [row.severity, row.subject]).sort(), [['WARN', 'Application argocd/ads'], ['WARN', 'Application mgmt/platform'], ['WARN', 'Kustomization flux-system/apps']]);
+  assert.match(gitops.find((row: any) => row.subject === 'Application mgmt/platform').message, /is not on the source cluster/);
   assert.match(gitops.find((row: any) => row.subject.startsWith('Kustomization')).message, /manages Deployment default\/adservice \(slice adservice\).*spec\.suspend: true/);
   assert.match(gitops.find((row: any) => row.subject.startsWith('Application')).message, /manages Service default\/adservice \(slice adservice\).*automated sync off/);
 
@@ -90,6 +95,9 @@ test('preflight names the Flux Kustomization and the Argo CD Application; the ru
   assert.deepEqual(suspensions.find((s: any) => s.kind === 'Kustomization').previous, {});
   const result = records[decommissioned].data;
   assert.deepEqual([...result.gitopsSuspended].sort(), ['Application argocd/ads', 'Kustomization flux-system/apps']);
+  // The management cluster's Application cannot be changed from here: the user is told to, not blocked.
+  assert.deepEqual(result.gitopsNotOnSource, ['Application mgmt/platform']);
+  assert.ok(result.pointAtTarget.some((line: string) => /Application mgmt\/platform is not on the source cluster .*turn its sync off there by hand/.test(line)));
   assert.ok(result.pointAtTarget.some((line: string) => /Argo CD Application argocd\/ads's spec\.destination at the target cluster/.test(line)));
   assert.ok(result.pointAtTarget.some((line: string) => /Kustomization flux-system\/apps from a Flux on the target cluster/.test(line)));
 
