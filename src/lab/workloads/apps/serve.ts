@@ -6,7 +6,7 @@
 import { Duplex } from 'node:stream';
 import { seededRandom } from '../../../util/random.js';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server, type ServerHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { FAULTS_PATH, NO_FAULTS, parseFaults, type AppFaults } from '../faults-model.js';
 
@@ -22,6 +22,12 @@ export interface AppDefinition {
   http2?: (connection: Duplex) => void;
   /** Paths `handle` answers without traffic faults or counting as traffic (e.g. /metrics). */
   exemptPaths?: string[];
+  /**
+   * HTTP/1.1 Upgrade requests (WebSocket) on the app's ports, after the traffic faults; without
+   * it an upgrade request is answered by `handle` as any request. The socket is the app's until
+   * it closes: `shutdown` must end what it keeps open (the HTTP server no longer tracks it).
+   */
+  upgrade?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 /** What an app needs from the shared fault model for requests `serveApp` does not see (gRPC). */
@@ -104,6 +110,16 @@ export async function serveApp(app: AppDefinition): Promise<AppControls> {
     }
   });
   http.keepAliveTimeout = 65_000;
+  const upgrade = app.upgrade;
+  if (upgrade) {
+    http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => socket.destroy());
+      void trafficFault().then((injected) => {
+        if (injected === undefined) upgrade(request, socket, head);
+        else socket.end(plainResponse(injected, 'injected fault\n'));
+      });
+    });
+  }
 
   const http2 = createHttp2Server();
   http2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
@@ -158,6 +174,10 @@ export async function serveApp(app: AppDefinition): Promise<AppControls> {
     }, 1000).unref();
   }
   return { trafficFault, healthy };
+}
+
+function plainResponse(status: number, text: string): string {
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
 }
 
 /** A duplex that yields `first` and then everything read from `socket`, writing through to it. */
