@@ -39,7 +39,8 @@ export function externalDnsHostnames(objects: readonly KubeObject[]): string[] {
     }
     if (object.kind === 'HTTPRoute' || object.kind === 'GRPCRoute') for (const host of spec.hostnames ?? []) hosts.add(host);
   }
-  return [...hosts].map((host) => host.toLowerCase().replace(/\.$/, '')).sort();
+  // DNS names are case-insensitive and may be written fully qualified: one spelling each.
+  return [...new Set([...hosts].map((host) => host.toLowerCase().replace(/\.$/, '')))].sort();
 }
 
 /**
