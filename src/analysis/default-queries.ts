@@ -123,7 +123,8 @@ export function haproxyQueries(config: HaproxyProviderConfig): SliceQueries {
  * "source": the ingress gateway or the caller's sidecar), so a failed connection to a
  * destination counts against it, and destinations need no sidecar of their own. Destinations
  * on different hosts differ by service; subsets of one host by the pods' `version` label
- * (`destination_version`) or canonical revision.
+ * (`destination_version`) or canonical revision. Errors are HTTP 5xx and gRPC calls whose
+ * grpc-status is not OK.
  */
 export function istioQueries(config: IstioProviderConfig, context: QueryContext): SliceQueries {
   const sameHost = config.source.host === config.target.host;
@@ -145,7 +146,10 @@ export function istioQueries(config: IstioProviderConfig, context: QueryContext)
   };
   const side = (labels: Record<string, string>): SideQueries => ({
     requests: `sum(istio_requests_total${selector(labels)})`,
-    errors: `sum(istio_requests_total${selector({ ...labels, response_code: { op: '=~', value: '5..' } })})`,
+    // A failed gRPC call is answered HTTP 200 with its status in grpc_response_status ("" for
+    // plain HTTP, "0" for OK): the union of the two series sets (`or` before summing, so a
+    // series in both counts once) is every failed HTTP request and gRPC call.
+    errors: `sum(istio_requests_total${selector({ ...labels, response_code: { op: '=~', value: '5..' } })} or istio_requests_total${selector({ ...labels, grpc_response_status: { op: '!~', value: '0|' } })})`,
     latency: { query: `sum by (le) (istio_request_duration_milliseconds_bucket${selector(labels)})`, unit: 'ms' },
   });
   const source = labelsOf('source');

@@ -1,7 +1,8 @@
 /**
  * kube-proxy's ClusterIP rules, as listeners: each TCP port of each Service with a loopback
  * ClusterIP is listened on at clusterIP:port and every connection forwarded to a ready
- * endpoint (forward.ts). Follows Service changes from the store.
+ * endpoint (forward.ts), or, when it speaks HTTP/2, every request (h2.ts). Follows Service
+ * changes from the store.
  *
  * Ports below 1024 need root (or CAP_NET_BIND_SERVICE): when binding is refused the port is
  * skipped with one warning per cluster, and the Service is still reached by name through
@@ -13,8 +14,10 @@ import type { ObjectStore } from '../api/store.js';
 import type { ControllerClient } from '../controllers/client.js';
 import { log } from '../../util/log.js';
 import { isLoopback } from './addresses.js';
-import { servicePorts } from './endpoints.js';
-import { forwardToService } from './forward.js';
+import { servicePorts, ServiceUnreachable } from './endpoints.js';
+import { connectToService, destinationOf, forwardToService, networkOf, pickEndpoints, recordConnection, splice } from './forward.js';
+import { serveHttp2, sniffHttp2, UpstreamSessions } from './h2.js';
+import { unknownPeer } from './telemetry.js';
 
 type Obj = Record<string, any>;
 
@@ -36,6 +39,7 @@ export interface ClusterIpListeners {
 
 export function listenOnClusterIps(cluster: string, store: ObjectStore, client: ControllerClient): ClusterIpListeners {
   const listeners = new Map<string, Listener>();
+  const sessions = new UpstreamSessions();
   const refused = new Set<string>();
   let warnedLowPorts = false;
   let closed = false;
@@ -62,8 +66,9 @@ export function listenOnClusterIps(cluster: string, store: ObjectStore, client: 
       if (!current || closed) return socket.destroy();
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
-      // A ClusterIP's callers are the mesh's (any process on loopback): VirtualServices apply, routed per connection.
-      void forwardToService(socket, client, current.namespace, current.name, current.port, { mesh: {} });
+      // A ClusterIP's callers are the mesh's (any process on loopback): VirtualServices apply,
+      // per request for HTTP/2 (terminated, as a sidecar does), else per connection.
+      void serveConnection(socket, client, current.namespace, current.name, current.port, sessions);
     });
     const entry: Listener = { server, sockets, namespace, name, port };
     listeners.set(key, entry);
@@ -121,6 +126,7 @@ export function listenOnClusterIps(cluster: string, store: ObjectStore, client: 
     async close() {
       closed = true;
       unsubscribe();
+      sessions.close();
       await pending;
       await Promise.all([...listeners.values()].map((entry) => new Promise<void>((resolve) => {
         entry.server.close(() => resolve());
@@ -129,4 +135,35 @@ export function listenOnClusterIps(cluster: string, store: ObjectStore, client: 
       listeners.clear();
     },
   };
+}
+
+/**
+ * One connection to a ClusterIP: HTTP/2 (its preface first) is served per request, each
+ * stream routed by the mesh with its own method, path and headers; anything else is
+ * forwarded as bytes to one endpoint (kube-proxy's way, the mesh routing it once).
+ */
+async function serveConnection(socket: Socket, client: ControllerClient, namespace: string, name: string, port: number, sessions: UpstreamSessions): Promise<void> {
+  const context = networkOf(client);
+  if (!context) return void forwardToService(socket, client, namespace, name, port, { mesh: {} });
+  socket.on('error', () => socket.destroy());
+  const sniffed = await sniffHttp2(socket, Buffer.alloc(0), () => connectToService(client, namespace, name, port, { mesh: {} }));
+  if (socket.destroyed) return void ('upstream' in sniffed && sniffed.upstream.socket.destroy());
+  // No ready endpoint (or none accepting): closed, as kube-proxy rejects it.
+  if ('failure' in sniffed) return void socket.destroy();
+  if (!sniffed.http2) return splice(socket, sniffed.upstream.socket, sniffed.head, recordConnection(client, undefined, sniffed.upstream));
+  const fqdn = `${name}.${namespace}.svc.cluster.local`;
+  serveHttp2(socket, sniffed.head, {
+    route: (request) => {
+      const target = pickEndpoints(client, namespace, name, port, { mesh: { request } });
+      return { candidates: target.candidates, authority: `${target.fqdn}:${target.port.port}`, destination: (endpoint, peer) => destinationOf(client, target, endpoint, peer) };
+    },
+    // Counted as Istio counts a call with no healthy upstream: against the Service, workload unknown.
+    failedDestination: (error) => (error instanceof ServiceUnreachable ? { ...unknownPeer(context.cluster), service: fqdn, serviceName: name, serviceNamespace: namespace } : undefined),
+    // Every pod is 127.0.0.1: the caller is unknown, so only the destination side reports, or the source side when leaving through a gateway.
+    source: unknownPeer(context.cluster),
+    reporters: (endpoint) => (endpoint?.gateway ? ['source'] : ['destination']),
+    telemetry: context.telemetry,
+    label: `ClusterIP of Service ${namespace}/${name} (cluster ${context.cluster})`,
+    authority: `${fqdn}:${port}`,
+  }, sessions);
 }

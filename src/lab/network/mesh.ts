@@ -11,11 +11,11 @@
  *
  * Hand-written: there is no library that evaluates Istio routes outside Envoy.
  *
- * What a lab "sidecar" sees decides what it can match: an absolute-form HTTP request is routed
- * on its own (uri, method, authority, scheme, headers, queryParams); a CONNECT tunnel (HTTP/2,
- * gRPC, WebSocket, TLS) and a ClusterIP connection are routed once per connection, with only
- * the routes whose match needs no request (absent, port, sourceLabels, sourceNamespace) and
- * then `tcp` routes — a real sidecar parses HTTP/2 and would route each gRPC call.
+ * What a lab "sidecar" sees decides what it can match: an HTTP request — absolute-form, or an
+ * HTTP/2 stream of a tunnel or ClusterIP connection (h2.ts) — is routed on its own (uri,
+ * method, authority, scheme, headers, queryParams); a byte tunnel (WebSocket, TLS, TCP) is
+ * routed once per connection, with only the routes whose match needs no request (absent,
+ * port, sourceLabels, sourceNamespace) and then `tcp` routes.
  */
 import type { KubeObject } from '../../kube/object.js';
 import type { ControllerClient } from '../controllers/client.js';

@@ -4,6 +4,8 @@
  * - `proxy` (named in every pod's HTTP_PROXY): absolute-form HTTP/1.1 requests and CONNECT
  *   tunnels (HTTP/2, gRPC, WebSocket, TLS) to any DNS form of a Service or pod, resolved
  *   relative to the caller's namespace; the caller is the pod named in Proxy-Authorization.
+ *   A tunnel carrying HTTP/2 is terminated and each request routed on its own (h2.ts), as a
+ *   sidecar does; other tunnels are byte streams.
  * - `gateway` (other clusters' forwarders): the same, to FQDNs of this cluster's Services,
  *   served by this cluster's pods only; it answers with who served (`x-ferry-destination`).
  *
@@ -20,6 +22,7 @@ import {
   type Candidate,
 } from './forward.js';
 import { gatewayAt } from './gateways.js';
+import { serveHttp2, sniffHttp2, UpstreamSessions, type Http2Hop } from './h2.js';
 import type { MeshCall, MeshRequest } from './mesh.js';
 import { resolveHost } from './names.js';
 import { unknownPeer, workloadOf, type Destination, type NetworkTelemetry, type Peer, type Reporter } from './telemetry.js';
@@ -160,15 +163,41 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
     void (async () => {
       try {
         if (!host || !port) throw new ServiceUnreachable(502, `${label}: CONNECT needs host:port, got "${request.url ?? ''}"`);
-        const opened = await open(route(host, port, caller), caller.source);
-        if (socket.destroyed) return opened.socket.destroy();
-        const extra = role === 'gateway' ? `${DESTINATION_HEADER}: ${formatPeer(opened.destination)}\r\n` : '';
-        socket.write(`HTTP/1.1 200 Connection Established\r\n${extra}\r\n`);
-        splice(socket, opened.socket, head, countConnection(caller.source, opened.endpoint, opened.destination));
+        const routed = route(host, port, caller);
+        if (role === 'gateway') {
+          // The gateway passes bytes through (Istio's AUTO_PASSTHROUGH), HTTP/2 included: the caller's side routed them.
+          const opened = await open(routed, caller.source);
+          if (socket.destroyed) return opened.socket.destroy();
+          socket.write(`HTTP/1.1 200 Connection Established\r\n${DESTINATION_HEADER}: ${formatPeer(opened.destination)}\r\n\r\n`);
+          splice(socket, opened.socket, head, countConnection(caller.source, opened.endpoint, opened.destination));
+          return;
+        }
+        // As a sidecar: the connection is accepted, then what the caller sends decides. HTTP/2
+        // (gRPC) is terminated and routed per request; anything else (TLS, WebSocket, TCP) is a
+        // byte tunnel routed once, and closed when no endpoint takes it (a sidecar's reset).
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        const sniffed = await sniffHttp2(socket, head, () => open(routed, caller.source));
+        if (socket.destroyed) return void ('upstream' in sniffed && sniffed.upstream.socket.destroy());
+        if (sniffed.http2) return serveHttp2(socket, sniffed.head, http2Hop(host, port, caller), upstreamSessions);
+        if ('failure' in sniffed) return void socket.destroy();
+        const opened = sniffed.upstream;
+        splice(socket, opened.socket, sniffed.head, countConnection(caller.source, opened.endpoint, opened.destination));
       } catch (error) {
         refuseRaw(socket, error, label);
       }
     })();
+  });
+
+  const upstreamSessions = new UpstreamSessions();
+  /** One tunnel's HTTP/2 streams, each routed from the caller to `host:port` with its own request. */
+  const http2Hop = (host: string, port: number, caller: Caller): Http2Hop => ({
+    route: (request) => route(host, port, caller, request),
+    failedDestination: (error) => (error instanceof ServiceUnreachable ? failedCalls.get(error) : undefined),
+    source: caller.source,
+    reporters,
+    telemetry,
+    label,
+    authority: `${host}:${port}`,
   });
 
   // WebSocket (or any Upgrade) sent absolute-form: tunnel to the endpoint and replay the request in origin-form.
@@ -281,6 +310,7 @@ export function serveServiceProxy(options: ServiceProxyOptions, server: Server =
       server.closeAllConnections();
       for (const socket of tunnels) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      upstreamSessions.close();
       await Promise.all([...pools.values()].map((pool) => pool.close().catch(() => undefined)));
     },
   };

@@ -39,17 +39,22 @@ const LABELS = ['reporter', 'source_workload', 'source_workload_namespace', 'sou
 
 export class NetworkTelemetry {
   readonly registry = new Registry();
-  private readonly requests = new Counter({ name: 'istio_requests_total', help: 'Requests seen by the lab service network, as Istio counts them', labelNames: [...LABELS, 'response_code'], registers: [this.registry] });
+  private readonly requests = new Counter({ name: 'istio_requests_total', help: 'Requests seen by the lab service network, as Istio counts them', labelNames: [...LABELS, 'response_code', 'grpc_response_status'], registers: [this.registry] });
   private readonly duration = new Histogram({
     name: 'istio_request_duration_milliseconds', help: 'Request duration in milliseconds, as Istio measures it',
-    labelNames: [...LABELS, 'response_code'], registers: [this.registry],
+    labelNames: [...LABELS, 'response_code', 'grpc_response_status'], registers: [this.registry],
     buckets: [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000],
   });
   private readonly opened = new Counter({ name: 'istio_tcp_connections_opened_total', help: 'TCP connections (CONNECT tunnels, ClusterIP connections) opened', labelNames: LABELS, registers: [this.registry] });
   private readonly closed = new Counter({ name: 'istio_tcp_connections_closed_total', help: 'TCP connections (CONNECT tunnels, ClusterIP connections) closed', labelNames: LABELS, registers: [this.registry] });
 
-  request(reporter: Reporter, source: Peer, destination: Destination, protocol: string, code: number, durationMs: number): void {
-    const labels = { ...labelsOf(reporter, source, destination, protocol), response_code: String(code) };
+  /**
+   * Counts one request. `protocol` is `http` or `grpc`; `code` the HTTP status (200 for a gRPC
+   * call that got an answer, 0 when none came); `grpcStatus` the call's grpc-status, empty for
+   * plain HTTP (Istio's `grpc_response_status`).
+   */
+  request(reporter: Reporter, source: Peer, destination: Destination, protocol: string, code: number, durationMs: number, grpcStatus = ''): void {
+    const labels = { ...labelsOf(reporter, source, destination, protocol), response_code: String(code), grpc_response_status: grpcStatus };
     this.requests.inc(labels);
     this.duration.observe(labels, durationMs);
   }

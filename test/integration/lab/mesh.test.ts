@@ -3,14 +3,15 @@
  * Service selects its own pods and keeps the bridge's EndpointSlice to the source's east-west
  * gateway, so its endpoints are both clusters'; a VirtualService with subsets by
  * `topology.istio.io/cluster` (written by Ferry's istio traffic provider) splits a caller's
- * calls by weight — per request over HTTP, per connection for gRPC through CONNECT — and
- * telemetry says which cluster answered.
+ * calls by weight — per request, over HTTP and over gRPC (HTTP/2 through CONNECT is terminated
+ * and each call routed, as a sidecar does) — and telemetry says which cluster answered, with
+ * gRPC's status, which the judge's Istio queries read through a real Prometheus.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { credentials, makeGenericClientConstructor, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, Metadata, status as GrpcStatus, type Client, type ServiceError } from '@grpc/grpc-js';
 import { parseAllDocuments } from 'yaml';
 import { KubeClient } from '../../../src/kube/client.js';
 import { loadKubeConfig } from '../../../src/kube/config.js';
@@ -21,12 +22,15 @@ import { createServiceBridge } from '../../../src/bridge/factory.js';
 import { plannedBridges } from '../../../src/bridge/plan.js';
 import { resolveBridgeSpec } from '../../../src/bridge/resolve.js';
 import type { ClusterSide } from '../../../src/bridge/bridge.js';
+import { metricsForSlice } from '../../../src/analysis/index.js';
 import { ControllerClient } from '../../../src/lab/controllers/client.js';
+import { clearPodFaults, setPodFaults } from '../../../src/lab/workloads/faults.js';
 import type { LabCluster } from '../../../src/lab/cluster.js';
 import { CALLGRAPH_GRPC_DEFINITION, CALLGRAPH_GRPC_SERVICE, type CallGraphMessage } from '../../../src/lab/workloads/callgraph-grpc.js';
 import { istioDestinationRules, istioVirtualService } from '../../../src/traffic/istio.js';
 import type { IstioProviderConfig } from '../../../src/traffic/provider-config.js';
 import { startTestLab, type TestLab } from '../../helpers/lab.js';
+import { startPrometheus } from '../analysis/helpers.js';
 import { waitFor } from './workloads-helpers.js';
 
 let lab: TestLab;
@@ -121,22 +125,23 @@ const GrpcClient = makeGenericClientConstructor(CALLGRAPH_GRPC_DEFINITION, CALLG
 /**
  * gRPC calls to `cart.shop:7070` as the frontend pod would make them: grpc-js reading
  * grpc_proxy (the pod's variable) and tunnelling by CONNECT. `connections` channels, each its
- * own connection (a local subchannel pool), each making `callsEach` calls.
+ * own connection (a local subchannel pool), each making `callsEach` calls; each call's answer
+ * is the cluster that served it, or `error <gRPC status>`.
  */
-async function grpcCalls(connections: number, callsEach: number): Promise<string[][]> {
+async function grpcCalls(connections: number, callsEach: number, target = 'cart.shop:7070'): Promise<string[][]> {
   const proxy = new URL(labOf.target.network!.proxyUrl);
   const saved = { grpc_proxy: process.env.grpc_proxy, no_grpc_proxy: process.env.no_grpc_proxy };
   process.env.grpc_proxy = `http://shop%2F${callerPod().name}:lab@${proxy.host}`;
-  process.env.no_grpc_proxy = 'localhost';
+  // A ClusterIP is dialled directly, as the pod's NO_PROXY (127.0.0.0/8) makes it.
+  process.env.no_grpc_proxy = target.startsWith('127.') ? target.split(':')[0]! : 'localhost';
   const result: string[][] = [];
   try {
     for (let c = 0; c < connections; c++) {
-      const client = new GrpcClient('cart.shop:7070', credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as unknown as Client & { Call: (request: CallGraphMessage, metadata: Metadata, options: { deadline: number }, callback: (error: ServiceError | null, answer?: CallGraphMessage) => void) => void };
+      const client = new GrpcClient(target, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }) as unknown as Client & { Call: (request: CallGraphMessage, metadata: Metadata, options: { deadline: number }, callback: (error: ServiceError | null, answer?: CallGraphMessage) => void) => void };
       const clusters: string[] = [];
       try {
         for (let i = 0; i < callsEach; i++) {
-          const answer = await new Promise<CallGraphMessage>((resolve, reject) => client.Call({}, new Metadata(), { deadline: Date.now() + 10_000 }, (error, reply) => (error ? reject(error) : resolve(reply!))));
-          clusters.push(String(answer.cluster));
+          clusters.push(await new Promise<string>((resolve) => client.Call({}, new Metadata(), { deadline: Date.now() + 10_000 }, (error, reply) => resolve(error ? `error ${error.code}` : String(reply!.cluster)))));
         }
       } finally {
         client.close();
@@ -152,16 +157,38 @@ async function grpcCalls(connections: number, callsEach: number): Promise<string
   return result;
 }
 
-/** istio_requests_total on the target, reporter=source, frontend → cart, summed by destination_cluster. */
-async function answeredByCluster(): Promise<Record<string, number>> {
+function tally(values: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}
+
+/** istio_requests_total on the target, reporter=source, frontend → cart, summed by destination_cluster (or by `key` of the labels). */
+async function answeredByCluster(want: Record<string, string> = { response_code: '200' }, key: (labels: Record<string, string>) => string = (labels) => labels.destination_cluster!): Promise<Record<string, number>> {
   const text = await (await fetch(labOf.target.network!.metricsUrl)).text();
   const sums: Record<string, number> = {};
   for (const line of text.split('\n')) {
-    if (!line.startsWith('istio_requests_total{') || !line.includes('reporter="source"') || !line.includes('source_workload="frontend"') || !line.includes('destination_service_name="cart"') || !line.includes('response_code="200"')) continue;
-    const cluster = /destination_cluster="([^"]*)"/.exec(line)![1]!;
-    sums[cluster] = (sums[cluster] ?? 0) + Number(line.split(' ').pop());
+    if (!line.startsWith('istio_requests_total{')) continue;
+    const labels = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1]!, match[2]!]));
+    const wanted = { reporter: 'source', source_workload: 'frontend', destination_service_name: 'cart', ...want };
+    if (!Object.entries(wanted).every(([name, value]) => labels[name] === value)) continue;
+    const group = key(labels);
+    sums[group] = (sums[group] ?? 0) + Number(line.split(' ').pop());
   }
   return sums;
+}
+
+const SCRAPE_MS = 500;
+
+/** A window on the scrape grid bracketing `work`, idle before and after, so counter differences are exact. */
+async function measured(work: () => Promise<void>): Promise<{ from: number; to: number }> {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+  const from = Math.ceil((Date.now() + SCRAPE_MS) / SCRAPE_MS) * SCRAPE_MS;
+  await sleep(from - Date.now() + 50);
+  await work();
+  const to = Math.ceil(Date.now() / SCRAPE_MS) * SCRAPE_MS + 2 * SCRAPE_MS;
+  await sleep(to - Date.now() + 3 * SCRAPE_MS);
+  return { from, to };
 }
 
 function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
@@ -242,19 +269,50 @@ test('a VirtualService with subsets by topology.istio.io/cluster splits HTTP cal
   assert.match(text, /istio_requests_total\{[^}]*destination_cluster="source"[^}]*destination_version="v1"/, 'the source pod\'s version, told by its cluster\'s gateway');
 });
 
-test('gRPC through CONNECT is split per connection: each tunnel stays on the side it was opened on', async () => {
-  setWeight(30);
-  const connections = await grpcCalls(20, 3);
-  for (const calls of connections) assert.equal(new Set(calls).size, 1, `one connection, one side: ${calls.join(' ')}`);
-  const target = connections.filter((calls) => calls[0] === 'target').length;
-  assert.ok(Math.abs(target - 6) <= 2, `30% of 20 connections to the target: ${target}`);
-  setWeight(100);
-  assert.ok((await grpcCalls(5, 1)).every((calls) => calls[0] === 'target'));
-  setWeight(0);
-  assert.ok((await grpcCalls(5, 1)).every((calls) => calls[0] === 'source'));
+test('gRPC calls over one CONNECT tunnel are split per request at 0, 30 and 100 percent; telemetry counts each call with its gRPC status', async () => {
+  for (const [weight, count] of [[30, 100], [100, 20], [0, 20]] as const) {
+    setWeight(weight);
+    const before = await answeredByCluster({ request_protocol: 'grpc', response_code: '200', grpc_response_status: '0' });
+    const [calls] = await grpcCalls(1, count);
+    const seen = tally(calls!);
+    const target = seen.target ?? 0;
+    assert.equal((seen.source ?? 0) + target, count, `every call answered: ${JSON.stringify(seen)}`);
+    assert.ok(Math.abs(target - (count * weight) / 100) <= Math.max(1, count * 0.05), `at ${weight}% over one connection: ${JSON.stringify(seen)}`);
+    assert.deepEqual(delta(await answeredByCluster({ request_protocol: 'grpc', response_code: '200', grpc_response_status: '0' }), before), seen, `at ${weight}%: each gRPC call counted where it was answered`);
+  }
 });
 
-test('ClusterIP connections are routed by the VirtualService too, per connection', async (t) => {
+test('a target answering gRPC UNAVAILABLE: the failed calls are counted with grpc_response_status 14, and the judge\'s Istio queries read them through a real Prometheus', async () => {
+  const pod = kube.target.list('v1', 'Pod', 'shop').find((p) => p.metadata.labels?.app === 'cart')!;
+  const running = labOf.target.runtime!.get('shop', pod.metadata.name)!;
+  const prometheus = await startPrometheus([{ job: 'lab-network-target', targets: [new URL(labOf.target.network!.metricsUrl).host], metricsPath: new URL(labOf.target.network!.metricsUrl).pathname }], SCRAPE_MS);
+  await setPodFaults(running, { errorRate: 1 });
+  try {
+    setWeight(30);
+    await waitFor('the first scrape', async () => (await fetch(`${prometheus.url}/api/v1/query?query=up`).then((r) => r.json()) as { data: { result: unknown[] } }).data.result.length > 0, 20_000, 200);
+    const before = await answeredByCluster({ request_protocol: 'grpc' }, (labels) => `${labels.destination_cluster} ${labels.response_code} ${labels.grpc_response_status}`);
+    let calls: string[] = [];
+    const window = await measured(async () => {
+      calls = (await grpcCalls(1, 100))[0]!;
+    });
+    const seen = tally(calls);
+    const failed = seen[`error ${GrpcStatus.UNAVAILABLE}`] ?? 0;
+    assert.ok(Math.abs(failed - 30) <= 5, `the target's 30 % answer UNAVAILABLE: ${JSON.stringify(seen)}`);
+    assert.equal((seen.source ?? 0) + failed, 100, JSON.stringify(seen));
+    const counted = delta(await answeredByCluster({ request_protocol: 'grpc' }, (labels) => `${labels.destination_cluster} ${labels.response_code} ${labels.grpc_response_status}`), before);
+    assert.deepEqual(counted, { 'source 200 0': seen.source, 'target 200 14': failed }, 'response_code 200, the status in grpc_response_status');
+
+    const { provider, source, target } = metricsForSlice({ metrics: { provider: 'prometheus', url: prometheus.url, scrapeInterval: `${SCRAPE_MS}ms` }, traffic: ISTIO, clusters: {}, sliceName: 'cart' });
+    const sum = async (backend: string) => (await provider.buckets(backend, window.from, window.to, SCRAPE_MS)).reduce((acc, bucket) => ({ requests: acc.requests + bucket.requests, errors: acc.errors + bucket.errors }), { requests: 0, errors: 0 });
+    assert.deepEqual(await sum(target), { requests: failed, errors: failed }, 'every gRPC call the target answered is an error to the judge');
+    assert.deepEqual(await sum(source), { requests: seen.source, errors: 0 });
+  } finally {
+    await clearPodFaults(running);
+    await prometheus.stop();
+  }
+});
+
+test('ClusterIP connections are routed by the VirtualService too: per connection, per call for gRPC', async (t) => {
   if (!labOf.target.network!.clusterIpRange) return t.skip('no loopback ClusterIPs on this host');
   const clusterIP = (kube.target.get('v1', 'Service', 'shop', 'cart')!.spec as { clusterIP: string }).clusterIP;
   for (const [weight, side] of [[100, 'target'], [0, 'source']] as const) {
@@ -265,6 +323,11 @@ test('ClusterIP connections are routed by the VirtualService too, per connection
       assert.equal((JSON.parse(answer.body) as { cluster: string }).cluster, side, `at ${weight}%`);
     }
   }
+  // gRPC to the ClusterIP: the connection is HTTP/2, so each call is routed on its own.
+  setWeight(50);
+  const [calls] = await grpcCalls(1, 20, `${clusterIP}:7070`);
+  const seen = tally(calls!);
+  assert.ok((seen.target ?? 0) >= 8 && (seen.source ?? 0) >= 8 && (seen.target ?? 0) + (seen.source ?? 0) === 20, `50 % of one connection's calls on each side: ${JSON.stringify(seen)}`);
 });
 
 test('route matches by uri prefix and header pick their route first; a subset with no endpoint answers 503 naming the VirtualService, subset and Service', async () => {

@@ -421,7 +421,11 @@ test('telemetry names the caller and callee workloads, in both clusters', async 
   assert.ok(count(metricsA, 'istio_requests_total', { reporter: 'destination', ...local }) >= 6);
   assert.ok(count(metricsA, 'istio_request_duration_milliseconds_count', { reporter: 'source', ...local }) >= 6);
   assert.ok(count(metricsA, 'istio_requests_total', { reporter: 'source', destination_workload: 'db', destination_service_name: 'db' }) >= 4);
-  assert.ok(count(metricsA, 'istio_tcp_connections_opened_total', { reporter: 'source', source_workload: 'caller', destination_workload: 'echo', request_protocol: 'tcp' }) >= 1, 'the CONNECT tunnel');
+  // HTTP/2 through CONNECT (grpc-js from the pod, the raw tunnel above) is terminated and counted per call, as Istio counts gRPC.
+  const grpc = { source_workload: 'caller', source_cluster: 'neta', destination_workload: 'echo', destination_service_name: 'echo', destination_cluster: 'neta', request_protocol: 'grpc', response_code: '200', grpc_response_status: '0' };
+  assert.ok(count(metricsA, 'istio_requests_total', { reporter: 'source', ...grpc }) >= 2, 'the gRPC calls through CONNECT');
+  assert.ok(count(metricsA, 'istio_request_duration_milliseconds_count', { reporter: 'destination', ...grpc }) >= 2);
+  assert.ok(count(metricsA, 'istio_tcp_connections_opened_total', { reporter: 'source', source_workload: 'caller', destination_workload: 'echo', request_protocol: 'tcp' }) >= 1, 'the CONNECT tunnel undici opened (HTTP/1.1 inside: a byte tunnel)');
   assert.ok(count(metricsA, 'istio_tcp_connections_opened_total', { reporter: 'destination', source_workload: 'unknown', source_cluster: 'neta', destination_workload: 'echo' }) >= 1, 'the ClusterIP connection');
   assert.ok(count(metricsA, 'istio_requests_total', { reporter: 'source', source_workload: 'caller', destination_service_name: 'empty', destination_workload: 'unknown', response_code: '503' }) >= 1, 'a call with no ready endpoint');
   const crossing = { source_workload: 'caller', source_cluster: 'neta', destination_workload: 'echo', destination_workload_namespace: 'remote', destination_service: 'echo.remote.svc.cluster.local', destination_cluster: 'netb', response_code: '200' };

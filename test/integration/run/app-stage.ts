@@ -41,10 +41,10 @@ export interface AppStage {
   stop(): Promise<void>;
 }
 
-export function appManifests(extra: KubeObject[] = []): KubeObject[] {
+export function appManifests(extra: KubeObject[] = [], protocol: 'http' | 'grpc' = 'http'): KubeObject[] {
   return [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
-    ...callGraphManifests({ namespace: NAMESPACE }),
+    ...callGraphManifests({ namespace: NAMESPACE, protocol }),
     {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'Ingress',
@@ -55,13 +55,14 @@ export function appManifests(extra: KubeObject[] = []): KubeObject[] {
   ];
 }
 
-export async function startAppStage(options: { extra?: KubeObject[] } = {}): Promise<AppStage> {
+/** `protocol: 'grpc'`: the services call each other over gRPC (users still reach the frontend over HTTP). */
+export async function startAppStage(options: { extra?: KubeObject[]; protocol?: 'http' | 'grpc' } = {}): Promise<AppStage> {
   // Both clusters serve Istio's networking types, as clusters with a mesh installed do (internal ramps write them).
   const lab = await startTestLab(['source', 'target'], 'processes', { mesh: true });
   const stops: Array<() => Promise<unknown>> = [() => lab.stop()];
   try {
     const file = join(lab.dir, 'app.yaml');
-    writeFileSync(file, appManifests(options.extra).map((object) => stringify(object)).join('---\n'));
+    writeFileSync(file, appManifests(options.extra, options.protocol).map((object) => stringify(object)).join('---\n'));
     const applied = await lab.kubectl(['apply', '--server-side', '--field-manager', 'team-ci', '-f', file], 'source');
     if (applied.code !== 0) throw new Error(applied.stderr);
     for (const kind of ['deployment', 'statefulset']) {

@@ -16,8 +16,9 @@ function servedBy(tree: Hop | undefined, service: string): string[] {
   return found;
 }
 
-test('internal ramps: services only other services call ramp on the callers\' cluster through the mesh, step by step, with 0 failed calls', { timeout: 600_000 }, async () => {
-  const stage = await startAppStage();
+/** The whole application ramped wave by wave, its internal slices in the mesh; the cart's share of calls at 50 %. */
+async function rampWholeApplication(protocol: 'http' | 'grpc'): Promise<void> {
+  const stage = await startAppStage({ protocol });
   try {
     const { file, plan } = await stage.writePlan('internal-ramps', undefined, ['--internal-ramps', 'istio']);
     const cart = plan.spec.waves.flatMap((wave: any) => wave.slices).find((slice: any) => slice.name === 'cartservice');
@@ -40,15 +41,25 @@ test('internal ramps: services only other services call ramp on the callers\' cl
     const full = Date.parse(weights[1].at);
     const during = answers.filter((answer) => answer.at > half + 200 && answer.at < full - 200).flatMap((answer) => servedBy(answer.tree, 'cartservice'));
     assert.ok(during.includes('source') && during.includes('target'), `both sides served the cart at 50 %: ${during.length} hops`);
+    if (protocol === 'grpc') {
+      // Each gRPC call is routed on its own (a sidecar terminates HTTP/2), not each channel.
+      const onTarget = during.filter((cluster) => cluster === 'target').length / during.length;
+      assert.ok(onTarget > 0.35 && onTarget < 0.65, `half the cart's gRPC calls on the target at 50 %: ${(onTarget * 100).toFixed(0)} % of ${during.length}`);
+    }
     const last = await stage.probe();
     assert.deepEqual([...new Set(servedBy(last.tree, 'cartservice'))], ['target']);
   } finally {
     await stage.stop();
   }
-});
+}
 
-test('an internal ramp whose target answers errors is rolled back: the callers are back on the source\'s service and every call answers again', { timeout: 600_000 }, async () => {
-  const stage = await startAppStage();
+test('internal ramps: services only other services call ramp on the callers\' cluster through the mesh, step by step, with 0 failed calls', { timeout: 600_000 }, () => rampWholeApplication('http'));
+
+test('internal ramps over gRPC: the mesh splits each gRPC call by weight, the cart\'s calls half on each side at 50 %, with 0 failed calls', { timeout: 600_000 }, () => rampWholeApplication('grpc'));
+
+/** The payment service's target copy fails every call (HTTP 500, gRPC UNAVAILABLE): its internal ramp's judge rolls it back. */
+async function rollBackFaultyCallee(protocol: 'http' | 'grpc'): Promise<void> {
+  const stage = await startAppStage({ protocol });
   try {
     const { file } = await stage.writePlan('faulty-payment', (plan) => {
       // The target's copy of the payment service is a release with a bug: every call fails.
@@ -65,6 +76,7 @@ test('an internal ramp whose target answers errors is rolled back: the callers a
     const after = await stage.probe();
     await users.stop();
     assert.notEqual(code, 0);
+    assert.ok(run.stdout.trim(), `the run printed no result: ${run.stderr.slice(-3000)}`);
     const journal = stage.journal(stateDir, JSON.parse(run.stdout).id);
     const failedStage = journal.find((record) => record.type === 'stage-failed' && record.data.slice === 'paymentservice');
     assert.equal(failedStage?.data.stage, 'ramp', JSON.stringify(failedStage));
@@ -72,7 +84,16 @@ test('an internal ramp whose target answers errors is rolled back: the callers a
     assert.equal(rollback?.data.reason, 'automatic');
     assert.equal(after.status, 200, after.error);
     assert.deepEqual([...new Set(servedBy(after.tree, 'paymentservice'))], ['source'], 'the callers reach the payment service on the source again');
+    for (let i = 0; i < 10; i++) {
+      const again = await stage.probe();
+      assert.equal(again.status, 200, again.error);
+      assert.deepEqual([...new Set(servedBy(again.tree, 'paymentservice'))], ['source']);
+    }
   } finally {
     await stage.stop();
   }
-});
+}
+
+test('an internal ramp whose target answers errors is rolled back: the callers are back on the source\'s service and every call answers again', { timeout: 600_000 }, () => rollBackFaultyCallee('http'));
+
+test('an internal ramp of a gRPC callee whose target answers UNAVAILABLE is rolled back by its judge: every call answers from the source again', { timeout: 600_000 }, () => rollBackFaultyCallee('grpc'));

@@ -40,12 +40,12 @@ const cases: Array<{ name: string; traffic: unknown; names: [string, string]; so
     names: ['front', 'front-next.shop.svc.cluster.local'],
     source: [
       'sum(istio_requests_total{reporter="source",destination_service_name="front",destination_service_namespace="shop"})',
-      'sum(istio_requests_total{reporter="source",destination_service_name="front",destination_service_namespace="shop",response_code=~"5.."})',
+      'sum(istio_requests_total{reporter="source",destination_service_name="front",destination_service_namespace="shop",response_code=~"5.."} or istio_requests_total{reporter="source",destination_service_name="front",destination_service_namespace="shop",grpc_response_status!~"0|"})',
       'sum by (le) (istio_request_duration_milliseconds_bucket{reporter="source",destination_service_name="front",destination_service_namespace="shop"})',
     ],
     target: [
       'sum(istio_requests_total{reporter="source",destination_service_name="front-next",destination_service_namespace="shop"})',
-      'sum(istio_requests_total{reporter="source",destination_service_name="front-next",destination_service_namespace="shop",response_code=~"5.."})',
+      'sum(istio_requests_total{reporter="source",destination_service_name="front-next",destination_service_namespace="shop",response_code=~"5.."} or istio_requests_total{reporter="source",destination_service_name="front-next",destination_service_namespace="shop",grpc_response_status!~"0|"})',
       'sum by (le) (istio_request_duration_milliseconds_bucket{reporter="source",destination_service_name="front-next",destination_service_namespace="shop"})',
     ],
     latencyUnit: 'ms',
@@ -56,12 +56,12 @@ const cases: Array<{ name: string; traffic: unknown; names: [string, string]; so
     names: ['old', 'new'],
     source: [
       'sum(istio_requests_total{reporter="source",destination_service_name="front",destination_service_namespace="shop",destination_version="v1"})',
-      'sum(istio_requests_total{reporter="source",destination_service_name="front",destination_service_namespace="shop",destination_version="v1",response_code=~"5.."})',
+      'sum(istio_requests_total{reporter="source",destination_service_name="front",destination_service_namespace="shop",destination_version="v1",response_code=~"5.."} or istio_requests_total{reporter="source",destination_service_name="front",destination_service_namespace="shop",destination_version="v1",grpc_response_status!~"0|"})',
       'sum by (le) (istio_request_duration_milliseconds_bucket{reporter="source",destination_service_name="front",destination_service_namespace="shop",destination_version="v1"})',
     ],
     target: [
       'sum(istio_requests_total{reporter="source",destination_service_name="front",destination_service_namespace="shop",destination_version="v2"})',
-      'sum(istio_requests_total{reporter="source",destination_service_name="front",destination_service_namespace="shop",destination_version="v2",response_code=~"5.."})',
+      'sum(istio_requests_total{reporter="source",destination_service_name="front",destination_service_namespace="shop",destination_version="v2",response_code=~"5.."} or istio_requests_total{reporter="source",destination_service_name="front",destination_service_namespace="shop",destination_version="v2",grpc_response_status!~"0|"})',
       'sum by (le) (istio_request_duration_milliseconds_bucket{reporter="source",destination_service_name="front",destination_service_namespace="shop",destination_version="v2"})',
     ],
     latencyUnit: 'ms',
