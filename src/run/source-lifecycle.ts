@@ -9,6 +9,7 @@ import type { KubeObject } from '../kube/object.js';
 import type { ResourceRef, Slice } from '../plan/schema.js';
 import { FerryError } from '../util/errors.js';
 import type { DecommissionReport } from './services.js';
+import { sealedForSource } from '../trust/index.js';
 
 /**
  * What happens to a slice's workloads on either cluster around the end of its migration:
@@ -93,7 +94,9 @@ export async function restoreSource(source: KubeClient, target: KubeClient, slic
     if (await getOrUndefined<KubeObject>(source, sourcePath(ref))) continue;
     const copy = await getOrUndefined<KubeObject>(target, targetPath(ref));
     if (!copy) throw new FerryError('rollback.restore', `${ref.kind} ${ref.namespace ?? 'default'}/${ref.name} is gone from the source and is not on the target either`, { fix: 're-apply it to the source from your manifests, then `ferry rollback` again' });
-    await source.request({ method: 'PATCH', path: sourcePath(ref), query: { fieldManager: FERRY_ROLLBACK_MANAGER, force: 'true' }, body: stripServerFields(copy), contentType: 'application/apply-patch+yaml' });
+    // A SealedSecret's copy is sealed for the target's controller: sealed again for the source's (src/trust/).
+    const restored = await sealedForSource(copy, { source, target });
+    await source.request({ method: 'PATCH', path: sourcePath(ref), query: { fieldManager: FERRY_ROLLBACK_MANAGER, force: 'true' }, body: stripServerFields(restored), contentType: 'application/apply-patch+yaml' });
     recreated.push(`${ref.kind} ${ref.namespace ?? 'default'}/${ref.name}`);
   }
   const replicas = new Map<ResourceRef, number>();

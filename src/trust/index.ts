@@ -7,7 +7,7 @@ import type { PreflightRow } from '../apply/preflight/model.js';
 import { toFerryError } from '../util/errors.js';
 import { checkCertificates } from './cert-manager.js';
 import { checkWorkloadIdentity } from './workload-identity.js';
-import { clusterTextReader, isSealedSecret, resealSealedSecrets, targetSealingCertificate, type ClusterTextReader, type ResealedSecret } from './sealed-secrets.js';
+import { SEALED_SECRET_GROUP, clusterTextReader, isSealedSecret, resealSealedSecrets, targetSealingCertificate, type ClusterTextReader, type ResealedSecret } from './sealed-secrets.js';
 
 export { trustSchema, type TrustSettings } from './schema.js';
 
@@ -28,10 +28,23 @@ export async function carryTrust(plan: MigrationPlan, planned: { original: reado
     return await resealSealedSecrets(planned, {
       source,
       certificate: () => targetSealingCertificate({ target, readText: targetText(plan, clusters), ...(plan.spec.trust?.sealedSecrets ? { settings: plan.spec.trust.sealedSecrets } : {}) }),
+      current: (namespace, name) => targetSealedSecret(target, namespace, name),
     });
   } finally {
     source?.close();
   }
+}
+
+/**
+ * A rollback re-creating a SealedSecret on the source from the target's copy: that copy is
+ * sealed for the target controller, so it is sealed again for the source controller's public
+ * certificate (tls.crt of its active key Secret) from the Secret the target controller
+ * unsealed. Other objects pass through untouched.
+ */
+export async function sealedForSource(copy: KubeObject, clusters: { source: KubeClient; target: KubeClient }): Promise<KubeObject> {
+  if (!isSealedSecret(copy)) return copy;
+  const { desired } = await resealSealedSecrets({ original: [copy], desired: [copy] }, { source: clusters.target, side: 'target', certificate: () => targetSealingCertificate({ target: clusters.source }) });
+  return desired[0]!;
 }
 
 /**
@@ -74,6 +87,15 @@ async function checkSealedSecrets(plan: MigrationPlan, planned: { original: read
       : { severity: 'BLOCK', check: 'sealed-secrets', subject, message: `the source controller has not unsealed it (no Secret ${namespace}/${object.metadata.name} owned by it)`, fix: 'check the source sealed-secrets controller can decrypt it (`kubectl describe sealedsecret`)' });
   }
   return rows;
+}
+
+/** The target's SealedSecret (the kind's first served version of bitnami.com), or undefined. */
+async function targetSealedSecret(target: KubeClient, namespace: string, name: string): Promise<KubeObject | undefined> {
+  return target.request<KubeObject>({ path: `/apis/${SEALED_SECRET_GROUP}/v1alpha1/namespaces/${encodeURIComponent(namespace)}/sealedsecrets/${encodeURIComponent(name)}` }).catch((error) => {
+    const code = toFerryError(error).code;
+    if (code === 'http-404') return undefined;
+    throw error;
+  });
 }
 
 function sourceOf(plan: MigrationPlan, clusters: Clusters): KubeClient | undefined {

@@ -1,4 +1,4 @@
-import { X509Certificate, constants, createCipheriv, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
+import { X509Certificate, constants, createCipheriv, createHash, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import http from 'node:http';
@@ -211,6 +211,24 @@ export interface ResealOptions {
   source: KubeClient | undefined;
   /** The target controller's certificate, looked up only when there is something to seal. */
   certificate: () => Promise<SealingCertificate>;
+  /** Which cluster `source` is, in messages (default `source`; a rollback re-seals from the target's copy). */
+  side?: 'source' | 'target';
+  /** The target's current copy of a SealedSecret, if any: kept when sealed from the same source ciphertext for the same certificate. */
+  current?: ((namespace: string, name: string) => Promise<KubeObject | undefined>) | undefined;
+}
+
+/**
+ * On a re-sealed SealedSecret: a hash of the source's ciphertext and the target certificate's
+ * fingerprint it was sealed from. Only ciphertext is hashed (a hash of the values would let
+ * anyone guess weak ones), and it lets a second apply keep the target's copy: each sealing
+ * draws new session keys, so sealing again would change the object on every apply.
+ */
+export const RESEALED_FROM_ANNOTATION = 'ferry.dev/resealed-from';
+
+function resealedFrom(original: KubeObject, certificate: SealingCertificate): string {
+  const spec = (original.spec ?? {}) as { encryptedData?: Record<string, unknown> };
+  const entries = Object.entries(spec.encryptedData ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `sha256:${createHash('sha256').update(JSON.stringify([entries, certificate.fingerprint])).digest('hex')}`;
 }
 
 /**
@@ -228,7 +246,7 @@ export async function resealSealedSecrets(planned: { original: readonly KubeObje
   const unsealedNames = new Set<string>();
   for (const index of indexes) {
     const original = planned.original[index] ?? planned.desired[index]!;
-    const result = await resealOne(original, planned.desired[index]!, certificate, options.source);
+    const result = await resealOne(original, planned.desired[index]!, certificate, options.source, options.current, options.side ?? 'source');
     desired[index] = result.object;
     resealed.push(result.report);
     unsealedNames.add(`${result.object.metadata.namespace ?? ''}/${result.object.metadata.name}`);
@@ -239,9 +257,17 @@ export async function resealSealedSecrets(planned: { original: readonly KubeObje
   };
 }
 
-async function resealOne(original: KubeObject, desired: KubeObject, certificate: SealingCertificate, source: KubeClient | undefined): Promise<{ object: KubeObject; report: ResealedSecret }> {
+async function resealOne(original: KubeObject, desired: KubeObject, certificate: SealingCertificate, source: KubeClient | undefined, current: ResealOptions['current'], side: 'source' | 'target'): Promise<{ object: KubeObject; report: ResealedSecret }> {
   const name = describeObject(original);
   const namespace = original.metadata.namespace ?? 'default';
+  const from = resealedFrom(original, certificate);
+  const target = { namespace: desired.metadata.namespace ?? 'default', name: desired.metadata.name };
+  const scope = sealingScope(desired);
+  const existing = await current?.(target.namespace, target.name);
+  const existingData = (existing?.spec as { encryptedData?: Record<string, string> } | undefined)?.encryptedData;
+  if (existing?.metadata.annotations?.[RESEALED_FROM_ANNOTATION] === from && existingData) {
+    return { object: withSealed(desired, existingData, from), report: { object: describeObject(desired), scope, keys: Object.keys(existingData).sort(), certificate: certificate.fingerprint } };
+  }
   if (!source) {
     throw new FerryError('trust.sealed-secrets', `${name} must be re-sealed for the target from the Secret the source controller unsealed, and the plan's source is exported YAML`, {
       location: { object: name, field: 'spec.source' },
@@ -251,9 +277,9 @@ async function resealOne(original: KubeObject, desired: KubeObject, certificate:
   const secret = await getSecret(source, namespace, original.metadata.name);
   const owned = secret?.metadata.ownerReferences?.some((owner) => owner.kind === 'SealedSecret' && owner.name === original.metadata.name && (!original.metadata.uid || owner.uid === original.metadata.uid));
   if (!secret || !owned) {
-    throw new FerryError('trust.sealed-secrets', `${name}: the source controller has not unsealed it (${secret ? `Secret ${namespace}/${original.metadata.name} exists but is not owned by the SealedSecret` : `no Secret ${namespace}/${original.metadata.name} on the source`})`, {
+    throw new FerryError('trust.sealed-secrets', `${name}: the ${side} controller has not unsealed it (${secret ? `Secret ${namespace}/${original.metadata.name} exists but is not owned by the SealedSecret` : `no Secret ${namespace}/${original.metadata.name} on the ${side}`})`, {
       location: { object: name },
-      fix: 'check the source sealed-secrets controller can decrypt it (`kubectl describe sealedsecret` shows why not); Ferry re-seals only what the source controller unsealed',
+      fix: `check the ${side} sealed-secrets controller can decrypt it (kubectl describe sealedsecret shows why not); Ferry re-seals only what a controller unsealed`,
     });
   }
   const values = (secret as { data?: Record<string, string> }).data ?? {};
@@ -262,10 +288,8 @@ async function resealOne(original: KubeObject, desired: KubeObject, certificate:
   const keys = spec.encryptedData ? Object.keys(spec.encryptedData) : Object.keys(values);
   const missing = keys.filter((key) => values[key] === undefined);
   if (missing.length > 0) {
-    throw new FerryError('trust.sealed-secrets', `${name}: the unsealed Secret has no key ${missing.join(', ')}`, { location: { object: name, field: 'spec.encryptedData' }, fix: 'let the source controller unseal the current version (its Secret is behind the SealedSecret), then apply again' });
+    throw new FerryError('trust.sealed-secrets', `${name}: the unsealed Secret has no key ${missing.join(', ')}`, { location: { object: name, field: 'spec.encryptedData' }, fix: `let the ${side} controller unseal the current version (its Secret is behind the SealedSecret), then try again` });
   }
-  const target = { namespace: desired.metadata.namespace ?? 'default', name: desired.metadata.name };
-  const scope = sealingScope(desired);
   const label = encryptionLabel(scope, target.namespace, target.name);
   const encryptedData: Record<string, string> = {};
   for (const key of keys.sort()) {
@@ -273,8 +297,14 @@ async function resealOne(original: KubeObject, desired: KubeObject, certificate:
     encryptedData[key] = sealValue(certificate.publicKey, plain, label);
     plain.fill(0);
   }
-  const { data: _legacy, ...rest } = spec;
-  const object: KubeObject = { ...structuredClone(desired), spec: { ...structuredClone(rest), encryptedData } };
+  return { object: withSealed(desired, encryptedData, from), report: { object: describeObject(desired), scope, keys, certificate: certificate.fingerprint } };
+}
+
+/** The SealedSecret to apply: the planned one with the target's ciphertext (the legacy single-blob `data` dropped). */
+function withSealed(desired: KubeObject, encryptedData: Record<string, string>, from: string): KubeObject {
+  const { data: _legacy, encryptedData: _source, ...rest } = (desired.spec ?? {}) as Record<string, unknown>;
+  const object: KubeObject = { ...structuredClone(desired), spec: { ...structuredClone(rest), encryptedData: { ...encryptedData } } };
+  object.metadata.annotations = { ...object.metadata.annotations, [RESEALED_FROM_ANNOTATION]: from };
   delete object.status;
-  return { object, report: { object: describeObject(desired), scope, keys, certificate: certificate.fingerprint } };
+  return object;
 }

@@ -20,6 +20,7 @@ import { checkTrust } from '../../../src/trust/index.js';
 import { migrationPlanSchema } from '../../../src/plan/schema.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { toFerryError } from '../../../src/util/errors.js';
+import { restoreSource } from '../../../src/run/source-lifecycle.js';
 
 let lab: TestLab;
 let sourceKey: SealingKey;
@@ -134,13 +135,24 @@ test('ferry apply re-seals each SealedSecret for the target controller: it decry
   // map-annotation: the role ARN on the target is the target's.
   assert.equal((await getJson(['serviceaccount', 'api', '-n', 'shop'], 'target')).metadata.annotations['eks.amazonaws.com/role-arn'], NEW_ARN);
 
-  // Applying again seals again (new session keys): the target still decrypts it.
-  const again = await ferry(['apply', planFile, '--slice', 'shop']);
+  // Applying again changes nothing: the target's copy was sealed from the same source ciphertext for the same certificate.
+  const again = await ferry(['apply', planFile, '--slice', 'shop', '-o', 'json']);
   assert.equal(again.code, 0, again.stderr);
-  const resealed = await getJson(['sealedsecret', 'db', '-n', 'shop'], 'target');
-  assert.equal(unsealValue(targetKey.keyPem, resealed.spec.encryptedData.password, 'shop/db').toString(), VALUES.password);
+  assert.equal(JSON.parse(again.stdout).objects.find((o: any) => o.object === 'SealedSecret shop/db').action, 'unchanged');
+  assert.deepEqual((await getJson(['sealedsecret', 'db', '-n', 'shop'], 'target')).spec.encryptedData, db.spec.encryptedData);
 
-  for (const text of [applied.stdout, applied.stderr, again.stdout, again.stderr]) assertNoValues(text, [...Object.values(VALUES), SHARED_VALUE]);
+  // The source's SealedSecret changes (a new password sealed, its controller unseals it): the next apply seals the new value.
+  const rotated = 'rotated-password-7c1d';
+  const sourceCert = sealingCertificateFromPem(sourceKey.certPem, 'source');
+  await kubectlApply(JSON.stringify({ apiVersion: 'bitnami.com/v1alpha1', kind: 'SealedSecret', metadata: { name: 'db', namespace: 'shop' }, spec: { encryptedData: { password: sealValue(sourceCert.publicKey, Buffer.from(rotated), Buffer.from('shop/db')), url: sealValue(sourceCert.publicKey, Buffer.from(VALUES.url), Buffer.from('shop/db')) }, template: { metadata: { labels: { app: 'shop' } }, type: 'Opaque' } } }), 'source');
+  await createUnsealed('db', { ...VALUES, password: rotated });
+  const third = await ferry(['apply', planFile, '--slice', 'shop', '-o', 'json']);
+  assert.equal(third.code, 0, third.stderr);
+  assert.equal(JSON.parse(third.stdout).objects.find((o: any) => o.object === 'SealedSecret shop/db').action, 'configured');
+  const resealed = await getJson(['sealedsecret', 'db', '-n', 'shop'], 'target');
+  assert.equal(unsealValue(targetKey.keyPem, resealed.spec.encryptedData.password, 'shop/db').toString(), rotated);
+
+  for (const text of [applied.stdout, applied.stderr, again.stdout, again.stderr, third.stdout, third.stderr]) assertNoValues(text, [...Object.values(VALUES), SHARED_VALUE, rotated]);
 });
 
 test('re-sealing reads only the unsealed Secrets on the source and only tls.crt of the target key: no private key is read', async () => {
@@ -182,6 +194,28 @@ test('ferry preflight: OK rows for the sealing certificate and the Certificate, 
   assert.equal(gke.severity, 'WARN');
   assert.match(gke.message, /OIDC issuer/);
   assertNoValues(result.stdout + result.stderr, [...Object.values(VALUES), SHARED_VALUE]);
+});
+
+test('a rollback re-creating a deleted SealedSecret on the source seals it again for the source controller, from what the target unsealed', async () => {
+  // What the target controller would make from Ferry's SealedSecret: the unsealed Secret, owned by it.
+  const onTarget = await getJson(['sealedsecret', 'db', '-n', 'shop'], 'target');
+  const values = Object.fromEntries(Object.entries(onTarget.spec.encryptedData as Record<string, string>).map(([key, sealed]) => [key, unsealValue(targetKey.keyPem, sealed, 'shop/db').toString()]));
+  await kubectlApply(JSON.stringify({ apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: 'db', namespace: 'shop', ownerReferences: [{ apiVersion: 'bitnami.com/v1alpha1', kind: 'SealedSecret', name: 'db', uid: onTarget.metadata.uid, controller: true }] }, data: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, b64(v)])) }), 'target');
+  const deleted = await lab.kubectl(['delete', 'sealedsecret', 'db', '-n', 'shop'], 'source');
+  assert.equal(deleted.code, 0, deleted.stderr);
+  const source = recordingClient(lab.kubeconfigFile, 'source');
+  const target = recordingClient(lab.kubeconfigFile, 'target');
+  try {
+    const slice = { name: 'shop', namespace: 'shop', workloads: [], resources: [{ apiVersion: 'bitnami.com/v1alpha1', kind: 'SealedSecret', namespace: 'shop', name: 'db' }], dependsOn: [] };
+    const restored = await restoreSource(source.client, target.client, slice, { scaledToZero: {}, deleted: ['SealedSecret/shop/db'] }, 10_000);
+    assert.deepEqual(restored.recreated, ['SealedSecret shop/db']);
+    const back = await getJson(['sealedsecret', 'db', '-n', 'shop'], 'source');
+    for (const [key, value] of Object.entries(values)) assert.equal(unsealValue(sourceKey.keyPem, back.spec.encryptedData[key], 'shop/db').toString(), value, 'the source controller can open it again');
+    assert.ok(![...source.log.dataReads, ...target.log.dataReads].some((read) => read.endsWith('tls.key')), 'no private key is read on either side');
+  } finally {
+    source.client.close();
+    target.client.close();
+  }
 });
 
 test('property: no secret value appears in the re-sealed objects, reports, preflight rows or errors', async () => {
