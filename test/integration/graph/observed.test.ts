@@ -55,7 +55,7 @@ before(async () => {
     // The address in the manifests (LEGACY_URL) is one the app never calls: dead configuration.
     ...app('frontend', 8080, { callsFile: '# the shop\nhttp://catalog:8081\nhttp://cart.hidden:7070\n', env: [{ name: 'LEGACY_URL', value: 'http://legacy:9000' }], loadBalancer: true }),
     ...app('catalog', 8081),
-    // gRPC: the lab proxy sees a CONNECT tunnel (istio_tcp_connections_opened_total).
+    // gRPC: the lab proxy terminates the CONNECT tunnel's HTTP/2 and counts each call (request_protocol grpc).
     ...app('cart', 7070, { callsFile: 'grpc://store.hidden.svc.cluster.local:6000\n' }),
     ...app('store', 6000),
     ...app('legacy', 9000),
@@ -127,7 +127,7 @@ test('--observed lab: every hidden call, with its rate, marked observed; the sta
     assert.equal(edge.provenance, 'observed');
     assert.deepEqual(edge.observed?.sources, ['lab']);
     assert.ok(edge.observed!.requests >= 1);
-    if (to === 'store') assert.deepEqual(edge.observed!.protocols, ['tcp'], 'gRPC crosses the lab proxy as a CONNECT tunnel');
+    if (to === 'store') assert.deepEqual(edge.observed!.protocols, ['grpc'], 'gRPC calls are counted one by one, as a sidecar counts them');
     else {
       assert.deepEqual(edge.observed!.protocols, ['http']);
       // 20 user requests a second, each calling catalog and cart once.
