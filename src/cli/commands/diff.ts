@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { diffObjects, type ObjectDiff } from '../../apply/diff.js';
 import { desiredObjects, findSlice, readPlanSource } from '../../apply/desired.js';
 import { targetClient } from '../../apply/slice.js';
+import { carryTrust } from '../../trust/index.js';
 import { loadPlan } from '../../plan/load.js';
 import { color } from '../../util/color.js';
 import { addTargetContextOption, parseOutputFormat, printResult, targetClusterOptions } from '../context.js';
@@ -20,9 +21,10 @@ export function register(program: Command): void {
       const cluster = targetClusterOptions(command);
       const inventory = await readPlanSource(plan, cluster.kubeconfig ? { kubeconfig: cluster.kubeconfig } : {});
       const slices = options.slice ? [findSlice(plan, options.slice)] : undefined;
-      const { desired } = desiredObjects(plan, inventory, { ...(slices ? { slices } : {}), prerequisites: true });
+      const planned = desiredObjects(plan, inventory, { ...(slices ? { slices } : {}), prerequisites: true });
       const client = targetClient(plan, cluster);
-      const diffs = await diffObjects(client, desired).finally(() => client.close());
+      // As apply writes them: SealedSecrets sealed for the target controller (src/trust/).
+      const diffs = await carryTrust(plan, planned, client, cluster).then(({ desired }) => diffObjects(client, desired)).finally(() => client.close());
       printResult(format, diffs, () => renderDiff(diffs));
       if (diffs.some((d) => d.action === 'invalid')) process.exitCode = 1;
     });

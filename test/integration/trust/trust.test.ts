@@ -11,11 +11,14 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '../../../src/kube/client-node.js';
 import { ferryAsync } from '../../helpers/cli.js';
 import { startTestLab, type TestLab } from '../../helpers/lab.js';
 import { TRUST_CRDS, makeSealingKey, recordingClient, unsealValue, type SealingKey } from '../../helpers/trust.js';
 import { defaultSliceDefaults } from '../../../src/plan/defaults.js';
-import { resealSealedSecrets, sealValue, sealingCertificateFromPem, targetSealingCertificate } from '../../../src/trust/sealed-secrets.js';
+import { clusterTextReader, resealSealedSecrets, sealValue, sealingCertificateFromPem, targetSealingCertificate } from '../../../src/trust/sealed-secrets.js';
 import { checkTrust } from '../../../src/trust/index.js';
 import { migrationPlanSchema } from '../../../src/plan/schema.js';
 import type { KubeObject } from '../../../src/kube/object.js';
@@ -140,6 +143,9 @@ test('ferry apply re-seals each SealedSecret for the target controller: it decry
   assert.equal(again.code, 0, again.stderr);
   assert.equal(JSON.parse(again.stdout).objects.find((o: any) => o.object === 'SealedSecret shop/db').action, 'unchanged');
   assert.deepEqual((await getJson(['sealedsecret', 'db', '-n', 'shop'], 'target')).spec.encryptedData, db.spec.encryptedData);
+  const diff = await ferry(['diff', planFile, '--slice', 'shop', '-o', 'json']);
+  assert.equal(diff.code, 0, diff.stderr);
+  assert.equal(JSON.parse(diff.stdout).find((d: any) => d.object === 'SealedSecret shop/db').action, 'unchanged', 'ferry diff compares what apply would write');
 
   // The source's SealedSecret changes (a new password sealed, its controller unseals it): the next apply seals the new value.
   const rotated = 'rotated-password-7c1d';
@@ -152,7 +158,7 @@ test('ferry apply re-seals each SealedSecret for the target controller: it decry
   const resealed = await getJson(['sealedsecret', 'db', '-n', 'shop'], 'target');
   assert.equal(unsealValue(targetKey.keyPem, resealed.spec.encryptedData.password, 'shop/db').toString(), rotated);
 
-  for (const text of [applied.stdout, applied.stderr, again.stdout, again.stderr, third.stdout, third.stderr]) assertNoValues(text, [...Object.values(VALUES), SHARED_VALUE, rotated]);
+  for (const text of [applied.stdout, applied.stderr, again.stdout, again.stderr, diff.stdout, diff.stderr, third.stdout, third.stderr]) assertNoValues(text, [...Object.values(VALUES), SHARED_VALUE, rotated]);
 });
 
 test('re-sealing reads only the unsealed Secrets on the source and only tls.crt of the target key: no private key is read', async () => {
@@ -259,6 +265,34 @@ test('property: no secret value appears in the re-sealed objects, reports, prefl
   } finally {
     source.client.close();
     target.client.close();
+  }
+});
+
+test('with the controller Service on the target, its /v1/cert.pem is read through the API server\'s service proxy, and no key Secret is read', async () => {
+  // The lab API server has no service proxy: a loopback server answers that one path as the API server would, relaying the controller's cert.pem.
+  const served = makeSealingKey({ cn: 'served-by-controller' });
+  const paths: string[] = [];
+  const proxy = createServer((request, response) => {
+    paths.push(request.url ?? '');
+    if (request.url === '/api/v1/namespaces/kube-system/services/sealed-secrets-controller:http/proxy/v1/cert.pem') response.end(served.certPem);
+    else response.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  await kubectlApply(JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'sealed-secrets-controller', namespace: 'kube-system' }, spec: { selector: { name: 'sealed-secrets-controller' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] } }), 'target');
+  const target = recordingClient(lab.kubeconfigFile, 'target');
+  try {
+    const config = new KubeConfig();
+    config.loadFromOptions({ clusters: [{ name: 'proxy', server: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, skipTLSVerify: true }], users: [{ name: 'u' }], contexts: [{ name: 'proxy', cluster: 'proxy', user: 'u' }], currentContext: 'proxy' });
+    const certificate = await targetSealingCertificate({ target: target.client, readText: clusterTextReader(config) });
+    assert.match(certificate.from, /^Service kube-system\/sealed-secrets-controller \/v1\/cert\.pem/);
+    const sealed = sealValue(certificate.publicKey, Buffer.from('via-proxy-value'), Buffer.from('shop/x'));
+    assert.equal(unsealValue(served.keyPem, sealed, 'shop/x').toString(), 'via-proxy-value');
+    assert.deepEqual(paths, ['/api/v1/namespaces/kube-system/services/sealed-secrets-controller:http/proxy/v1/cert.pem']);
+    assert.deepEqual(target.log.dataReads, [], 'no Secret data read at all');
+  } finally {
+    target.client.close();
+    proxy.close();
+    await lab.kubectl(['delete', 'service', 'sealed-secrets-controller', '-n', 'kube-system'], 'target');
   }
 });
 
