@@ -14,6 +14,7 @@ import { PLAN_API_VERSION, PLAN_KIND, metricsSchema, type MigrationPlan, type Re
 import { checkTrafficChoice, providerForSlice, type TrafficChoice } from './traffic-choice.js';
 import { assignWaves, type PlanOrder } from './waves.js';
 import { pairCertificatesWithSecrets } from '../trust/cert-manager.js';
+import { placeSealedSecrets } from '../trust/sealed-secrets.js';
 
 export interface GeneratePlanOptions {
   name?: string;
@@ -64,6 +65,8 @@ export function generatePlan(objects: readonly KubeObject[], options: GeneratePl
   const assigned = assignObjectsToSlices(graph, units.unitOfWorkload, rank);
   // A Certificate and its Secret move together, so the target's cert-manager does not issue again.
   pairCertificatesWithSecrets(assigned, objects);
+  // A SealedSecret goes with the first slice that uses the Secret its controller makes.
+  placeSealedSecrets(assigned, graph, objects, rank);
 
   // Whatever no workload needs still has to move: per namespace, in a last-wave slice.
   const lastWave = Math.max(1, ...waveOfUnit.values());

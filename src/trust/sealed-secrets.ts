@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { KubeClient } from '../kube/client.js';
 import type { KubeConfig } from '../kube/client-node.js';
 import type { KubeObject } from '../kube/object.js';
+import { nodeId, type DependencyGraph, type NodeId } from '../graph/model.js';
 import { describeObject } from '../kube/object.js';
 import { FerryError, toFerryError } from '../util/errors.js';
 import type { TrustSettings } from './schema.js';
@@ -307,4 +308,30 @@ function withSealed(desired: KubeObject, encryptedData: Record<string, string>, 
   object.metadata.annotations = { ...object.metadata.annotations, [RESEALED_FROM_ANNOTATION]: from };
   delete object.status;
   return object;
+}
+
+/** `Secret/namespace/name` of each Secret a SealedSecret among the objects makes (its controller writes it on the cluster). */
+export function secretsMadeBySealedSecrets(objects: readonly KubeObject[]): Set<string> {
+  return new Set(objects.filter(isSealedSecret).map((object) => nodeId('Secret', object.metadata.namespace, object.metadata.name)));
+}
+
+/**
+ * Plan generation: a SealedSecret goes with the first slice (by `rank`) that uses the Secret its
+ * controller makes. That Secret is controller-owned, so the inventory skips it and the graph only
+ * sees references to a missing Secret; without this the SealedSecret would wait for the
+ * namespace's last slice while its users' pods wait for the Secret. Changes `assigned` in place.
+ */
+export function placeSealedSecrets(assigned: Map<NodeId, string>, graph: Pick<DependencyGraph, 'dangling'>, objects: readonly KubeObject[], rank: ReadonlyMap<string, number>): void {
+  for (const sealed of objects.filter(isSealedSecret)) {
+    const id = nodeId(sealed.kind, sealed.metadata.namespace, sealed.metadata.name);
+    if (assigned.has(id)) continue;
+    const secret = nodeId('Secret', sealed.metadata.namespace, sealed.metadata.name);
+    let best: string | undefined;
+    for (const reference of graph.dangling) {
+      if (reference.kind !== 'missing-object' || reference.target !== secret) continue;
+      const slice = assigned.get(reference.from);
+      if (slice !== undefined && (best === undefined || rank.get(slice)! < rank.get(best)!)) best = slice;
+    }
+    if (best !== undefined) assigned.set(id, best);
+  }
 }

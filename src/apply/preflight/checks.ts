@@ -6,6 +6,7 @@ import { podTemplate, allContainers } from '../../graph/pod-spec.js';
 import { buildDependencyGraph } from '../../graph/build.js';
 import { compareStrings } from '../../util/stable.js';
 import { findRemovedApi } from './removed-apis.js';
+import { secretsMadeBySealedSecrets } from '../../trust/sealed-secrets.js';
 import type { PreflightRow } from './model.js';
 
 /** What preflight knows about the target cluster, gathered once (see facts.ts). */
@@ -155,12 +156,17 @@ export function checkCapacity(planned: PlannedObjects, target: TargetFacts): Pre
 /** Secrets and ConfigMaps the planned workloads use but the plan does not carry. */
 export function checkReferences(planned: PlannedObjects, target: TargetFacts): PreflightRow[] {
   const graph = buildDependencyGraph(planned.desired);
+  const sealed = secretsMadeBySealedSecrets(planned.desired);
   const rows: PreflightRow[] = [];
   for (const dangling of graph.dangling) {
     if (dangling.kind !== 'missing-object') continue;
     const kind = dangling.target.split('/')[0];
     if (kind !== 'Secret' && kind !== 'ConfigMap' && kind !== 'PersistentVolumeClaim' && kind !== 'ServiceAccount') continue;
     const subject = dangling.target;
+    if (sealed.has(subject)) {
+      rows.push({ severity: 'OK', check: 'reference', subject, message: `used by ${dangling.from} (${dangling.detail}); the target's sealed-secrets controller makes it from the SealedSecret in the plan` });
+      continue;
+    }
     if (target.configObjects.has(dangling.target)) {
       rows.push({ severity: 'OK', check: 'reference', subject, message: `used by ${dangling.from} (${dangling.detail}); not in the plan but already on the target` });
     } else {

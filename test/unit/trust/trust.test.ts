@@ -18,6 +18,7 @@ import { migrationPlanSchema } from '../../../src/plan/schema.js';
 import type { KubeClient } from '../../../src/kube/client.js';
 import type { KubeObject } from '../../../src/kube/object.js';
 import { FerryError } from '../../../src/util/errors.js';
+import { checkReferences, type TargetFacts } from '../../../src/apply/preflight/checks.js';
 import { makeSealingKey, unsealValue } from '../../helpers/trust.js';
 
 const key = makeSealingKey();
@@ -124,4 +125,20 @@ test('map-annotation remaps a role ARN; preflight warns for IRSA, GKE and Azure 
   assert.match(rows[1]!.message, /OIDC issuer/);
   const problems = transformProblems({ spec: { transforms: [{ name: 'map-annotation', with: { values: {} } }], waves: [] } });
   assert.deepEqual(problems.map((problem) => problem.path), [['spec', 'transforms', 0, 'with', 'annotation']]);
+});
+
+test('ferry plan puts a SealedSecret with the first slice using the Secret its controller makes; preflight counts that Secret as made', () => {
+  const objects: KubeObject[] = [
+    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'api', namespace: 'shop' }, spec: { selector: { matchLabels: { app: 'api' } }, template: { metadata: { labels: { app: 'api' } }, spec: { containers: [{ name: 'api', image: 'api:1', envFrom: [{ secretRef: { name: 'db' } }] }] } } } },
+    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop' }, spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'web:1' }] } } } },
+    { apiVersion: 'bitnami.com/v1alpha1', kind: 'SealedSecret', metadata: { name: 'db', namespace: 'shop' }, spec: { encryptedData: { url: 'AgB…' } } },
+  ];
+  const plan = generatePlan(objects, { source: { context: 'source' }, target: { context: 'target' } });
+  const slices = plan.spec.waves.flatMap((wave) => wave.slices);
+  const holder = slices.find((slice) => slice.resources.some((ref) => ref.kind === 'SealedSecret'));
+  assert.ok(holder?.resources.some((ref) => ref.kind === 'Deployment' && ref.name === 'api'), `the SealedSecret is in ${holder?.name}, not with its user`);
+  const facts = { configObjects: new Set<string>() } as unknown as TargetFacts;
+  const rows = checkReferences({ desired: objects, original: objects }, facts);
+  assert.deepEqual(rows.map((row) => [row.severity, row.subject]), [['OK', 'Secret/shop/db']]);
+  assert.match(rows[0]!.message, /sealed-secrets controller makes it/);
 });
