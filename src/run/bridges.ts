@@ -18,11 +18,11 @@ import type { RunEnvironment } from './services.js';
  * slices' placement needs (bridge-placement.ts), journaling each one created, replaced or
  * removed, so a resumed run or a rollback in another process knows what exists.
  *
- * When the run calls it: before a wave's first slice moves (its slices are about to start on
- * the target); after a slice's pods are ready on the target (its real Services replace the
- * target's bridges, `replace`); when a slice's source leaves service at the soak (callers left
- * on the source are bridged to the target); and in a rollback, after the source is back and
- * before the target is retired.
+ * When the run calls it: after every stage start and end (placement follows the journal: a
+ * slice's pods about to start on the target, ready there, its ramp done, its source leaving
+ * service at the soak); from the apply stage, to put a callee's real Services over the target's
+ * bridges once its pods are ready (`replace`); and in a rollback, with the slice's placement
+ * overridden step by step (source back, then target gone).
  */
 export interface RunBridges {
   /** `keep`: create what is missing but remove nothing yet (the slice's pods still run where they were). */
