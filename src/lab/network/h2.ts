@@ -158,6 +158,8 @@ export class UpstreamSessions {
       if (this.closed) throw new Error('the lab network is closing');
       const tunnel = endpoint.gateway ? await tunnelThroughGateway(endpoint.gateway, authority, source) : undefined;
       const socket = tunnel?.socket ?? await dial(endpoint.host, endpoint.port);
+      // HTTP/2 writes small frames (HEADERS, then DATA): Nagle would hold them back for an ACK.
+      socket.setNoDelay(true);
       const session = connectHttp2(`http://${endpoint.gateway ? authority : `${endpoint.host}:${endpoint.port}`}`, { createConnection: () => socket });
       const forget = () => {
         if (this.sessions.get(key) === opening) this.sessions.delete(key);
