@@ -132,7 +132,8 @@ export async function serveApp(app: AppDefinition): Promise<AppControls> {
   const servers: NetServer[] = [];
   for (const port of ports) {
     // One port speaks both protocols: HTTP/2 (gRPC) clients open with the h2 preface.
-    const server = createNetServer((socket: Socket) => {
+    // Small gRPC frames written through the wrapper below would wait for delayed ACKs (~40 ms) with Nagle on.
+    const server = createNetServer({ noDelay: true }, (socket: Socket) => {
       socket.once('data', (first: Buffer) => {
         socket.pause();
         if (first.toString('latin1', 0, HTTP2_PREFACE.length) === HTTP2_PREFACE) {
