@@ -222,7 +222,8 @@ async function decommission(ctx: StageContext): Promise<StageResult> {
  * the stage is held naming the callers telemetry saw — someone the plan did not know about.
  */
 async function checkSourceIdle({ slice, services, control, env, recordsOf }: StageContext): Promise<StageResult> {
-  if (!slice.decommission.requireIdle) return {};
+  // A source that stays up (neither scaled to zero nor deleted) keeps answering whoever calls it.
+  if (!slice.decommission.requireIdle || !(slice.decommission.scaleSourceToZero || slice.decommission.deleteSource)) return {};
   if (!services.sourceCallers) return { idleCheck: 'skipped: the plan has no metrics (spec.metrics) to see calls with' };
   const soakStarted = recordsOf('stage-started').filter((record) => record.data.slice === slice.name && record.data.stage === 'soak').at(-1)?.at;
   const delayMs = services.telemetryDelayMs ?? 5_000;
