@@ -27,8 +27,8 @@ export function ferry(args: string[], options: { env?: Record<string, string>; i
  * The same, without blocking this process: needed when the test itself hosts the servers
  * the CLI talks to (in-process lab clusters), which a synchronous spawn would freeze.
  */
-export function ferryAsync(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
-  return runAsync(process.execPath, [`${REPO}/bin/ferry.js`, ...args], { env: { ...process.env, NO_COLOR: '1', ...options.env }, cwd: options.cwd ?? REPO });
+export function ferryAsync(args: string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  return runAsync(process.execPath, [`${REPO}/bin/ferry.js`, ...args], { env: { ...process.env, NO_COLOR: '1', ...options.env }, cwd: options.cwd ?? REPO, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
 }
 
 export function runAsync(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {

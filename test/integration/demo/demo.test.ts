@@ -7,7 +7,8 @@ import { ferryAsync } from '../../helpers/cli.js';
 
 test('ferry demo migrates the shop and an eleven-service application under load, wave by wave: every stage done, no failed request, no lost order, the calls crossing clusters at each wave as planned', { timeout: 600_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-demo-'));
-  const result = await ferryAsync(['demo', '--dir', dir, '--rate', '80', '-o', 'json']);
+  // The demo moves two applications (thirteen slices); it takes two to three minutes beside the rest of the suite.
+  const result = await ferryAsync(['demo', '--dir', dir, '--rate', '80', '-o', 'json'], { timeoutMs: 540_000 });
   const card = JSON.parse(result.stdout);
   const failedStages = (card.stages ?? []).filter((s: any) => String(s.detail).startsWith('FAILED'));
   assert.equal(result.code, 0, `${result.stderr}\nerror: ${card.error}\n${JSON.stringify(failedStages)}\n${JSON.stringify(card.customers?.failures)}`);
