@@ -103,6 +103,11 @@ export async function startAppStage(options: { extra?: KubeObject[]; protocol?: 
         plan.spec.defaults.traffic.stepWindow = '2s';
         plan.spec.defaults.traffic.mirror = { percent: 0 };
         plan.spec.defaults.gates.minRequests = 10;
+        // Both clusters' 22 processes share this machine's two cores with the rest of the suite: at
+        // 100 % a target's new processes take all the calls its source shared, and the p99 gate then
+        // measures the machine (a CI run: ×2.0, 74 samples, no error). Errors are judged as generated;
+        // latency judging is tested in test/integration/analysis.
+        delete plan.spec.defaults.gates.latency;
         plan.spec.defaults.analysis = { ...plan.spec.defaults.analysis, onInconclusive: 'advance', maxExtensions: 1 };
         plan.spec.defaults.decommission.after = '3s';
         plan.spec.defaults.rollback.keepSourceFor = '0s';
