@@ -160,34 +160,60 @@ export class PowerdnsProvider implements TrafficProvider {
     await this.call('PATCH', '', { rrsets });
   }
 
-  private async call(method: string, suffix: string, body?: unknown): Promise<unknown> {
-    const url = new URL(`/api/v1/servers/${encodeURIComponent(this.config.serverId)}/zones/${encodeURIComponent(this.zone)}${suffix}`, this.config.apiUrl);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.apiKey) headers['x-api-key'] = this.apiKey;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
-    try {
-      response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
-    } catch (error) {
-      throw new FerryError('powerdns-unreachable', `cannot reach the PowerDNS API at ${this.config.apiUrl}: ${(error as Error).message}`, {
-        location: { field: 'traffic.provider.apiUrl' },
-        fix: 'set api=yes and webserver-address/port in pdns.conf and point apiUrl at it',
-        cause: error,
-      });
-    }
-    const text = await response.text();
-    if (!response.ok) {
-      let message = text.slice(0, 200);
-      try {
-        message = (JSON.parse(text) as { error?: string }).error ?? message;
-      } catch {
-        // not JSON; keep the text
-      }
-      const fix = response.status === 401 ? `set ${this.config.apiKeyEnv} to the server's api-key` : response.status === 404 ? `create zone ${this.zone} on the server first` : 'see the message from PowerDNS';
-      throw new FerryError(`powerdns-${response.status}`, `PowerDNS ${method} zone ${this.zone}: ${message}`, { fix });
-    }
-    return text.length > 0 ? JSON.parse(text) : undefined;
+  private call(method: string, suffix: string, body?: unknown): Promise<unknown> {
+    return powerdnsZoneCall({
+      apiUrl: this.config.apiUrl, serverId: this.config.serverId, zone: this.zone, apiKey: this.apiKey, apiKeyEnv: this.config.apiKeyEnv,
+      field: 'traffic.provider.apiUrl', missingZoneFix: `create zone ${this.zone} on the server first`,
+    }, method, suffix, body);
   }
+}
+
+export interface PowerdnsZone {
+  apiUrl: string;
+  serverId: string;
+  /** The zone's name with its trailing dot (`fqdn`). */
+  zone: string;
+  apiKey: string | undefined;
+  /** Where the key comes from, for the fix of a 401. */
+  apiKeyEnv: string;
+  /** The plan field the API address is set in, for errors. */
+  field: string;
+  /** What to do when the server has no such zone. */
+  missingZoneFix: string;
+}
+
+/**
+ * One call to PowerDNS's HTTP API for a zone (`/api/v1/servers/<id>/zones/<zone><suffix>`):
+ * JSON in and out, a 10 s limit, errors naming the zone, PowerDNS's own message and the fix.
+ * Shared by the traffic provider and external-dns's TXT registry (src/handover).
+ */
+export async function powerdnsZoneCall(target: PowerdnsZone, method: string, suffix = '', body?: unknown): Promise<unknown> {
+  const url = new URL(`/api/v1/servers/${encodeURIComponent(target.serverId)}/zones/${encodeURIComponent(target.zone)}${suffix}`, target.apiUrl);
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (target.apiKey) headers['x-api-key'] = target.apiKey;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+  } catch (error) {
+    throw new FerryError('powerdns-unreachable', `cannot reach the PowerDNS API at ${target.apiUrl}: ${(error as Error).message}`, {
+      location: { field: target.field },
+      fix: 'set api=yes and webserver-address/port in pdns.conf and point apiUrl at it',
+      cause: error,
+    });
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    let message = text.slice(0, 200);
+    try {
+      message = (JSON.parse(text) as { error?: string }).error ?? message;
+    } catch {
+      // not JSON; keep the text
+    }
+    const fix = response.status === 401 ? `set ${target.apiKeyEnv} to the server's api-key` : response.status === 404 ? target.missingZoneFix : 'see the message from PowerDNS';
+    throw new FerryError(`powerdns-${response.status}`, `PowerDNS ${method} zone ${target.zone}: ${message}`, { fix });
+  }
+  return text.length > 0 ? JSON.parse(text) : undefined;
 }
 
 function originalTtl(set: RRSet): number | undefined {

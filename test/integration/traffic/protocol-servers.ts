@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createH2cServer, type Http2Server } from 'node:http2';
@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { acceptWebSocket } from '../../../src/lab/workloads/apps/websocket.js';
 
 /**
  * Real servers on loopback that speak what services speak, for the router's protocol tests:
@@ -144,43 +145,17 @@ export function grpcEchoClient(routerUrl: string): EchoClient {
   };
 }
 
-/**
- * A WebSocket echo server answering `NAME:message`. Hand-written (RFC 6455 handshake and
- * small frames, ~40 lines) because no WebSocket server library is a dependency of Ferry.
- */
+/** A WebSocket echo server answering `NAME:message`, with the lab apps' WebSocket server side (src/lab/workloads/apps/websocket.ts). */
 export async function startWebSocketEcho(name: string): Promise<{ url: string; open: Set<Socket>; close(): Promise<void> }> {
   const open = new Set<Socket>();
   const server: Server = createHttpServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('websocket only\n'));
-  server.on('upgrade', (req, socket: Socket) => {
-    const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+  server.on('upgrade', (req, socket: Socket, head: Buffer) => {
+    const connection = acceptWebSocket(req, socket, head, (peer, message) => {
+      if (!message.binary) peer.send(`${name}:${message.data.toString('utf8')}`);
+    });
+    if (!connection) return;
     open.add(socket);
     socket.on('close', () => open.delete(socket));
-    socket.on('error', () => socket.destroy());
-    let buffer = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk]);
-      for (;;) {
-        if (buffer.length < 2) return;
-        const opcode = buffer[0]! & 0x0f;
-        const masked = (buffer[1]! & 0x80) !== 0;
-        let length = buffer[1]! & 0x7f;
-        let offset = 2;
-        if (length === 126) {
-          if (buffer.length < 4) return;
-          length = buffer.readUInt16BE(2);
-          offset = 4;
-        }
-        const maskBytes = masked ? 4 : 0;
-        if (buffer.length < offset + maskBytes + length) return;
-        const payload = Buffer.from(buffer.subarray(offset + maskBytes, offset + maskBytes + length));
-        if (masked) for (let i = 0; i < payload.length; i++) payload[i]! ^= buffer[offset + (i % 4)]!;
-        buffer = buffer.subarray(offset + maskBytes + length);
-        if (opcode === 0x8) return void socket.end(frame(0x8, Buffer.alloc(0)));
-        if (opcode === 0x9) socket.write(frame(0xa, payload));
-        if (opcode === 0x1) socket.write(frame(0x1, Buffer.from(`${name}:${payload.toString('utf8')}`)));
-      }
-    });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -192,11 +167,6 @@ export async function startWebSocketEcho(name: string): Promise<{ url: string; o
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-function frame(opcode: number, payload: Buffer): Buffer {
-  const head = payload.length < 126 ? Buffer.from([0x80 | opcode, payload.length]) : Buffer.from([0x80 | opcode, 126, payload.length >> 8, payload.length & 0xff]);
-  return Buffer.concat([head, payload]);
 }
 
 export interface TestCertificate {
