@@ -1,3 +1,4 @@
+import { prometheusReadings, sumBy } from '../graph/observed/counters.js';
 import { queryVector } from './prometheus.js';
 
 /**
@@ -28,41 +29,48 @@ export interface CallersQuery {
   query?: string;
 }
 
-const BY_CALLER = 'source_workload, source_workload_namespace, source_cluster';
+const BY_CALLER = ['source_workload', 'source_workload_namespace', 'source_cluster'];
+/** Each call once: the side that received it reports it, in the mesh or not (a caller outside the mesh reports nothing). */
+const REPORTED_BY_CALLEE = 'reporter="destination"';
 
-/**
- * The calls in the window: the counter now minus the counter a window ago. `increase()` is not
- * used because a series born inside the window (a caller's first call) has no earlier sample
- * and increase() counts its first value as zero — exactly the lone unexpected caller this is for.
- */
-function seriesDelta(metric: string): string {
-  const selector = `${metric}{destination_workload=~"$workloads",destination_workload_namespace="$namespace",destination_cluster="$cluster"}`;
-  return `(sum by (${BY_CALLER}) (${selector}) - (sum by (${BY_CALLER}) (${selector} offset $window) or sum by (${BY_CALLER}) (${selector}) * 0))`;
+function escapeLabelValue(value: string): string {
+  return value.replace(/[\\"]/g, (c) => `\\${c}`);
 }
 
-export const DEFAULT_CALLERS_QUERY = `${seriesDelta('istio_requests_total')} or ${seriesDelta('istio_tcp_connections_opened_total')}`;
+function workloadsRegex(workloads: readonly string[]): string {
+  return workloads.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&')).join('|');
+}
 
-export function callersQueryText(query: CallersQuery): string {
-  const escape = (value: string) => value.replace(/[\\"]/g, (c) => `\\${c}`);
-  const regex = query.workloads.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&')).join('|');
-  return (query.query ?? DEFAULT_CALLERS_QUERY)
-    .replaceAll('$workloads', regex)
-    .replaceAll('$namespace', escape(query.namespace))
-    .replaceAll('$cluster', escape(query.cluster))
+/** The user's own query (`decommission.idleQuery`) with its placeholders filled in. */
+export function callersQueryText(query: CallersQuery & { query: string }): string {
+  return query.query
+    .replaceAll('$workloads', workloadsRegex(query.workloads))
+    .replaceAll('$namespace', escapeLabelValue(query.namespace))
+    .replaceAll('$cluster', escapeLabelValue(query.cluster))
     .replaceAll('$window', `${Math.max(1, Math.floor(query.windowSeconds * 1000))}ms`);
 }
 
-/** Callers with at least one call in the window, most calls first. */
+/**
+ * Callers with at least one call in the window, most calls first. By default Istio's two
+ * series, read as counters over the window (`prometheusReadings`: the value now minus the
+ * value a window ago, so a caller whose series was born inside the window counts in full,
+ * where `increase()` would miss its first calls — the lone unexpected caller this is for).
+ */
 export async function observedCallers(query: CallersQuery): Promise<ObservedCaller[]> {
   if (query.workloads.length === 0) return [];
-  const samples = await queryVector(query.prometheusUrl, callersQueryText(query), query.at);
+  const samples = query.query !== undefined
+    ? (await queryVector(query.prometheusUrl, callersQueryText({ ...query, query: query.query }), query.at)).map((sample) => ({ labels: sample.labels, count: sample.value }))
+    : sumBy((await Promise.all(['istio_requests_total', 'istio_tcp_connections_opened_total'].map((metric) => {
+      const selector = `${metric}{${REPORTED_BY_CALLEE},destination_workload=~"${workloadsRegex(query.workloads)}",destination_workload_namespace="${escapeLabelValue(query.namespace)}",destination_cluster="${escapeLabelValue(query.cluster)}"}`;
+      return prometheusReadings(query.prometheusUrl, selector, BY_CALLER, query.windowSeconds, query.at);
+    }))).flat(), BY_CALLER);
   return samples
-    .filter((sample) => sample.value >= 1)
+    .filter((sample) => sample.count >= 1)
     .map((sample) => ({
       workload: sample.labels.source_workload ?? 'unknown',
       namespace: sample.labels.source_workload_namespace ?? 'unknown',
       cluster: sample.labels.source_cluster ?? 'unknown',
-      calls: Math.round(sample.value),
+      calls: Math.round(sample.count),
     }))
     .sort((a, b) => b.calls - a.calls || a.workload.localeCompare(b.workload));
 }
