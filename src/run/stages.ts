@@ -51,7 +51,7 @@ async function applySlice({ slice, services, env, journal }: StageContext): Prom
     defer: (object) => object.apiVersion === 'v1' && object.kind === 'Service' && bridged.has(`${object.metadata.namespace ?? 'default'}/${object.metadata.name}`),
     afterReady: async (deferred, apply) => {
       const traffic = services.traffic;
-      if (traffic?.type !== 'istio') {
+      if (!traffic || !rampsInMesh(slice)) {
         await bridges.replace(journal, deferred, apply);
         return;
       }
@@ -63,6 +63,16 @@ async function applySlice({ slice, services, env, journal }: StageContext): Prom
     },
   });
   return { applied };
+}
+
+/**
+ * An internal ramp: an Istio route for callers' sidecars (no `gateways`: the mesh), which
+ * splits the slice's own Service name between the bridge and its pods. An Istio route at an
+ * ingress gateway is an edge ramp like any other.
+ */
+function rampsInMesh(slice: EffectiveSlice): boolean {
+  const settings = slice.providerSettings;
+  return settings?.type === 'istio' && (settings.gateways === undefined || settings.gateways.includes('mesh'));
 }
 
 /** Why a stage does not apply to a slice, or undefined when it runs. */
