@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(haproxy prometheus pdns-server pdns-backend-sqlite3 sqlite3 wrk pgbouncer)
+# chromium: the dashboard's browser tests and the report's PNG rendering (playwright-core drives it).
+debs=(haproxy prometheus pdns-server pdns-backend-sqlite3 sqlite3 wrk pgbouncer chromium)
 missing=()
 for deb in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "install ok installed" || missing+=("$deb")
