@@ -40,7 +40,8 @@ export interface CanaryOptions {
 
 export type CanaryEvent =
   | { type: 'step-started'; step: number; weight: number; at: number }
-  | { type: 'look'; step: number; verdict: JudgeVerdict }
+  /** `input`: what the judge was shown (buckets since the step started, probe values), `bucketMs` their width. */
+  | { type: 'look'; step: number; verdict: JudgeVerdict; input: LookInput; bucketMs: number }
   | { type: 'step-extended'; step: number; extension: number; verdict: JudgeVerdict }
   | { type: 'step-passed'; step: number; verdict: JudgeVerdict }
   | { type: 'step-inconclusive'; step: number; action: AnalysisConfig['onInconclusive']; verdict: JudgeVerdict }
@@ -116,10 +117,11 @@ export async function runCanary(options: CanaryOptions): Promise<CanaryOutcome> 
     while (true) {
       now += lookMs;
       await clock.sleep(Math.max(0, now - clock.now()));
-      const verdict = judge.look(await readLook(options, reads, stepStart, now, bucketMs));
+      const input = await readLook(options, reads, stepStart, now, bucketMs);
+      const verdict = judge.look(input);
       record.looks++;
       record.endedAt = now;
-      options.onEvent?.({ type: 'look', step: index, verdict });
+      options.onEvent?.({ type: 'look', step: index, verdict, input, bucketMs });
       if (verdict.verdict === 'fail') {
         record.outcome = 'fail';
         const rollback = await rollBack(options, index, weight, verdict, 'fail');

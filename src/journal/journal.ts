@@ -48,6 +48,7 @@ export class Journal {
   private keyed: boolean;
   readonly records: JournalRecord[];
   private readonly writer: AnchorWriter;
+  private readonly listeners = new Set<(record: JournalRecord) => void>();
 
   private constructor(
     readonly path: string,
@@ -106,7 +107,25 @@ export class Journal {
     this.nextSeq++;
     this.keyed = true;
     this.writer.submit(this.head());
+    for (const listener of this.listeners) {
+      // A watcher (dashboard, metrics, notifications) never breaks the run that feeds it.
+      try {
+        listener(record);
+      } catch {
+        // ignored on purpose: the record is durable whatever a listener does with it
+      }
+    }
     return record;
+  }
+
+  /**
+   * Tells `listener` each record appended from now on, once it is durable (written and
+   * fsync'd), in order, in this process. Records already in the journal are in `records`.
+   * Returns the unsubscribe function.
+   */
+  subscribe(listener: (record: JournalRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** Resolves once the head of the last record is anchored; call it before a stage counts as done. */

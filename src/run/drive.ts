@@ -19,6 +19,12 @@ export interface DriveOptions extends Omit<PlanEnvironmentOptions, 'control'> {
   onStarted?: (files: RunFiles) => void;
   /** Where the journal's key and anchored head live (default: the user's key file and anchors beside it). */
   journal?: JournalTrustConfig;
+  /**
+   * Called once the run's journal is open, before anything moves: what watches the run from
+   * this process (the dashboard, `--metrics-port`, notifications) subscribes here. A returned
+   * function is awaited when the drive ends, before the journal closes (flush what you sent).
+   */
+  onJournal?: (journal: Journal, files: RunFiles, plan: MigrationPlan) => void | (() => Promise<void>);
 }
 
 export interface DriveResult {
@@ -110,6 +116,12 @@ async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollba
     throw toFerryError(caught);
   }
   const opened = journal;
+  const detach: Array<() => Promise<void>> = [];
+  // Notifications (the plan's spec.notifications) attach here too, beside the caller's watchers.
+  for (const attach of [options.onJournal]) {
+    const done = attach?.(opened, files, plan);
+    if (done) detach.push(done);
+  }
   let error: FerryError | undefined;
   try {
     if (mode === 'run') await executeRun(files.id, plan, opened, env);
@@ -118,6 +130,8 @@ async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollba
     error = toFerryError(caught);
   } finally {
     await env.close?.();
+    // Watchers finish what they were sent (bounded by each), never failing the run.
+    await Promise.all(detach.map((done) => done().catch(() => undefined)));
     await opened.close().catch((caught: unknown) => {
       error ??= toFerryError(caught);
     });

@@ -2,6 +2,7 @@ import { runCanary, type CanaryEvent, type GateProbes } from '../analysis/canary
 import { setAndVerifyWeight } from '../traffic/provider.js';
 import { FerryError } from '../util/errors.js';
 import { StopRequested } from './control.js';
+import { RampSampler } from './samples.js';
 import type { StageContext } from './stages.js';
 
 /**
@@ -29,6 +30,7 @@ export async function runRamp(ctx: StageContext): Promise<Record<string, unknown
     throw new FerryError('analysis', `slice ${slice.name} has traffic but no metrics to judge it by`, { location: { field: 'spec.metrics' }, fix: 'add spec.metrics (Prometheus) to the plan' });
   }
   const detection: { failedAt?: number } = {};
+  const sampler = new RampSampler(slice.name, journal);
   try {
     const outcome = await runCanary({
       traffic: {
@@ -54,6 +56,8 @@ export async function runRamp(ctx: StageContext): Promise<Record<string, unknown
           detection.failedAt = event.rollback.detectedAt;
           journal.append('rolled-back', { slice: slice.name, ...event.rollback, evidence: summarizeVerdict(event.rollback.evidence), detectionMs: event.rollback.detectedAt - event.rollback.onsetAt, recoveryMs: event.rollback.weightZeroAt - event.rollback.detectedAt });
         }
+        if (event.type === 'step-started') sampler.stepStarted(event.weight);
+        if (event.type === 'look') sampler.look(event.input, event.bucketMs);
         if (event.type === 'step-started') env.onProgress?.({ slice: slice.name, stage: 'ramp', detail: `${event.weight}%` });
         // An undecided step leaves its evidence: which gates were still open, and why.
         if (event.type === 'step-extended') journal.append('ramp-step-extended', { slice: slice.name, step: firstIndex + event.step, extension: event.extension, open: openGates(event.verdict) });
