@@ -1,4 +1,5 @@
 import type { Journal } from '../journal/journal.js';
+import type { ShadowStats } from '../traffic/provider.js';
 import { FerryError, toFerryError } from '../util/errors.js';
 import type { RunControl } from './control.js';
 import type { SliceState, StageName } from './model.js';
@@ -137,8 +138,7 @@ async function shadow({ slice, services, control, journal }: StageContext): Prom
   let after = before;
   try {
     for (;;) {
-      await control.sleep(slice.mirror.durationMs);
-      after = await traffic.shadowStats();
+      after = await watchShadow(slice.name, slice.mirror.durationMs, before, traffic.shadowStats.bind(traffic), control, journal);
       compared = after.compared - before.compared;
       mismatched = after.mismatched - before.mismatched;
       if (compared >= slice.gates.minRequests || extensions >= slice.analysis.maxExtensions) break;
@@ -163,6 +163,30 @@ async function shadow({ slice, services, control, journal }: StageContext): Prom
     });
   }
   return { compared, mismatched, mismatchRate: rate, extensions, samples };
+}
+
+/** How often a shadow window journals its running comparison (the dashboard's live mismatch rate). */
+const SHADOW_SAMPLE_MS = 1000;
+
+/**
+ * Waits out one shadow window, journaling `shadow-sample` (compared and mismatched since the
+ * stage started, the latest differing pairs' paths) each second the comparison moved, and
+ * returns the provider's stats at its end.
+ */
+async function watchShadow(slice: string, durationMs: number, before: ShadowStats, stats: () => Promise<ShadowStats>, control: StageContext['control'], journal: StageContext['journal']): Promise<ShadowStats> {
+  let left = durationMs;
+  let lastCompared = -1;
+  for (;;) {
+    const wait = Math.min(left, SHADOW_SAMPLE_MS);
+    await control.sleep(wait);
+    left -= wait;
+    const now = await stats();
+    const compared = now.compared - before.compared;
+    if (left <= 0) return now;
+    if (compared === lastCompared) continue;
+    lastCompared = compared;
+    journal.append('shadow-sample', { slice, compared, mismatched: now.mismatched - before.mismatched, samples: (now.samples ?? []).slice(-3) });
+  }
 }
 
 function describeSamples(samples: unknown[]): string {

@@ -67,6 +67,11 @@ describe('a run with stickiness, mirror options, keepSourceFor and scaleSourceTo
     const shadow = completed(result.journal, 'shadow');
     assert.ok(shadow.data.compared >= 20, `compared ${shadow.data.compared}`);
     assert.equal(shadow.data.mismatched, 0);
+    // The window journals its running comparison each second (the dashboard's live mismatch rate).
+    const samples = result.journal.filter((record: any) => record.type === 'shadow-sample').map((record: any) => record.data.compared);
+    assert.ok(samples.length >= 1, 'a 2 s shadow window journals at least one shadow-sample');
+    assert.deepEqual(samples, [...samples].sort((a, b) => a - b), 'compared only grows within the window');
+    assert.ok(samples.at(-1) <= shadow.data.compared);
   });
 
   it('traffic.mirror.allowNonIdempotent: POSTs are mirrored too', async () => {
