@@ -40,7 +40,7 @@ export interface RunState {
 export type RecordType =
   | 'run-started' | 'run-resumed' | 'run-paused' | 'run-completed' | 'run-failed' | 'run-aborted'
   | 'stage-started' | 'stage-completed' | 'stage-skipped' | 'stage-failed' | 'stage-interrupted'
-  | 'weight-set' | 'ramp-step-passed' | 'ramp-sample' | 'shadow-sample' | 'rolled-back' | 'traffic-settle' | 'shadow-extended' | 'source-kept'
+  | 'weight-set' | 'ramp-step-passed' | 'ramp-sample' | 'shadow-sample' | 'lag-sample' | 'rolled-back' | 'traffic-settle' | 'shadow-extended' | 'source-kept'
   | 'approval-requested' | 'approved'
   | 'rollback-started' | 'rollback-slice' | 'rollback-failed' | 'rollback-completed'
   | 'bridge-created' | 'bridge-removed' | 'bridge-replaced' | 'bridge-replace-incomplete' | 'bridge-failed' | 'bridge-kept';

@@ -85,7 +85,7 @@ export function whySkip(stage: StageName, slice: EffectiveSlice, services: Slice
   return undefined;
 }
 
-async function syncData({ slice, services, control, env }: StageContext): Promise<StageResult> {
+async function syncData({ slice, services, control, env, journal }: StageContext): Promise<StageResult> {
   const data = services.data!;
   const check = await data.check();
   if (!check.ok) {
@@ -95,9 +95,15 @@ async function syncData({ slice, services, control, env }: StageContext): Promis
   await data.prepare({ copySchema: slice.copySchema });
   await data.startSync();
   const deadline = env.clock.now() + slice.dataSyncTimeoutMs;
+  let sampledAt = -Infinity;
   for (;;) {
     const status = await data.status();
     const lag = await data.lag();
+    // The catch-up as a timeline (dashboard, report), once a second.
+    if (env.clock.now() - sampledAt >= 1000) {
+      sampledAt = env.clock.now();
+      journal.append('lag-sample', { slice: slice.name, ...(lag.seconds !== null ? { replicationLagMs: lag.seconds * 1000 } : {}), tablesReady: status.tables.filter((table) => table.state === 'ready').length, tables: status.tables.length });
+    }
     if (status.allReady && lag.seconds !== null && lag.seconds * 1000 <= slice.maxLagMs) return { tables: status.tables.length, lagSeconds: lag.seconds };
     if (env.clock.now() > deadline) {
       throw new FerryError('data.sync', `replication did not catch up within ${Math.round(slice.dataSyncTimeoutMs / 60_000)} minutes (lag ${lag.seconds ?? 'unknown'} s)`, { fix: 'check `ferry data status`; large transactions delay the initial copy' });

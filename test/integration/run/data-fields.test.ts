@@ -181,6 +181,11 @@ it('data.source: secret:default/orders-db/url is read from the source cluster, a
   assert.equal(result.code, 0, explain(result));
   // Connecting to the literal text "secret:default/orders-db/url" would have failed the data-sync stage.
   assert.equal(record(result.journal, 'stage-completed', 'data-sync')?.data.tables, 1);
+  // The catch-up is journaled as a timeline: the first lag sample comes before the sync completes.
+  const lagSample = record(result.journal, 'lag-sample');
+  assert.equal(lagSample?.data.slice, 'orders-secret');
+  assert.equal(lagSample?.data.tables, 1);
+  assert.ok(lagSample.seq < record(result.journal, 'stage-completed', 'data-sync').seq);
   const cutover = record(result.journal, 'stage-completed', 'data-cutover');
   assert.ok(cutover && cutover.data.writePauseMs <= 1000, `cut over within the default data.maxWritePause (1s): ${JSON.stringify(cutover?.data)}`);
   assert.equal(Number((await sql(orders.targetUrl, 'select count(*) as n from public.orders')).rows[0].n), 2000);
