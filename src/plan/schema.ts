@@ -7,6 +7,7 @@ import { boundedJsonSize } from '../util/value-size.js';
 import { bridgesSchema } from '../bridge/schema.js';
 import { trustSchema } from '../trust/schema.js';
 import { externalDnsSchema, keepAddressesSchema } from '../handover/schema.js';
+import { notificationsSchema } from '../notify/schema.js';
 
 /**
  * The MigrationPlan, written once: TypeScript types, validation messages and the JSON Schema
@@ -222,6 +223,7 @@ export const migrationPlanSchema = z
         bridges: bridgesSchema.optional().describe('How calls between services on different clusters keep working while they are split (default: endpoints bridges through each cluster\'s east-west gateway).'),
         externalDns: externalDnsSchema.optional().describe('The zone external-dns writes for both clusters and each cluster\'s owner id: Ferry moves the TXT registry ownership of each slice\'s hostnames to the target at cutover, and back on rollback.'),
         trust: trustSchema.optional().describe('How SealedSecrets, certificates and workload identities are carried to the target (default: sealed again for the target controller, found on the target).'),
+        notifications: notificationsSchema.optional().describe('Receivers told about the run: webhooks (JSON, HMAC-signed) and Slack incoming webhooks, with retries; a failing receiver never blocks the run.'),
         waves: z.array(waveSchema).min(1),
       })
       .strict(),

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Journal } from '../journal/journal.js';
 import { openRunJournal, type JournalTrustConfig } from '../journal/trust.js';
+import { attachNotifications } from '../notify/index.js';
 import { assertRunnable } from '../plan/runnable.js';
 import type { MigrationPlan } from '../plan/schema.js';
 import { FerryError, toFerryError } from '../util/errors.js';
@@ -118,7 +119,7 @@ async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollba
   const opened = journal;
   const detach: Array<() => Promise<void>> = [];
   // Notifications (the plan's spec.notifications) attach here too, beside the caller's watchers.
-  for (const attach of [options.onJournal]) {
+  for (const attach of [options.onJournal, attachNotifications({ ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}), ...(options.env ? { env: options.env } : {}), ...(options.onProgress ? { log: (detail: string) => options.onProgress?.({ slice: 'run', stage: 'notify', detail }) } : {}) })]) {
     const done = attach?.(opened, files, plan);
     if (done) detach.push(done);
   }

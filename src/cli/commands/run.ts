@@ -7,6 +7,8 @@ import { color } from '../../util/color.js';
 import { FerryError } from '../../util/errors.js';
 import { globalOptions, parseOutputFormat, printResult } from '../context.js';
 import { addJournalTrustOptions, journalTrustConfig } from '../journal-options.js';
+import { withDashboard } from '../../server/attach.js';
+import { observeJournal, RunMetrics, serveMetrics } from '../../server/metrics.js';
 
 /** run, resume and rollback: the commands that drive a run (one process at a time, under its lock). */
 export function register(program: Command): void {
@@ -16,11 +18,15 @@ export function register(program: Command): void {
     .option('--state-dir <dir>', 'where runs are kept (default .ferry or $FERRY_STATE_DIR)')
     .option('--parallel <n>', `slices of one wave run at once (default ${DEFAULT_PARALLEL})`)
     .option('-o, --output <format>', 'table or json', 'table')
+    .option('--metrics-port <port>', 'serve the run\'s Prometheus metrics at http://HOST:PORT/metrics while it runs')
+    .option('--metrics-host <host>', 'address --metrics-port listens on', '127.0.0.1')
+    .option('--ui', 'serve the dashboard while this process drives the run (its URL, token included, on stderr)')
+    .option('--ui-port <n>', 'port of --ui (default: any free one)')
     .addHelpText('after', '\nExamples:\n  ferry run plan.yaml\n  ferry run plan.yaml --parallel 1 -o json\n'))
     .action(async (file: string, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       const { plan, positionOf } = loadPlan(file);
-      const result = await withInterrupt((drive) => startRun(plan, { ...drive, planFile: file, positionOf }), driveOptions(options, command));
+      const result = await withDashboard(options, driveOptions(options, command), (options) => withInterrupt((drive) => startRun(plan, { ...drive, planFile: file, positionOf }), options));
       report(format, result);
     });
 
@@ -29,10 +35,14 @@ export function register(program: Command): void {
     .description('continue a run (the latest by default) from where it stopped')
     .option('--state-dir <dir>', 'where runs are kept')
     .option('--parallel <n>', `slices of one wave run at once (default ${DEFAULT_PARALLEL})`)
-    .option('-o, --output <format>', 'table or json', 'table'))
+    .option('-o, --output <format>', 'table or json', 'table')
+    .option('--metrics-port <port>', 'serve the run\'s Prometheus metrics at http://HOST:PORT/metrics while it runs')
+    .option('--metrics-host <host>', 'address --metrics-port listens on', '127.0.0.1')
+    .option('--ui', 'serve the dashboard while this process drives the run (its URL, token included, on stderr)')
+    .option('--ui-port <n>', 'port of --ui (default: any free one)'))
     .action(async (id: string | undefined, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
-      report(format, await withInterrupt((drive) => resumeRun(id, drive), driveOptions(options, command)));
+      report(format, await withDashboard(options, driveOptions(options, command), (options) => withInterrupt((drive) => resumeRun(id, drive), options)));
     });
 
   addJournalTrustOptions(program
@@ -41,7 +51,9 @@ export function register(program: Command): void {
     .option('--state-dir <dir>', 'where runs are kept')
     .option('--wave <n...>', 'roll back only these waves (numbers from 1)')
     .option('--slice <name...>', 'roll back only these slices')
-    .option('-o, --output <format>', 'table or json', 'table'))
+    .option('-o, --output <format>', 'table or json', 'table')
+    .option('--metrics-port <port>', 'serve the run\'s Prometheus metrics at http://HOST:PORT/metrics while it runs')
+    .option('--metrics-host <host>', 'address --metrics-port listens on', '127.0.0.1'))
     .action(async (id: string | undefined, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       const waves = (options.wave as string[] | undefined)?.map((text) => {
@@ -54,25 +66,34 @@ export function register(program: Command): void {
     });
 }
 
-function driveOptions(options: { stateDir?: string; parallel?: string }, command: Command): DriveOptions {
+function driveOptions(options: { stateDir?: string; parallel?: string; metricsPort?: string; metricsHost?: string }, command: Command): DriveOptions & { metrics?: { port: number; host: string } } {
   const kubeconfig = globalOptions(command).kubeconfig;
   let parallel: number | undefined;
   if (options.parallel !== undefined) {
     parallel = Number(options.parallel);
     if (!Number.isInteger(parallel) || parallel < 1) throw new FerryError('usage', `--parallel must be a whole number of at least 1, got "${options.parallel}"`, { location: { field: '--parallel' }, fix: '--parallel 4' });
   }
+  const metricsPort = options.metricsPort === undefined ? undefined : Number(options.metricsPort);
+  if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)) {
+    throw new FerryError('usage', `--metrics-port must be a port number, got "${options.metricsPort}"`, { location: { field: '--metrics-port' }, fix: '--metrics-port 9464' });
+  }
   return {
     stateDir: stateDir(options.stateDir),
     journal: journalTrustConfig(command),
     ...(kubeconfig ? { kubeconfig } : {}),
     ...(parallel ? { parallel } : {}),
+    ...(metricsPort !== undefined ? { metrics: { port: metricsPort, host: options.metricsHost ?? '127.0.0.1' } } : {}),
     onProgress: ({ slice, stage, detail }) => process.stderr.write(`${color().dim(new Date().toISOString())} ${slice}: ${stage}${detail ? ` ${detail}` : ''}\n`),
   };
 }
 
 /** An interrupt leaves the journal consistent (every record is whole and fsync'd); it says how to go on. */
-async function withInterrupt(run: (options: DriveOptions) => Promise<DriveResult>, options: DriveOptions): Promise<DriveResult> {
+async function withInterrupt(run: (options: DriveOptions) => Promise<DriveResult>, { metrics: metricsAt, ...options }: DriveOptions & { metrics?: { port: number; host: string } }): Promise<DriveResult> {
   let id: string | undefined;
+  // --metrics-port: the run's own figures, from its journal, served while this process drives it.
+  const metrics = metricsAt ? new RunMetrics() : undefined;
+  const served = metrics && metricsAt ? await serveMetrics(metrics, metricsAt) : undefined;
+  if (served) process.stderr.write(`metrics at ${served.url}\n`);
   const onSignal = () => {
     process.stderr.write(id ? `\ninterrupted: \`ferry resume ${id}\` continues, \`ferry rollback ${id}\` goes back\n` : '\ninterrupted before the run started\n');
     process.exit(130);
@@ -82,6 +103,7 @@ async function withInterrupt(run: (options: DriveOptions) => Promise<DriveResult
   try {
     return await run({
       ...options,
+      ...(metrics ? { onJournal: chainOnJournal(options.onJournal, observeJournal(metrics)) } : {}),
       onStarted: (files) => {
         id = files.id;
         process.stderr.write(`run ${files.id}; journal ${files.journal}\n`);
@@ -90,7 +112,18 @@ async function withInterrupt(run: (options: DriveOptions) => Promise<DriveResult
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await served?.close();
   }
+}
+
+/** Two watchers of one run's journal (e.g. the dashboard and --metrics-port) attached together. */
+function chainOnJournal(first: DriveOptions['onJournal'], second: NonNullable<DriveOptions['onJournal']>): NonNullable<DriveOptions['onJournal']> {
+  return (journal, files, plan) => {
+    const done = [first?.(journal, files, plan), second(journal, files, plan)].filter((each): each is () => Promise<void> => typeof each === 'function');
+    return async () => {
+      await Promise.all(done.map((each) => each()));
+    };
+  };
 }
 
 /** `partial`: a rollback of some slices succeeded when it raised no error, whatever the run's status. */
