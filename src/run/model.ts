@@ -43,4 +43,5 @@ export type RecordType =
   | 'weight-set' | 'ramp-step-passed' | 'ramp-sample' | 'shadow-sample' | 'lag-sample' | 'rolled-back' | 'traffic-settle' | 'shadow-extended' | 'source-kept'
   | 'approval-requested' | 'approved'
   | 'rollback-started' | 'rollback-slice' | 'rollback-failed' | 'rollback-completed'
-  | 'bridge-created' | 'bridge-removed' | 'bridge-replaced' | 'bridge-replace-incomplete' | 'bridge-failed' | 'bridge-kept';
+  | 'bridge-created' | 'bridge-removed' | 'bridge-replaced' | 'bridge-replace-incomplete' | 'bridge-failed' | 'bridge-kept'
+  | 'notifications-undelivered';

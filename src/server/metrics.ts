@@ -62,6 +62,8 @@ export class RunMetrics {
   private readonly rampP99: Gauge<'run' | 'slice' | 'side'>;
   private readonly rampP50: Gauge<'run' | 'slice' | 'side'>;
   private readonly lag: Gauge<'run' | 'slice'>;
+  private readonly tables: Gauge<'run' | 'slice' | 'state'>;
+  private readonly undelivered: Counter<'run' | 'receiver'>;
   private readonly shadowCompared: Gauge<'run' | 'slice'>;
   private readonly shadowMismatched: Gauge<'run' | 'slice'>;
   private readonly parityDifferences: Gauge<'run' | 'slice'>;
@@ -98,6 +100,8 @@ export class RunMetrics {
     this.rampP99 = new Gauge({ name: 'ferry_ramp_latency_p99_seconds', help: '99th percentile latency in the last ramp sample, per side.', labelNames: ['run', 'slice', 'side'], registers: r });
     this.rampP50 = new Gauge({ name: 'ferry_ramp_latency_p50_seconds', help: 'Median latency in the last ramp sample, per side.', labelNames: ['run', 'slice', 'side'], registers: r });
     this.lag = new Gauge({ name: 'ferry_replication_lag_seconds', help: 'Replication lag of the slice\'s data, as last sampled (ramp) or measured at the end of data sync.', labelNames: ['run', 'slice'], registers: r });
+    this.tables = new Gauge({ name: 'ferry_data_sync_tables', help: 'Tables of the slice\'s data being replicated: state="total", and state="ready" once caught up.', labelNames: ['run', 'slice', 'state'], registers: r });
+    this.undelivered = new Counter({ name: 'ferry_notifications_undelivered_total', help: 'Notifications a receiver did not get (given up on, or still queued when the run\'s process ended).', labelNames: ['run', 'receiver'], registers: r });
     this.shadowCompared = new Gauge({ name: 'ferry_shadow_compared_requests', help: 'Mirrored requests the shadow stage compared.', labelNames: ['run', 'slice'], registers: r });
     this.shadowMismatched = new Gauge({ name: 'ferry_shadow_mismatched_requests', help: 'Mirrored requests whose responses differed.', labelNames: ['run', 'slice'], registers: r });
     this.parityDifferences = new Gauge({ name: 'ferry_parity_differences', help: 'Rows that differed between source and target at the last parity check of the slice.', labelNames: ['run', 'slice'], registers: r });
@@ -191,6 +195,18 @@ export class RunMetrics {
         if (slice && typeof data.compared === 'number') {
           this.shadowCompared.set({ run, slice }, data.compared);
           this.shadowMismatched.set({ run, slice }, typeof data.mismatched === 'number' ? data.mismatched : 0);
+        }
+        break;
+      case 'lag-sample':
+        if (slice && typeof data.replicationLagMs === 'number') this.lag.set({ run, slice }, data.replicationLagMs / 1000);
+        if (slice && typeof data.tables === 'number') {
+          this.tables.set({ run, slice, state: 'total' }, data.tables);
+          if (typeof data.tablesReady === 'number') this.tables.set({ run, slice, state: 'ready' }, data.tablesReady);
+        }
+        break;
+      case 'notifications-undelivered':
+        for (const receiver of Array.isArray(data.receivers) ? (data.receivers as Array<{ name?: unknown; undelivered?: unknown }>) : []) {
+          if (typeof receiver.undelivered === 'number') this.undelivered.inc({ run, receiver: String(receiver.name) }, receiver.undelivered);
         }
         break;
       case 'ramp-sample':

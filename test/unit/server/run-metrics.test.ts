@@ -23,6 +23,7 @@ function journal(): JournalRecord[] {
     record('run-started', { plan: 'shop', run: 'r1' }),
     record('stage-started', { slice: 'ads', stage: 'apply' }),
     record('stage-completed', { slice: 'ads', stage: 'apply', applied: 3 }),
+    record('lag-sample', { slice: 'ads', replicationLagMs: 1500, tablesReady: 1, tables: 2 }),
     record('stage-skipped', { slice: 'ads', stage: 'data-sync', reason: 'no data' }),
     record('approval-requested', { slice: 'ads', approvers: ['alice'] }),
     record('approved', { slice: 'ads' }),
@@ -35,6 +36,7 @@ function journal(): JournalRecord[] {
     record('stage-failed', { slice: 'ads', stage: 'ramp', error: 'slice ads failed its gates' }),
     record('rollback-slice', { slice: 'ads', reason: 'automatic', recoveryMs: 4000, sourceReadyMs: 100 }),
     record('run-failed', { run: 'r1', error: 'x' }),
+    record('notifications-undelivered', { receivers: [{ name: 'down', delivered: 0, undelivered: 7 }] }),
   ];
 }
 
@@ -53,7 +55,7 @@ test('a run\'s figures come from its records: status, stages, weight, samples, g
   const metrics = new RunMetrics();
   const records = journal();
   // Live: the first records, then a look while the ramp runs.
-  metrics.observeAll('r1', records.slice(0, 11));
+  metrics.observeAll('r1', records.slice(0, 12));
   let seen = await values(metrics);
   assert.equal(seen.get('ferry_slice_target_weight_ratio{run=r1,slice=ads}'), 0.1);
   assert.equal(seen.get('ferry_stage_state{run=r1,slice=ads,stage=ramp,state=running}'), 1);
@@ -64,12 +66,13 @@ test('a run\'s figures come from its records: status, stages, weight, samples, g
   assert.equal(seen.get('ferry_ramp_errors_total{run=r1,side=target,slice=ads}'), 7);
   assert.equal(seen.get('ferry_ramp_latency_p99_seconds{run=r1,side=target,slice=ads}'), 0.04);
   assert.equal(seen.get('ferry_replication_lag_seconds{run=r1,slice=ads}'), 0.25);
+  assert.equal(seen.get('ferry_data_sync_tables{run=r1,slice=ads,state=ready}'), 1);
   assert.equal(seen.get('ferry_gate_open{gate=errorRate,run=r1,slice=ads,verdict=inconclusive}'), 1);
   assert.equal(seen.get('ferry_approvals_total{run=r1,slice=ads}'), 1);
   assert.equal(seen.get('ferry_approval_waiting{run=r1,slice=ads}'), 0);
   assert.equal(seen.get('ferry_run_status{run=r1,status=running}'), 1);
 
-  metrics.observeAll('r1', records.slice(11));
+  metrics.observeAll('r1', records.slice(12));
   seen = await values(metrics);
   assert.equal(seen.get('ferry_slice_target_weight_ratio{run=r1,slice=ads}'), 0);
   assert.equal(seen.get('ferry_gate_open{gate=errorRate,run=r1,slice=ads,verdict=inconclusive}'), 0);
@@ -83,6 +86,7 @@ test('a run\'s figures come from its records: status, stages, weight, samples, g
   assert.equal(seen.get('ferry_stage_state{run=r1,slice=ads,stage=ramp,state=pending}'), 1);
   assert.equal(seen.get('ferry_run_status{run=r1,status=failed}'), 1);
   assert.equal(seen.get('ferry_run_status{run=r1,status=running}'), 0);
+  assert.equal(seen.get('ferry_notifications_undelivered_total{receiver=down,run=r1}'), 7);
 });
 
 test('replaying a journal gives the values live observation gave, and records seen twice count once', async () => {
