@@ -34,6 +34,8 @@ const commands: Record<string, Loader> = {
   rollback: run,
   demo: () => import('./demo.js'),
   router: () => import('./router.js'),
+  report: () => import('./report.js'),
+  ui: () => import('./ui.js'),
 };
 
 /** Registers the command named on the command line, or every command (for help and unknown names). */

@@ -7,6 +7,7 @@ import { color } from '../../util/color.js';
 import { FerryError } from '../../util/errors.js';
 import { globalOptions, parseOutputFormat, printResult } from '../context.js';
 import { addJournalTrustOptions, journalTrustConfig } from '../journal-options.js';
+import { withDashboard } from '../../server/attach.js';
 import { observeJournal, RunMetrics, serveMetrics } from '../../server/metrics.js';
 
 /** run, resume and rollback: the commands that drive a run (one process at a time, under its lock). */
@@ -19,11 +20,13 @@ export function register(program: Command): void {
     .option('-o, --output <format>', 'table or json', 'table')
     .option('--metrics-port <port>', 'serve the run\'s Prometheus metrics at http://HOST:PORT/metrics while it runs')
     .option('--metrics-host <host>', 'address --metrics-port listens on', '127.0.0.1')
+    .option('--ui', 'serve the dashboard while this process drives the run (its URL, token included, on stderr)')
+    .option('--ui-port <n>', 'port of --ui (default: any free one)')
     .addHelpText('after', '\nExamples:\n  ferry run plan.yaml\n  ferry run plan.yaml --parallel 1 -o json\n'))
     .action(async (file: string, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       const { plan, positionOf } = loadPlan(file);
-      const result = await withInterrupt((drive) => startRun(plan, { ...drive, planFile: file, positionOf }), driveOptions(options, command));
+      const result = await withDashboard(options, driveOptions(options, command), (options) => withInterrupt((drive) => startRun(plan, { ...drive, planFile: file, positionOf }), options));
       report(format, result);
     });
 
@@ -34,10 +37,12 @@ export function register(program: Command): void {
     .option('--parallel <n>', `slices of one wave run at once (default ${DEFAULT_PARALLEL})`)
     .option('-o, --output <format>', 'table or json', 'table')
     .option('--metrics-port <port>', 'serve the run\'s Prometheus metrics at http://HOST:PORT/metrics while it runs')
-    .option('--metrics-host <host>', 'address --metrics-port listens on', '127.0.0.1'))
+    .option('--metrics-host <host>', 'address --metrics-port listens on', '127.0.0.1')
+    .option('--ui', 'serve the dashboard while this process drives the run (its URL, token included, on stderr)')
+    .option('--ui-port <n>', 'port of --ui (default: any free one)'))
     .action(async (id: string | undefined, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
-      report(format, await withInterrupt((drive) => resumeRun(id, drive), driveOptions(options, command)));
+      report(format, await withDashboard(options, driveOptions(options, command), (options) => withInterrupt((drive) => resumeRun(id, drive), options)));
     });
 
   addJournalTrustOptions(program

@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import { spawn } from 'node:child_process';
+import { stateDir } from '../../run/store.js';
+import { RunMetrics } from '../../server/metrics.js';
+import { startUiServer } from '../../server/server.js';
+import { color } from '../../util/color.js';
+import { FerryError } from '../../util/errors.js';
+import { globalOptions, parseOutputFormat, printResult } from '../context.js';
+import { addJournalTrustOptions, journalTrustConfig } from '../journal-options.js';
+
+/** `ferry ui`: the dashboard over every run of a state directory, until interrupted. */
+export function register(program: Command): void {
+  addJournalTrustOptions(program
+    .command('ui')
+    .description('serve the dashboard (runs, stages, weights, errors, latency, lag, parity, bridges, audit trail; approve, pause, resume, abort, roll back) on loopback, behind a token printed in its URL')
+    .option('--state-dir <dir>', 'where runs are kept (default .ferry or $FERRY_STATE_DIR)')
+    .option('--host <address>', 'address to listen on (keep loopback unless a proxy in front authenticates)', '127.0.0.1')
+    .option('--port <n>', 'port to listen on (0: any free one)', '0')
+    .option('--context <name>', "kubeconfig context whose credentials say who approves with the printed token (default: each plan's target context)")
+    .option('--tokens <file>', "team tokens: a YAML map of name (the Kubernetes user name plans' approvers list) to sha256:<hex of the token>")
+    .option('--open', 'open the URL in a browser (xdg-open / open)')
+    .option('-o, --output <format>', 'table or json (the URL and port, then serves until interrupted)', 'table')
+    .addHelpText('after', '\nExamples:\n  ferry ui\n  ferry ui --port 8080 --context alice@prod\n  ferry ui --tokens team-tokens.yaml -o json\n'))
+    .action(async (options, command: Command) => {
+      const format = parseOutputFormat(options.output, ['table', 'json'] as const);
+      const { kubeconfig } = globalOptions(command);
+      const server = await startUiServer({
+        stateDir: stateDir(options.stateDir),
+        host: options.host,
+        port: parsePort(options.port),
+        ...(kubeconfig ? { kubeconfig } : {}),
+        ...(options.context ? { context: options.context } : {}),
+        ...(options.tokens ? { tokensFile: options.tokens } : {}),
+        driveOptions: {
+          journal: journalTrustConfig(command),
+          onProgress: ({ slice, stage, detail }) => process.stderr.write(`${color().dim(new Date().toISOString())} ${slice}: ${stage}${detail ? ` ${detail}` : ''}\n`),
+        },
+        // Ferry's own metrics over every run of the state directory, at /metrics (bearer token).
+        metrics: new RunMetrics(),
+        log: (line) => process.stderr.write(`${color().dim(new Date().toISOString())} ${line}\n`),
+      });
+      printResult(format, { url: server.url, host: server.host, port: server.port }, () => `dashboard: ${color().bold(server.url)}\n(the token in the URL is the key to approve and roll back: share it only with people who may)\n`);
+      if (options.open) openBrowser(server.url);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await server.close();
+    });
+}
+
+export function parsePort(text: string, flag = '--port'): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new FerryError('usage', `${flag} must be a port number from 0 to 65535, got "${text}"`, { location: { field: flag }, fix: `${flag} 8080 (or 0 for any free port)` });
+  return port;
+}
+
+function openBrowser(url: string): void {
+  const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
+  spawn(opener, [url], { stdio: 'ignore', detached: true }).on('error', () => process.stderr.write(`could not start ${opener}: open the URL yourself\n`)).unref();
+}

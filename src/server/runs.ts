@@ -1,0 +1,88 @@
+/**
+ * What the dashboard reads about runs: the list, one run's plan outline, its derived state and
+ * its journal records — all from the run store, as `ferry status` reads them (the dashboard
+ * shows a journal as written; `ferry audit verify` is what vouches for it).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { recordsAsWritten } from '../journal/journal.js';
+import type { JournalRecord } from '../journal/record.js';
+import type { RunState } from '../run/model.js';
+import type { MigrationPlan } from '../plan/schema.js';
+import { deriveRunState } from '../run/state.js';
+import { listRuns, openRun, type RunFiles } from '../run/store.js';
+import { isAlive } from '../util/process.js';
+
+export interface RunSummary {
+  id: string;
+  plan: string;
+  status: RunState['status'];
+  startedAt?: string;
+  endedAt?: string;
+  awaitingApproval: string[];
+  /** The process driving the run now, when one does. */
+  drivenBy?: number;
+}
+
+/** The plan as the dashboard draws it: waves, slices, who approves, the calls that cross clusters. */
+export interface PlanOutline {
+  name: string;
+  waves: Array<{
+    name: string;
+    slices: Array<{ name: string; approvers: string[]; traffic: string; steps?: number[] }>;
+    crossClusterCalls: MigrationPlan['spec']['waves'][number]['crossClusterCalls'];
+  }>;
+}
+
+/** A journal record as the browser gets it: the chain's hashes and MAC stay on disk. */
+export type ViewRecord = Pick<JournalRecord, 'seq' | 'at' | 'type' | 'actor' | 'data'>;
+
+export interface RunView {
+  id: string;
+  plan: PlanOutline;
+  state: RunState;
+  records: ViewRecord[];
+  drivenBy?: number;
+}
+
+export function summarizeRuns(root: string): RunSummary[] {
+  return listRuns(root).map((id) => {
+    const { files, plan } = openRun(root, id);
+    const state = deriveRunState(id, plan, recordsAsWritten(files.journal));
+    const drivenBy = lockHolder(files);
+    return {
+      id, plan: state.plan, status: state.status, awaitingApproval: state.awaitingApproval,
+      ...(state.startedAt ? { startedAt: state.startedAt } : {}), ...(state.endedAt ? { endedAt: state.endedAt } : {}), ...(drivenBy ? { drivenBy } : {}),
+    };
+  }).reverse();
+}
+
+export function outlinePlan(plan: MigrationPlan): PlanOutline {
+  return {
+    name: plan.metadata.name,
+    waves: plan.spec.waves.map((wave) => ({
+      name: wave.name,
+      slices: wave.slices.map((slice) => {
+        const provider = slice.traffic?.provider;
+        const steps = slice.traffic?.steps ?? plan.spec.defaults?.traffic?.steps;
+        return { name: slice.name, approvers: slice.approvers ?? [], traffic: typeof provider === 'string' ? provider : provider?.type ?? 'default', ...(steps ? { steps } : {}) };
+      }),
+      crossClusterCalls: wave.crossClusterCalls,
+    })),
+  };
+}
+
+export function viewRecord(record: JournalRecord): ViewRecord {
+  return { seq: record.seq, at: record.at, type: record.type, actor: record.actor, data: record.data };
+}
+
+export function runView(files: RunFiles, plan: MigrationPlan, records: readonly JournalRecord[]): RunView {
+  const drivenBy = lockHolder(files);
+  return { id: files.id, plan: outlinePlan(plan), state: deriveRunState(files.id, plan, records), records: records.map(viewRecord), ...(drivenBy ? { drivenBy } : {}) };
+}
+
+/** The process holding the run's lock, when it is alive (a dead holder's lock is taken over by the next driver). */
+export function lockHolder(files: RunFiles): number | undefined {
+  if (!existsSync(files.lock)) return undefined;
+  const holder = Number(readFileSync(files.lock, 'utf8'));
+  return holder && isAlive(holder) ? holder : undefined;
+}
