@@ -34,6 +34,7 @@ const commands: Record<string, Loader> = {
   rollback: run,
   demo: () => import('./demo.js'),
   router: () => import('./router.js'),
+  report: () => import('./report.js'),
   ui: () => import('./ui.js'),
 };
 
