@@ -4,6 +4,7 @@ import type { AddressInfo, Server as NetServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { FerryError } from '../../util/errors.js';
 import { startAdmin } from './admin.js';
+import { localControl, type RouteSettings } from './control.js';
 import type { Dispatcher } from 'undici';
 import type { Side } from './buckets.js';
 import type { CapturedResponse } from './compare.js';
@@ -36,6 +37,13 @@ export interface RouterOptions {
   admin?: boolean;
   /** The TLS listener's certificate, instead of the one `config.tls` names. */
   tls?: TlsMaterial;
+  /** Where `tls` came from, shown in the certificate's description. */
+  tlsSource?: string;
+  /**
+   * Run-time settings applied before the listeners open (a replacement worker starts with
+   * the weights, mirror and stickiness the admin API set, not those of router.yaml).
+   */
+  settings?: RouteSettings[];
 }
 
 export interface Router {
@@ -62,6 +70,13 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   const random = options.random ?? Math.random;
   const metrics = new RouterMetrics();
   const table = new RouteTable(config, random, metrics);
+  for (const setting of options.settings ?? []) {
+    const route = table.get(setting.name);
+    if (!route) continue;
+    route.setWeight(setting.weight);
+    route.setMirror(setting.mirror);
+    route.setStickiness(setting.stickiness);
+  }
   const proxy = new Proxy(config, table, metrics, clock, random);
   const http1 = createServer({ keepAlive: true, noDelay: true }, (req, res) => proxy.handle(req, res));
   // Longer than the usual load balancer idle timeout, so clients close idle connections first.
@@ -85,7 +100,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   let certificate: CertificateView | undefined;
   if (config.tls) {
     try {
-      const loaded = options.tls ? { material: options.tls, source: 'startRouter options' } : await loadTlsMaterial(config.tls);
+      const loaded = options.tls ? { material: options.tls, source: options.tlsSource ?? 'startRouter options' } : await loadTlsMaterial(config.tls);
       certificate = loaded ? describeCertificate(loaded.material.cert, loaded.source) : undefined;
       tlsServer = tlsListener(front, loaded ? secureContextOptions(loaded.material, loaded.source) : {});
       const tlsAddress = splitListen(config.tls.listen);
@@ -147,7 +162,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   };
   let adminServer: { url: string; close(): Promise<void> } | undefined;
   if (options.admin !== false) {
-    adminServer = await startAdmin(config.admin.listen, router, options.adminToken);
+    adminServer = await startAdmin(config.admin.listen, localControl(router), options.adminToken);
     router.adminUrl = adminServer.url;
   }
   return router;

@@ -47,11 +47,11 @@ export interface RouterProcess {
 }
 
 /** Runs `ferry router --config router.yaml -o json` as its own process, as a user would. */
-export async function startRouterProcess(config: Record<string, unknown>, token = 'test-token-not-secret'): Promise<RouterProcess> {
+export async function startRouterProcess(config: Record<string, unknown>, token = 'test-token-not-secret', args: string[] = []): Promise<RouterProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-router-'));
   const file = join(dir, 'router.yaml');
   writeFileSync(file, stringify({ listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, ...config }));
-  const child = spawn(process.execPath, [ferryBin, 'router', '--config', file, '-o', 'json'], {
+  const child = spawn(process.execPath, [ferryBin, 'router', '--config', file, '-o', 'json', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, FERRY_ROUTER_TOKEN: token },
   });
