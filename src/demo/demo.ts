@@ -21,6 +21,8 @@ import { FerryError } from '../util/errors.js';
 import { toYamlText } from '../util/output.js';
 import { startLoad, type RunningLoad } from './load.js';
 import { buildScorecard, type Scorecard } from './scorecard.js';
+import { buildRunReport } from '../report/build.js';
+import { renderReportHtml } from '../report/html.js';
 import { SHOP_HOST, shopManifests } from './shop.js';
 import { BOUTIQUE_HOST, boutiqueManifests, startCallLoad, waveCrossings, type CallLoad } from './boutique.js';
 
@@ -144,9 +146,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<Scorecard> {
     const acked = loadResult.acknowledgedOrders;
     const found = await countOrders(targetDb, acked);
     const journal = readJournal(result.files.journal);
+    const report = buildRunReport({ runId: result.files.id, plan, records: journal.records, verify: journal.verify });
+    const reportFile = join(dir, 'report.html');
+    writeFileSync(reportFile, renderReportHtml(report));
     return buildScorecard({
-      run: result.files.id, dir, planFile, journalFile: result.files.journal,
-      state: result.state, records: journal.records, journalIntact: journal.verify.ok,
+      run: result.files.id, dir, planFile, journalFile: result.files.journal, reportFile,
+      state: result.state, report,
       load: loadResult, acknowledgedOrders: acked.length, ordersFoundOnTarget: found,
       calls: { answers, waves: waveCrossings(plan, journal.records, answers) },
       durationMs: finishedAt - startedAt, error: result.error?.oneLine(),

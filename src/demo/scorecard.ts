@@ -1,4 +1,4 @@
-import type { JournalRecord } from '../journal/record.js';
+import type { RunReport } from '../report/model.js';
 import type { RunState } from '../run/model.js';
 import { color } from '../util/color.js';
 import { renderTable } from '../util/output.js';
@@ -12,7 +12,8 @@ export interface Scorecard {
   passed: boolean;
   error?: string;
   durationSeconds: number;
-  files: { dir: string; plan: string; journal: string };
+  /** `report`: the run report (`ferry report RUN -o html`) written next to the journal. */
+  files: { dir: string; plan: string; journal: string; report?: string };
   customers: { requests: number; failed: number; failureRate: number; p50Ms: number; p99Ms: number; servedBy: Record<string, number>; failures: LoadResult['failures'] };
   data: { acknowledgedOrders: number; ordersFoundOnTarget: number; lost: number; writePauseMs?: number; parityRows?: number; parityRowsPerSecond?: number };
   /** The eleven-service application: its users' calls, and per wave the calls that crossed clusters. */
@@ -22,33 +23,31 @@ export interface Scorecard {
   journal: { records: number; intact: boolean };
 }
 
+/**
+ * The demo's scorecard: the run's own numbers come from its run report (`ferry report`, built
+ * from the journal and plan); what only the demo knows — its customers, orders and boutique
+ * calls — is added here.
+ */
 export function buildScorecard(input: {
-  run: string; dir: string; planFile: string; journalFile: string; state: RunState; records: JournalRecord[]; journalIntact: boolean;
+  run: string; dir: string; planFile: string; journalFile: string; reportFile?: string; state: RunState; report: RunReport;
   load: LoadResult; acknowledgedOrders: number; ordersFoundOnTarget: number; durationMs: number; error: string | undefined;
   calls: { answers: CallAnswer[]; waves: WaveCrossings[] };
 }): Scorecard {
-  const { records } = input;
-  const t0 = records[0] ? Date.parse(records[0].at) : 0;
-  const started = new Map<string, number>();
-  const stages: Scorecard['stages'] = [];
-  let writePauseMs: number | undefined;
-  let parityRows: number | undefined;
-  let parityRowsPerSecond: number | undefined;
-  for (const record of records) {
-    const data = record.data as Record<string, any>;
-    const key = `${data.slice}/${data.stage}`;
-    if (record.type === 'stage-started') started.set(key, Date.parse(record.at));
-    if (record.type === 'stage-completed' || record.type === 'stage-failed') {
-      const { slice, stage, ...rest } = data;
-      stages.push({ slice, stage, seconds: (Date.parse(record.at) - (started.get(key) ?? Date.parse(record.at))) / 1000, detail: record.type === 'stage-failed' ? `FAILED: ${rest.error}` : summarize(rest) });
-      if (stage === 'data-cutover' && typeof rest.writePauseMs === 'number') writePauseMs = rest.writePauseMs;
-      if (stage === 'parity') {
-        parityRows = rest.rows;
-        parityRowsPerSecond = rest.rowsPerSecond;
-      }
-    }
-  }
-  const ramp = records.filter((r) => r.type === 'weight-set').map((r) => ({ slice: String((r.data as any).slice), weight: Number((r.data as any).weight), atSecond: (Date.parse(r.at) - t0) / 1000 }));
+  const { report } = input;
+  const t0 = report.run.startedAt ?? 0;
+  const slices = report.waves.flatMap((wave) => wave.slices);
+  const stages: Scorecard['stages'] = slices
+    .flatMap((slice) => slice.stages.filter((s) => s.result === 'completed' || s.result === 'failed').map((s) => ({ slice: slice.name, run: s })))
+    .sort((a, b) => (a.run.endedAt ?? 0) - (b.run.endedAt ?? 0))
+    .map(({ slice, run }) => ({ slice, stage: run.stage, seconds: (run.durationMs ?? 0) / 1000, detail: run.result === 'failed' ? `FAILED: ${run.error}` : run.detail ?? '' }));
+  const writePauseMs = report.scorecard.writePauses.filter((pause) => pause.kind === 'cutover').at(-1)?.writePauseMs;
+  const parity = report.scorecard.parity.checks.filter((check) => check.check === 'parity-stage' && check.ok).at(-1);
+  const parityRows = parity?.rows;
+  const parityRowsPerSecond = parity?.rowsPerSecond;
+  const ramp = slices
+    .flatMap((slice) => slice.weights.filter((w) => w.record === 'weight-set').map((w) => ({ slice: slice.name, weight: w.weight, at: w.at })))
+    .sort((a, b) => a.at - b.at)
+    .map(({ slice, weight, at }) => ({ slice, weight, atSecond: (at - t0) / 1000 }));
   const { load } = input;
   const lost = input.acknowledgedOrders - input.ordersFoundOnTarget;
   const failedCalls = input.calls.answers.filter((answer) => answer.status !== 200);
@@ -56,14 +55,14 @@ export function buildScorecard(input: {
   const last = input.calls.answers.filter((answer) => answer.tree).at(-1);
   const onTargetAtEnd = last !== undefined && [...clustersOf(last.tree)].every((cluster) => cluster === 'target');
   const wavesAsPlanned = input.calls.waves.every((wave) => wave.answers === 0 || wave.observed.join() === wave.planned.join());
-  const passed = input.state.status === 'completed' && load.failed === 0 && lost === 0 && input.journalIntact && failedCalls.length === 0 && wavesAsPlanned;
+  const passed = input.state.status === 'completed' && load.failed === 0 && lost === 0 && report.journal.ok && failedCalls.length === 0 && wavesAsPlanned;
   return {
     run: input.run,
     status: input.state.status,
     passed,
     ...(input.error ? { error: input.error } : {}),
     durationSeconds: input.durationMs / 1000,
-    files: { dir: input.dir, plan: input.planFile, journal: input.journalFile },
+    files: { dir: input.dir, plan: input.planFile, journal: input.journalFile, ...(input.reportFile ? { report: input.reportFile } : {}) },
     customers: {
       requests: load.requests, failed: load.failed, failureRate: load.requests ? load.failed / load.requests : 0,
       p50Ms: percentile(load.latenciesMs, 50), p99Ms: percentile(load.latenciesMs, 99), servedBy: load.servedBy, failures: load.failures.slice(0, 20),
@@ -72,21 +71,12 @@ export function buildScorecard(input: {
     calls: {
       requests: input.calls.answers.length, failed: failedCalls.length,
       failures: failedCalls.slice(0, 10).map((answer) => ({ at: answer.at, status: answer.status, ...(answer.error ? { error: answer.error.slice(0, 300) } : {}) })),
-      waves: input.calls.waves, bridges: records.filter((r) => r.type === 'bridge-created').length, onTargetAtEnd,
+      waves: input.calls.waves, bridges: report.bridges.length, onTargetAtEnd,
     },
     stages,
     ramp,
-    journal: { records: records.length, intact: input.journalIntact },
+    journal: { records: report.run.records, intact: report.journal.ok },
   };
-}
-
-function summarize(data: Record<string, unknown>): string {
-  const flat = Object.entries(data).flatMap(([key, value]) =>
-    value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.entries(value as Record<string, unknown>).map(([inner, v]) => [`${key}.${inner}`, v] as const) : [[key, value] as const]);
-  return flat
-    .filter(([, value]) => value !== undefined && typeof value !== 'object')
-    .map(([key, value]) => `${key}=${typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(3) : value}`)
-    .join(' ');
 }
 
 export function renderScorecard(card: Scorecard): string {
@@ -108,6 +98,7 @@ export function renderScorecard(card: Scorecard): string {
       wave.answers === 0 ? '-' : ok(wave.observed.join() === wave.planned.join(), wave.observed.join() === wave.planned.join() ? 'yes' : `no: planned ${wave.planned.join(', ') || 'none'}`),
     ])).trimEnd(),
     `journal: ${card.journal.records} records, ${ok(card.journal.intact, card.journal.intact ? 'hash chain intact' : 'BROKEN')} (${card.files.journal})`,
+    card.files.report ? `run report (MTTD/MTTR, timelines, every stage): ${card.files.report}` : '',
     '',
     ok(card.passed, card.passed ? 'PASS: migrated wave by wave under load with no failed request, no lost write, and every crossing call as planned' : 'FAIL: see above'),
   ];

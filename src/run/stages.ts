@@ -118,7 +118,8 @@ async function checkParity({ services }: StageContext): Promise<StageResult> {
     const shown = report.differences.slice(0, 5).map((d) => `${d.table} ${d.key.join(',')} ${d.kind}`).join('; ');
     throw new FerryError('data.parity', `data parity failed: ${report.differences.length} row(s) differ (${shown})`, { fix: 'inspect those keys on both sides; `ferry data parity` repeats the check' });
   }
-  return { rows: report.rows, rowsPerSecond: Math.round(report.rowsPerSecond), queries: report.queries };
+  // Differences seen while replication was live and gone on re-check: the report counts them as found and repaired.
+  return { rows: report.rows, rowsPerSecond: Math.round(report.rowsPerSecond), queries: report.queries, differences: 0, transientDifferences: report.transientDifferences };
 }
 
 /**
@@ -218,7 +219,7 @@ async function cutOverData({ slice, services, journal }: StageContext): Promise<
   }
   // CronJobs and singletons run where the data is: on the target from now on.
   await singletonsAt('data-cutover', { slice, services, journal });
-  return { writePauseMs: report.writePauseMs, maxWritePauseMs: report.maxWritePauseMs, ...(report.pauseOverLimitMs ? { pauseOverLimitMs: report.pauseOverLimitMs } : {}), givenBack: report.givenBack.length, lockAttempts: report.lockAttempts, failedFreezeMs: report.failedFreezeMs, alreadyDone: report.alreadyDone, sequencesCopied: report.sequencesCopied, reverse: report.reverseDirection, applicationsRepointed: Boolean(services.repointData) };
+  return { writePauseMs: report.writePauseMs, maxWritePauseMs: report.maxWritePauseMs, ...(report.pauseOverLimitMs ? { pauseOverLimitMs: report.pauseOverLimitMs } : {}), givenBack: report.givenBack.length, lockAttempts: report.lockAttempts, failedFreezeMs: report.failedFreezeMs, alreadyDone: report.alreadyDone, sequencesCopied: report.sequencesCopied, reverse: report.reverseDirection, applicationsRepointed: Boolean(services.repointData), ...(report.parity ? { finalParity: { ok: report.parity.ok, rows: report.parity.rows, differences: report.parity.differences.length, transientDifferences: report.parity.transientDifferences } } : {}) };
 }
 
 async function soak({ slice, control, services, journal }: StageContext): Promise<StageResult> {

@@ -35,6 +35,6 @@ test('ferry demo migrates the shop and an eleven-service application under load,
   assert.match(result.stderr, /shop: ramp 25%/);
   const plan = readFileSync(card.files.plan, 'utf8');
   assert.match(plan, /source: env:FERRY_DEMO_SOURCE_DB/);
-  const texts = [result.stdout, result.stderr, plan, readFileSync(card.files.journal, 'utf8'), ...readdirSync(join(dir, 'logs')).map((f) => readFileSync(join(dir, 'logs', f), 'utf8'))];
+  const texts = [result.stdout, result.stderr, plan, readFileSync(card.files.journal, 'utf8'), readFileSync(card.files.report, 'utf8'), ...readdirSync(join(dir, 'logs')).map((f) => readFileSync(join(dir, 'logs', f), 'utf8'))];
   for (const text of texts) assert.doesNotMatch(text, /postgresql:\/\/[^:\s]+:[0-9a-f]{16,}@/, 'a connection string with its password leaked');
 });
