@@ -7,10 +7,12 @@
  * 100-byte JSON body itself, so the origin is never the bottleneck of what is measured.
  *
  * HAProxy runs twice with the same features as the router (weights, a sticky cookie,
- * per-server stats): with `nbthread 1`, the router's shape (one event loop), which the ratio
- * target is judged against, and with `nbthread 2`, HAProxy's default on this 2-core machine,
- * printed beside it. Every run is bounded: wrk by -d and a kill timeout, the generator by
- * its own per-request timeout and a kill timeout.
+ * per-server stats), with `nbthread 1` and `nbthread 2`, and the router twice, with
+ * `--workers 1` and `--workers 2` (issue 21): each is judged against HAProxy at the same
+ * thread count, measured in the same run. A third router with 2 workers and node:cluster's
+ * round-robin scheduling (the primary accepts and hands connections on) is measured beside
+ * the default (SCHED_NONE: the workers accept themselves). Every run is bounded: wrk by -d and
+ * a kill timeout, the generator by its own per-request timeout and a kill timeout.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -63,9 +65,9 @@ const COOKIE = `ferry_user=${USER}`;
 const HAPROXY_THREADS = [1, 2] as const;
 
 interface Targets {
-  urls: { direct: string; haproxy1: string; haproxy2: string; floor: string; router: string; mirroring: string };
-  /** Processes whose CPU time is read around each throughput run. */
-  pids: { haproxy1: number; haproxy2: number; floor: number; router: number };
+  urls: { direct: string; haproxy1: string; haproxy2: string; floor: string; router1: string; router2: string; router2rr: string; mirroring: string };
+  /** Processes whose CPU time (with their children's: the router's workers) is read around each throughput run. */
+  pids: { haproxy1: number; haproxy2: number; floor: number; router1: number; router2: number; router2rr: number };
 }
 
 function haproxyConfig(port: number, originPort: number, threads: number): string {
@@ -96,8 +98,8 @@ backend be_app
 async function startAll(): Promise<Targets> {
   const originPort = await freePort();
   const proxyPorts = { 1: await freePort(), 2: await freePort() };
-  const routerPort = await freePort();
-  const adminPort = await freePort();
+  const routerPorts = { router1: await freePort(), router2: await freePort(), router2rr: await freePort() };
+  const adminPorts = { router1: await freePort(), router2: await freePort(), router2rr: await freePort() };
   const mirrorPort = await freePort();
   const mirrorAdminPort = await freePort();
   const floorPort = await freePort();
@@ -114,12 +116,14 @@ frontend origin
     http-request return status 200 content-type application/json string "${escaped}"
 `);
   for (const threads of HAPROXY_THREADS) writeFileSync(join(dir, `proxy-${threads}.cfg`), haproxyConfig(proxyPorts[threads], originPort, threads));
-  writeFileSync(join(dir, 'router.yaml'), stringify({
-    listen: `127.0.0.1:${routerPort}`,
-    admin: { listen: `127.0.0.1:${adminPort}` },
-    backends: { source: { url: `http://127.0.0.1:${originPort}` }, target: { url: `http://127.0.0.1:${originPort}` } },
-    routes: [{ name: 'bench', source: 'source', target: 'target', weight: 0, stickiness: { mode: 'cookie', name: 'ferry_user' } }],
-  }));
+  for (const name of ['router1', 'router2', 'router2rr'] as const) {
+    writeFileSync(join(dir, `${name}.yaml`), stringify({
+      listen: `127.0.0.1:${routerPorts[name]}`,
+      admin: { listen: `127.0.0.1:${adminPorts[name]}` },
+      backends: { source: { url: `http://127.0.0.1:${originPort}` }, target: { url: `http://127.0.0.1:${originPort}` } },
+      routes: [{ name: 'bench', source: 'source', target: 'target', weight: 0, stickiness: { mode: 'cookie', name: 'ferry_user' } }],
+    }));
+  }
   // The same router with 10% of requests mirrored to the target: the primary's latency must not notice.
   writeFileSync(join(dir, 'router-mirror.yaml'), stringify({
     listen: `127.0.0.1:${mirrorPort}`,
@@ -132,25 +136,36 @@ frontend origin
   const haproxy2 = start('/usr/sbin/haproxy', ['-db', '-f', join(dir, 'proxy-2.cfg')]);
   const floor = start(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./traffic-floor.ts', import.meta.url)), String(floorPort), `http://127.0.0.1:${originPort}`]);
   const ferry = fileURLToPath(new URL('../bin/ferry.js', import.meta.url));
-  const router = start(process.execPath, [ferry, 'router', '--config', join(dir, 'router.yaml')]);
-  start(process.execPath, [ferry, 'router', '--config', join(dir, 'router-mirror.yaml')]);
+  const router1 = start(process.execPath, [ferry, 'router', '--workers', '1', '--config', join(dir, 'router1.yaml')]);
+  const router2 = start(process.execPath, [ferry, 'router', '--workers', '2', '--config', join(dir, 'router2.yaml')]);
+  const router2rr = start(process.execPath, [ferry, 'router', '--workers', '2', '--config', join(dir, 'router2rr.yaml')], { ...process.env, NODE_CLUSTER_SCHED_POLICY: 'rr' });
+  start(process.execPath, [ferry, 'router', '--workers', '1', '--config', join(dir, 'router-mirror.yaml')]);
   const urls = {
     direct: `http://127.0.0.1:${originPort}`,
     haproxy1: `http://127.0.0.1:${proxyPorts[1]}`,
     haproxy2: `http://127.0.0.1:${proxyPorts[2]}`,
     floor: `http://127.0.0.1:${floorPort}`,
-    router: `http://127.0.0.1:${routerPort}`,
+    router1: `http://127.0.0.1:${routerPorts.router1}`,
+    router2: `http://127.0.0.1:${routerPorts.router2}`,
+    router2rr: `http://127.0.0.1:${routerPorts.router2rr}`,
     mirroring: `http://127.0.0.1:${mirrorPort}`,
   };
   for (const [name, url] of Object.entries(urls)) await waitFor(() => up(url), name);
-  return { urls, pids: { haproxy1: haproxy1.pid!, haproxy2: haproxy2.pid!, floor: floor.pid!, router: router.pid! } };
+  return { urls, pids: { haproxy1: haproxy1.pid!, haproxy2: haproxy2.pid!, floor: floor.pid!, router1: router1.pid!, router2: router2.pid!, router2rr: router2rr.pid! } };
 }
 
-/** User + system CPU time of a process so far, in ms (Linux /proc, clock ticks of 10 ms). */
+/** User + system CPU time so far of a process and its live children (a router's workers), in ms (Linux /proc, clock ticks of 10 ms). */
 function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  const own = (Number(fields[11]) + Number(fields[12])) * 10;
+  let children: number[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // no children file: a single process
+  }
+  return own + children.reduce((sum, child) => sum + cpuMs(child), 0);
 }
 
 /** wrk, closed loop: requests per second at saturation, and how many requests were answered. */
@@ -175,19 +190,14 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
   const { urls, pids } = await startAll();
-  const throughputTargets = ['direct', 'haproxy1', 'haproxy2', 'floor', 'router'] as const;
+  const throughputTargets = ['direct', 'haproxy1', 'haproxy2', 'floor', 'router1', 'router2', 'router2rr'] as const;
   type ThroughputTarget = (typeof throughputTargets)[number];
   // Warm up JIT (the router's first seconds run through tsx's compiler) and connection pools.
   for (const name of throughputTargets) await wrk(urls[name], 2);
 
   const rounds = 4;
-  const throughput: Record<ThroughputTarget, number[]> = { direct: [], haproxy1: [], haproxy2: [], floor: [], router: [] };
-  const cpu: Record<Exclude<ThroughputTarget, 'direct'>, { ms: number; requests: number }> = {
-    haproxy1: { ms: 0, requests: 0 },
-    haproxy2: { ms: 0, requests: 0 },
-    floor: { ms: 0, requests: 0 },
-    router: { ms: 0, requests: 0 },
-  };
+  const throughput = Object.fromEntries(throughputTargets.map((name) => [name, [] as number[]])) as Record<ThroughputTarget, number[]>;
+  const cpu = Object.fromEntries(throughputTargets.filter((name) => name !== 'direct').map((name) => [name, { ms: 0, requests: 0 }])) as Record<Exclude<ThroughputTarget, 'direct'>, { ms: number; requests: number }>;
   for (let round = 0; round < rounds; round++) {
     // Interleaved so that noise from other work on the machine falls on all of them alike.
     for (const name of throughputTargets) {
@@ -201,7 +211,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const latencyTargets = ['direct', 'haproxy1', 'router', 'mirroring'] as const;
+  const latencyTargets = ['direct', 'haproxy1', 'haproxy2', 'router1', 'router2', 'mirroring'] as const;
   const connections = 4;
   const latencyRounds = 24;
   const latencySeconds = 0.5;
@@ -218,22 +228,27 @@ async function main(): Promise<void> {
   });
 
   section(`Throughput (wrk -t2 -c64, 100-byte JSON, keep-alive; median of ${rounds} interleaved 3 s runs)`);
-  process.stdout.write('  HAProxy 2.6 runs with the router\'s features (weights, sticky cookie, per-server stats), as nbthread 1\n  (the router\'s shape: one event loop; the ratio target is judged against it) and nbthread 2 (its default here, 2 cores).\n');
+  process.stdout.write('  HAProxy 2.6 with the router\'s features (weights, sticky cookie, per-server stats) at nbthread 1 and 2; the router at\n  --workers 1 and 2 (node:cluster, workers accept from the shared socket); each judged against HAProxy at the same thread count.\n  wrk, the origin and the proxy share this machine\'s cores: the ratios are what a proxy gets of a loaded machine.\n');
   const rps = Object.fromEntries(throughputTargets.map((name) => [name, median(throughput[name])])) as Record<ThroughputTarget, number>;
   report({ name: 'direct to origin', value: rps.direct, unit: 'req/s' });
-  report({ name: 'through HAProxy nbthread 1', value: rps.haproxy1, unit: 'req/s', compare: { kind: 'reference', label: 'direct', value: rps.direct, lowerIsBetter: false } });
-  report({ name: 'through HAProxy nbthread 2', value: rps.haproxy2, unit: 'req/s', compare: { kind: 'reference', label: 'direct', value: rps.direct, lowerIsBetter: false } });
   report({ name: 'through minimal Node proxy (floor: node:http + undici)', value: rps.floor, unit: 'req/s', compare: { kind: 'reference', label: 'HAProxy nbthread 1', value: rps.haproxy1, lowerIsBetter: false } });
-  report({ name: 'through ferry router (1 event loop; sticky, metrics)', value: rps.router, unit: 'req/s', compare: { kind: 'reference', label: 'HAProxy nbthread 1', value: rps.haproxy1, lowerIsBetter: false } });
-  report({ name: 'router / HAProxy nbthread 1 throughput', value: rps.router / rps.haproxy1, unit: '×', compare: { kind: 'target', label: '≥ 0.5×', value: 0.5, lowerIsBetter: false } });
-  report({ name: 'router / HAProxy nbthread 2 throughput', value: rps.router / rps.haproxy2, unit: '×', compare: { kind: 'target', label: '≥ 0.5×', value: 0.5, lowerIsBetter: false } });
+  report({ name: 'through HAProxy nbthread 1', value: rps.haproxy1, unit: 'req/s', compare: { kind: 'reference', label: 'direct', value: rps.direct, lowerIsBetter: false } });
+  report({ name: 'through ferry router --workers 1', value: rps.router1, unit: 'req/s', compare: { kind: 'reference', label: 'HAProxy nbthread 1', value: rps.haproxy1, lowerIsBetter: false } });
+  report({ name: 'through HAProxy nbthread 2', value: rps.haproxy2, unit: 'req/s', compare: { kind: 'reference', label: 'direct', value: rps.direct, lowerIsBetter: false } });
+  report({ name: 'through ferry router --workers 2', value: rps.router2, unit: 'req/s', compare: { kind: 'reference', label: 'HAProxy nbthread 2', value: rps.haproxy2, lowerIsBetter: false } });
+  report({ name: 'through ferry router --workers 2, round-robin accept', value: rps.router2rr, unit: 'req/s', compare: { kind: 'reference', label: 'HAProxy nbthread 2', value: rps.haproxy2, lowerIsBetter: false } });
+  report({ name: 'router 1 worker / HAProxy nbthread 1 throughput', value: rps.router1 / rps.haproxy1, unit: '×', compare: { kind: 'target', label: '≥ 0.5×', value: 0.5, lowerIsBetter: false } });
+  report({ name: 'router 2 workers / HAProxy nbthread 2 throughput', value: rps.router2 / rps.haproxy2, unit: '×', compare: { kind: 'target', label: '≥ 0.5×', value: 0.5, lowerIsBetter: false } });
+  report({ name: 'router 2 workers / router 1 worker throughput', value: rps.router2 / rps.router1, unit: '×' });
   const perRequest = (name: keyof typeof cpu) => (cpu[name].requests > 0 ? (cpu[name].ms * 1000) / cpu[name].requests : Number.NaN);
-  section('CPU time per proxied request (user + system of the proxy process, all throughput runs; less noisy than req/s)');
+  section('CPU time per proxied request (user + system of the proxy\'s processes, all throughput runs; less noisy than req/s)');
   report({ name: 'HAProxy nbthread 1', value: perRequest('haproxy1'), unit: 'µs' });
   report({ name: 'HAProxy nbthread 2', value: perRequest('haproxy2'), unit: 'µs', compare: { kind: 'reference', label: 'nbthread 1', value: perRequest('haproxy1'), lowerIsBetter: true } });
   report({ name: 'minimal Node proxy (floor)', value: perRequest('floor'), unit: 'µs', compare: { kind: 'reference', label: 'HAProxy nbthread 1', value: perRequest('haproxy1'), lowerIsBetter: true } });
-  report({ name: 'ferry router', value: perRequest('router'), unit: 'µs', compare: { kind: 'reference', label: 'HAProxy nbthread 1', value: perRequest('haproxy1'), lowerIsBetter: true } });
-  report({ name: 'ferry router / minimal Node proxy', value: perRequest('router') / perRequest('floor'), unit: '×', compare: { kind: 'reference', label: 'floor', value: 1, lowerIsBetter: true } });
+  report({ name: 'ferry router --workers 1', value: perRequest('router1'), unit: 'µs', compare: { kind: 'reference', label: 'HAProxy nbthread 1', value: perRequest('haproxy1'), lowerIsBetter: true } });
+  report({ name: 'ferry router --workers 2', value: perRequest('router2'), unit: 'µs', compare: { kind: 'reference', label: 'HAProxy nbthread 2', value: perRequest('haproxy2'), lowerIsBetter: true } });
+  report({ name: 'ferry router --workers 2, round-robin accept', value: perRequest('router2rr'), unit: 'µs', compare: { kind: 'reference', label: 'HAProxy nbthread 2', value: perRequest('haproxy2'), lowerIsBetter: true } });
+  report({ name: 'ferry router 1 worker / minimal Node proxy', value: perRequest('router1') / perRequest('floor'), unit: '×', compare: { kind: 'reference', label: 'floor', value: 1, lowerIsBetter: true } });
 
   section(`Latency at 2,000 req/s (open loop from a separate process, ${connections} keep-alive connections, ${latencyRounds}×${latencySeconds} s per target interleaved; percentiles over all samples)`);
   const l = latency;
@@ -243,13 +258,17 @@ async function main(): Promise<void> {
   process.stdout.write(`  samples per target: ${latencyTargets.map((name) => `${name} ${l[name]!.samples}`).join(', ')}; generator send lateness p99 ≤ ${sendLate.toFixed(2)} ms (not in the figures)\n`);
   report({ name: 'direct p50', value: l.direct!.p50, unit: 'ms' });
   report({ name: 'direct p99', value: l.direct!.p99, unit: 'ms' });
-  report({ name: 'HAProxy nbthread 1 p99', value: l.haproxy1!.p99, unit: 'ms', compare: { kind: 'reference', label: 'direct', value: l.direct!.p99, lowerIsBetter: true } });
-  report({ name: 'router p50', value: l.router!.p50, unit: 'ms', compare: { kind: 'reference', label: 'direct', value: l.direct!.p50, lowerIsBetter: true } });
-  report({ name: 'router p99', value: l.router!.p99, unit: 'ms', compare: { kind: 'reference', label: 'direct', value: l.direct!.p99, lowerIsBetter: true } });
-  report({ name: 'router p99.9', value: l.router!.p999, unit: 'ms', compare: { kind: 'reference', label: 'direct', value: l.direct!.p999, lowerIsBetter: true } });
-  report({ name: 'HAProxy added p99 (reference)', value: l.haproxy1!.p99 - l.direct!.p99, unit: 'ms' });
-  report({ name: 'router added p99', value: l.router!.p99 - l.direct!.p99, unit: 'ms', compare: { kind: 'target', label: '< 1 ms', value: 1, lowerIsBetter: true } });
-  report({ name: 'router p99 with 10% mirrored to the target', value: l.mirroring!.p99, unit: 'ms', compare: { kind: 'target', label: 'within 10% of no mirroring', value: l.router!.p99 * 1.1, lowerIsBetter: true } });
+  report({ name: 'router 1 worker p50', value: l.router1!.p50, unit: 'ms', compare: { kind: 'reference', label: 'direct', value: l.direct!.p50, lowerIsBetter: true } });
+  report({ name: 'router 1 worker p99', value: l.router1!.p99, unit: 'ms', compare: { kind: 'reference', label: 'HAProxy nbthread 1', value: l.haproxy1!.p99, lowerIsBetter: true } });
+  report({ name: 'router 2 workers p99', value: l.router2!.p99, unit: 'ms', compare: { kind: 'reference', label: 'HAProxy nbthread 2', value: l.haproxy2!.p99, lowerIsBetter: true } });
+  report({ name: 'router 1 worker p99.9', value: l.router1!.p999, unit: 'ms', compare: { kind: 'reference', label: 'direct', value: l.direct!.p999, lowerIsBetter: true } });
+  report({ name: 'router 2 workers p99.9', value: l.router2!.p999, unit: 'ms', compare: { kind: 'reference', label: 'direct', value: l.direct!.p999, lowerIsBetter: true } });
+  const added = (name: 'haproxy1' | 'haproxy2' | 'router1' | 'router2') => l[name]!.p99 - l.direct!.p99;
+  report({ name: 'router 1 worker added p99', value: added('router1'), unit: 'ms', compare: { kind: 'reference', label: 'HAProxy nbthread 1 added p99', value: added('haproxy1'), lowerIsBetter: true } });
+  report({ name: 'router 2 workers added p99', value: added('router2'), unit: 'ms', compare: { kind: 'reference', label: 'HAProxy nbthread 2 added p99', value: added('haproxy2'), lowerIsBetter: true } });
+  report({ name: 'router 1 worker added p99 (target)', value: added('router1'), unit: 'ms', compare: { kind: 'target', label: '< 1 ms', value: 1, lowerIsBetter: true } });
+  report({ name: 'router 2 workers added p99 (target)', value: added('router2'), unit: 'ms', compare: { kind: 'target', label: '< 1 ms', value: 1, lowerIsBetter: true } });
+  report({ name: 'router p99 with 10% mirrored to the target', value: l.mirroring!.p99, unit: 'ms', compare: { kind: 'target', label: 'within 10% of no mirroring', value: l.router1!.p99 * 1.1, lowerIsBetter: true } });
   const failed = latencyTargets.reduce((sum, name) => sum + l[name]!.failed, 0);
   report({ name: 'failed requests (all latency runs)', value: failed, unit: 'requests', compare: { kind: 'target', label: '0', value: 0, lowerIsBetter: true } });
 }
