@@ -2,8 +2,8 @@
 // The dashboard: a runs list and one run's live view, over the server's JSON API and
 // server-sent events. The session token is an HttpOnly cookie the server set when the printed
 // URL was opened; this code never sees it.
-import { auditTrail, bridges, currentWave, dataResults, samplesOf, shadowResults, slicesWithSamples, STAGES, stageTimings, weightSteps } from './derive.js';
-import { clearChart, dropCharts, sampleCharts, weightChart } from './charts.js';
+import { auditTrail, bridges, currentWave, dataResults, lagPoints, samplesOf, shadowRates, shadowResults, slicesWithSamples, STAGES, stageTimings, weightSteps } from './derive.js';
+import { clearChart, dropCharts, lagChart, sampleCharts, shadowChart, weightChart } from './charts.js';
 
 const main = document.getElementById('main');
 const live = document.getElementById('live');
@@ -114,7 +114,7 @@ function showRun(id) {
       <div class="card"><h3>p99 latency</h3><div id="chart-p99" class="chart"></div></div>
       <div class="card"><h3>Replication lag</h3><div id="chart-lag" class="chart"></div></div>
       <div class="card"><h3>Data: lag, parity, cutover</h3><div id="data"></div></div>
-      <div class="card"><h3>Shadow comparisons</h3><div id="shadow"></div></div>
+      <div class="card"><h3>Shadow comparisons</h3><div id="chart-shadow" class="chart"></div><div id="shadow"></div></div>
       <div class="card"><h3>Cross-cluster calls of the current wave</h3><div id="bridges"></div></div>
     </div>
     <div class="card"><h3>Audit trail</h3><div id="audit"></div></div>
@@ -218,7 +218,7 @@ function renderRun() {
   }
   if (!current.chartSlice || !sampled.includes(current.chartSlice)) current.chartSlice = sampled.find((name) => state.slices.find((s) => s.name === name)?.stages.ramp === 'running') ?? sampled.at(-1) ?? null;
   if (current.chartSlice) select.value = current.chartSlice;
-  const elements = { rps: document.getElementById('chart-rps'), errors: document.getElementById('chart-errors'), p99: document.getElementById('chart-p99'), lag: document.getElementById('chart-lag') };
+  const elements = { rps: document.getElementById('chart-rps'), errors: document.getElementById('chart-errors'), p99: document.getElementById('chart-p99') };
   const rows = current.chartSlice ? samplesOf(records, current.chartSlice) : [];
   elements.rps.dataset.samples = String(rows.length);
   if (rows.length) sampleCharts(elements, rows);
@@ -227,21 +227,29 @@ function renderRun() {
     clearChart('rps', elements.rps, note);
     clearChart('errors', elements.errors, note);
     clearChart('p99', elements.p99, note);
-    clearChart('lag', elements.lag, note);
   }
+  lagChart(document.getElementById('chart-lag'), lagPoints(records));
 
   // Data
   const data = dataResults(records);
   fill('data', data.length ? `<table><thead><tr><th>SLICE</th><th>LAG</th><th>PARITY</th><th>CUTOVER</th></tr></thead><tbody>${data.map((d) => `<tr><td>${h(d.slice)}</td>
-    <td>${d.lagMs !== undefined ? h(duration(d.lagMs)) : d.syncLagSeconds !== undefined ? `${h(d.syncLagSeconds)} s at sync` : '–'}</td>
-    <td>${d.parity ? (d.parity.ok ? `<span class="s-done">equal</span> (${h(d.parity.rows)} rows)` : `<span class="s-failed">${h(d.parity.error)}</span>`) : '–'}</td>
+    <td>${d.lagMs !== undefined ? h(duration(d.lagMs)) : d.syncLagSeconds !== undefined ? `${h(d.syncLagSeconds)} s at sync` : '–'}${d.tables ? `<div class="dim">${h(d.tablesReady ?? d.tables)} of ${h(d.tables)} tables ready</div>` : ''}</td>
+    <td>${d.parity ? (d.parity.ok ? `<span class="s-done">equal</span> (${h(d.parity.rows)} rows${d.parity.transient ? `; ${h(d.parity.transient)} differed while replication was live, gone on re-check` : ''})` : `<span class="s-failed">${h(d.parity.error)}</span>`) : '–'}</td>
     <td>${d.cutover ? (d.cutover.error ? `<span class="s-failed">${h(d.cutover.error)}</span>` : `write pause ${h(duration(d.cutover.writePauseMs))} (limit ${h(duration(d.cutover.maxWritePauseMs))})`) : '–'}</td></tr>`).join('')}</tbody></table>` : '<p class="empty">No slice of this run has moved data yet.</p>');
 
-  // Shadow
+  // Shadow: the mismatch rate as it was compared, the result, and the differing pairs kept
+  shadowChart(document.getElementById('chart-shadow'), shadowRates(records));
   const shadows = shadowResults(records);
-  fill('shadow', shadows.length ? shadows.map((s) => `<div><b>${h(s.slice)}</b>: ${s.error ? `<span class="s-failed">${h(s.error)}</span>` : s.compared !== undefined ? `${h(s.compared)} compared, ${h(s.mismatched)} differed — mismatch rate ${h(pct(s.mismatchRate ?? (s.compared ? s.mismatched / s.compared : 0)))}${s.inconclusive ? ' (inconclusive)' : ''}` : 'comparing…'}
-    ${s.rampCompared !== undefined ? `<div class="dim">during the ramp: ${h(s.rampCompared)} compared, ${h(s.rampMismatched)} differed (${h(pct(s.rampCompared ? s.rampMismatched / s.rampCompared : 0))})</div>` : ''}
-    ${(s.samples ?? []).slice(0, 5).map((sample) => `<pre>${h(JSON.stringify(sample, null, 1))}</pre>`).join('')}</div>`).join('') : '<p class="empty">No shadow comparison in this run (mirroring off, or not reached yet).</p>');
+  fill('shadow', shadows.length ? shadows.map((s) => {
+    const figures = s.compared !== undefined ? s : s.live;
+    const summary = s.error ? `<span class="s-failed">${h(s.error)}</span>`
+      : figures ? `${h(figures.compared)} compared, ${h(figures.mismatched)} differed — mismatch rate ${h(pct(s.mismatchRate ?? (figures.compared ? figures.mismatched / figures.compared : 0)))}${s.inconclusive ? ' (inconclusive)' : s.compared === undefined ? ' (comparing…)' : ''}`
+        : 'comparing…';
+    const samples = (s.samples?.length ? s.samples : s.liveSamples ?? []).slice(-3);
+    return `<div data-testid="shadow-${h(s.slice)}"><b>${h(s.slice)}</b>: ${summary}
+      ${s.rampCompared !== undefined ? `<div class="dim">during the ramp: ${h(s.rampCompared)} compared, ${h(s.rampMismatched)} differed (${h(pct(s.rampCompared ? s.rampMismatched / s.rampCompared : 0))})</div>` : ''}
+      ${samples.map(sampleDiff).join('')}</div>`;
+  }).join('') : '<p class="empty">No shadow comparison in this run (mirroring off, or not reached yet).</p>');
 
   // Cross-cluster calls of the current wave, and the bridges serving them
   const wave = currentWave(state);
@@ -257,6 +265,16 @@ function renderRun() {
   fill('audit', audit.length ? `<table data-testid="audit"><thead><tr><th>TIME</th><th>ACTOR</th><th>EVENT</th><th>SLICE</th><th>DETAIL</th></tr></thead><tbody>${audit.slice(-40).reverse().map((r) => `<tr><td>${h(when(r.at))}</td><td class="${r.actor === 'ferry' ? 'dim' : 'actor'}">${h(r.actor)}</td><td>${h(r.type)}</td><td>${h(r.data.slice ?? '')}</td><td>${h(detail(r))}</td></tr>`).join('')}</tbody></table>` : '<p class="empty">Nothing yet.</p>');
 
   fill('journal', `<table><thead><tr><th>#</th><th>TIME</th><th>TYPE</th><th>ACTOR</th><th>DATA</th></tr></thead><tbody>${records.slice(-25).reverse().map((r) => `<tr><td>${h(r.seq)}</td><td>${h(when(r.at))}</td><td>${h(r.type)}</td><td>${h(r.actor)}</td><td><code>${h(JSON.stringify(r.data).slice(0, 220))}</code></td></tr>`).join('')}</tbody></table>`);
+}
+
+const excerpt = (value) => (typeof value === 'string' ? value : JSON.stringify(value) ?? '').slice(0, 300);
+
+/** One differing pair as the router kept it: what differed, then both answers side by side. */
+function sampleDiff(sample) {
+  if (!sample || typeof sample !== 'object') return `<pre>${h(excerpt(sample))}</pre>`;
+  const differences = (sample.differences ?? []).slice(0, 6).map((d) => `<li>${h(d.reason)}${d.path ? ` <code>${h(d.path)}</code>` : ''}: <code>${h(excerpt(d.primary))}</code> → <code>${h(excerpt(d.shadow))}</code></li>`).join('');
+  const side = (name, answer) => (answer ? `<div><div class="dim">${name}: ${h(answer.status)}</div><pre>${h(excerpt(answer.body))}</pre></div>` : '');
+  return `<div class="diff"><div><b>${h(sample.method ?? '')} ${h(sample.path ?? '')}</b></div>${differences ? `<ul>${differences}</ul>` : ''}<div class="sides">${side('source (primary)', sample.primary)}${side('target (shadow)', sample.shadow)}</div></div>`;
 }
 
 function detail(record) {

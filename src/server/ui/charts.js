@@ -3,7 +3,7 @@
 // figure, created once and given new data as records arrive.
 import uPlot from '/vendor/uPlot.esm.js';
 
-const COLORS = { target: '#2b6cb0', source: '#b7791f', lag: '#6b46c1' };
+const COLORS = { target: '#2b6cb0', source: '#b7791f' };
 const PALETTE = ['#2b6cb0', '#c53030', '#1f8f4e', '#b7791f', '#6b46c1', '#2c7a7b', '#97266d', '#4a5568'];
 
 const charts = new Map();
@@ -73,7 +73,7 @@ export function weightChart(element, steps, slices) {
   });
 }
 
-/** Per side of one slice: requests/s, error rate, p99; and replication lag. */
+/** Per side of one slice: requests/s, error rate, p99. */
 export function sampleCharts(elements, rows) {
   const x = rows.map((r) => r.at);
   const sides = (pick) => [rows.map((r) => pick(r.target)), rows.map((r) => pick(r.source))];
@@ -81,6 +81,23 @@ export function sampleCharts(elements, rows) {
   drawChart('rps', elements.rps, { series: bySide, data: [x, ...sides((s) => s.rps)], yLabel: 'requests/s' });
   drawChart('errors', elements.errors, { series: bySide, data: [x, ...sides((s) => (s.errorRate === null ? null : s.errorRate * 100))], yLabel: 'errors %' });
   drawChart('p99', elements.p99, { series: bySide, data: [x, ...sides((s) => s.p99)], yLabel: 'p99 ms' });
-  if (rows.some((r) => r.lagMs !== null)) drawChart('lag', elements.lag, { series: [{ label: 'replication lag', color: COLORS.lag }], data: [x, rows.map((r) => r.lagMs)], yLabel: 'lag ms' });
-  else clearChart('lag', elements.lag, 'No replication lag sampled (the slice moves no database, or its ramp has not started).');
+}
+
+/** One line per slice over time (points: { slice, at, value }). */
+function perSliceChart(id, element, points, yLabel, empty) {
+  const slices = [...new Set(points.map((p) => p.slice))];
+  if (slices.length === 0) return clearChart(id, element, empty);
+  const times = [...new Set(points.map((p) => p.at))].sort((a, b) => a - b);
+  const columns = slices.map((slice) => times.map((t) => points.find((p) => p.slice === slice && p.at === t)?.value ?? null));
+  drawChart(id, element, { series: slices.map((slice, i) => ({ label: slice, color: PALETTE[i % PALETTE.length] })), data: [times, ...columns], yLabel });
+}
+
+/** Shadow mismatch rate of every slice compared so far. */
+export function shadowChart(element, points) {
+  perSliceChart('shadow', element, points.map((p) => ({ slice: p.slice, at: p.at, value: p.rate })), 'mismatch %', 'No mirrored request compared yet.');
+}
+
+/** Replication lag of every slice that moves a database. */
+export function lagChart(element, points) {
+  perSliceChart('lag', element, points, 'lag ms', 'No replication lag sampled (no slice moves a database, or none has started syncing).');
 }

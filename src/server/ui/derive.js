@@ -64,6 +64,12 @@ export function shadowResults(records) {
     if (d.stage === 'shadow' && record.type === 'stage-completed') Object.assign(get(d.slice), { compared: d.compared, mismatched: d.mismatched, mismatchRate: d.mismatchRate, inconclusive: d.inconclusive, samples: d.samples ?? [], at: record.at });
     if (d.stage === 'shadow' && record.type === 'stage-failed') Object.assign(get(d.slice), { error: d.error, at: record.at });
     if (record.type === 'shadow-extended') Object.assign(get(d.slice), { extensions: d.extension });
+    // The running comparison while the shadow window lasts (superseded by the stage's result).
+    if (record.type === 'shadow-sample') {
+      const entry = get(d.slice);
+      entry.live = { compared: d.compared, mismatched: d.mismatched, at: record.at };
+      if (Array.isArray(d.samples) && d.samples.length) entry.liveSamples = d.samples;
+    }
     if (record.type === 'ramp-sample' && d.shadow) {
       const entry = get(d.slice);
       entry.rampCompared = (entry.rampCompared ?? 0) + d.shadow.compared;
@@ -81,11 +87,12 @@ export function dataResults(records) {
     const d = record.data ?? {};
     if (typeof d.slice !== 'string') continue;
     if (d.stage === 'data-sync' && record.type === 'stage-completed') Object.assign(get(d.slice), { syncLagSeconds: d.lagSeconds, tables: d.tables });
-    if (d.stage === 'parity' && record.type === 'stage-completed') Object.assign(get(d.slice), { parity: { ok: true, rows: d.rows, rowsPerSecond: d.rowsPerSecond, at: record.at } });
+    if (d.stage === 'parity' && record.type === 'stage-completed') Object.assign(get(d.slice), { parity: { ok: true, rows: d.rows, rowsPerSecond: d.rowsPerSecond, differences: d.differences, transient: d.transientDifferences, at: record.at } });
     if (d.stage === 'parity' && record.type === 'stage-failed') Object.assign(get(d.slice), { parity: { ok: false, error: d.error, at: record.at } });
     if (d.stage === 'data-cutover' && record.type === 'stage-completed') Object.assign(get(d.slice), { cutover: { writePauseMs: d.writePauseMs, maxWritePauseMs: d.maxWritePauseMs } });
     if (d.stage === 'data-cutover' && record.type === 'stage-failed') Object.assign(get(d.slice), { cutover: { error: d.error } });
-    if (record.type === 'ramp-sample' && typeof d.replicationLagMs === 'number') get(d.slice).lagMs = d.replicationLagMs;
+    if ((record.type === 'ramp-sample' || record.type === 'lag-sample') && typeof d.replicationLagMs === 'number') get(d.slice).lagMs = d.replicationLagMs;
+    if (record.type === 'lag-sample') Object.assign(get(d.slice), { tablesReady: d.tablesReady, tables: d.tables });
   }
   return [...bySlice.values()];
 }
@@ -116,4 +123,14 @@ export function currentWave(state) {
 const CONTROL = new Set(['run-started', 'run-resumed', 'run-paused', 'run-aborted', 'run-completed', 'run-failed', 'approval-requested', 'approved', 'rollback-started', 'rollback-slice', 'rollback-completed', 'rolled-back']);
 export function auditTrail(records) {
   return records.filter((record) => record.actor !== 'ferry' || CONTROL.has(record.type));
+}
+
+/** Mismatch rate (%) of each slice's shadow comparison over time, from its shadow-sample records. */
+export function shadowRates(records) {
+  return records.filter((r) => r.type === 'shadow-sample' && r.data.compared > 0).map((r) => ({ slice: r.data.slice, at: ms(r.at) / 1000, rate: (100 * r.data.mismatched) / r.data.compared }));
+}
+
+/** Replication lag of every slice over time: data sync's lag-sample, then the ramp's samples. */
+export function lagPoints(records) {
+  return records.filter((r) => (r.type === 'lag-sample' || r.type === 'ramp-sample') && typeof r.data.replicationLagMs === 'number').map((r) => ({ slice: r.data.slice, at: ms(r.type === 'ramp-sample' ? r.data.to : r.at) / 1000, value: r.data.replicationLagMs }));
 }

@@ -1,6 +1,7 @@
 /**
  * The dashboard in a real browser (Debian's Chromium through playwright-core) during real lab
- * runs: a slice that names approvers waits; the page shows it held, its Approve button
+ * runs: a slice that names approvers waits; the page shows it held; Pause stops the process
+ * driving it and Resume drives it on in the dashboard's own process; its Approve button
  * approves as the person whose credentials started `ferry ui` (alice, as the target cluster
  * says: SelfSubjectReview), and the page then shows the weight moving and the run completing.
  * Then `ferry run --ui` serves the same page from the driving process. Screenshots are kept in
@@ -61,7 +62,7 @@ async function prometheusSeesLoad(): Promise<void> {
 
 const text = (page: Page, testId: string) => page.getByTestId(testId).textContent({ timeout: 60_000 });
 
-test('ferry ui: a held slice is approved from the page as the user who started it, and the page shows the weight move and the run complete', async (t) => {
+test('ferry ui: a held slice is paused, resumed by the dashboard and approved from the page as the user who started it; the page shows the weight move and the run complete', async (t) => {
   const stateDir = join(stage.lab.dir, 'state-ui');
   const plan = await stage.writePlan('ui', (_plan, slice) => {
     slice.approvers = ['alice'];
@@ -90,6 +91,17 @@ test('ferry ui: a held slice is approved from the page as the user who started i
     assert.equal(await text(page, 'weight-adservice'), '0%');
     await page.screenshot({ path: join(shots, '1-held.png'), fullPage: true });
 
+    // Paused from the page while held: the driving process stops; the dashboard's own process resumes it.
+    await page.getByTestId('pause').click();
+    assert.equal(await run.closed, 1, run.stderr);
+    assert.equal(JSON.parse(run.stdout).status, 'paused');
+    await page.getByTestId('run-status').filter({ hasText: 'paused' }).waitFor({ timeout: 10_000 });
+    const resume = page.getByTestId('resume');
+    await page.waitForFunction(() => !(document.querySelector('[data-testid="resume"]') as HTMLButtonElement).disabled, undefined, { timeout: 10_000 });
+    await resume.click();
+    await page.getByTestId('message').filter({ hasText: 'resume started' }).waitFor({ timeout: 10_000 });
+    await page.getByTestId('run-status').filter({ hasText: 'waiting-approval' }).waitFor({ timeout: 30_000 });
+
     await approve.click();
     await page.getByTestId('message').filter({ hasText: 'approval of adservice by alice recorded' }).waitFor({ timeout: 20_000 });
     // The weight changes on the page as the run ramps (live over server-sent events).
@@ -97,6 +109,7 @@ test('ferry ui: a held slice is approved from the page as the user who started i
     await page.screenshot({ path: join(shots, '2-ramping.png'), fullPage: true });
     await page.getByTestId('run-status').filter({ hasText: 'completed' }).waitFor({ timeout: 90_000 });
     assert.equal(await text(page, 'weight-adservice'), '100%');
+    await until('the dashboard to say the run completed', () => /run \S+: completed/.test(ui.stderr), 10_000);
     // The charts drew every ramp sample of the journal (uPlot canvases), with the requests each side served.
     const samples = stage.journal(stateDir, id).filter((record) => record.type === 'ramp-sample');
     assert.ok(samples.some((record) => record.data.source.requests > 0 && record.data.target.requests > 0), 'both sides served requests during the ramp');
@@ -107,10 +120,8 @@ test('ferry ui: a held slice is approved from the page as the user who started i
     await page.screenshot({ path: join(shots, '3-completed.png'), fullPage: true });
     t.diagnostic(`screenshots in ${shots}`);
 
-    assert.equal(await run.closed, 0, run.stderr);
-    assert.equal(JSON.parse(run.stdout).status, 'completed');
-    const approved = stage.journal(stateDir, id).find((record) => record.type === 'approved');
-    assert.equal(approved.actor, 'alice', 'the journal names the token\'s identity as the approver');
+    const records = stage.journal(stateDir, id);
+    assert.deepEqual(records.filter((record) => ['run-paused', 'run-resumed', 'approved', 'run-completed'].includes(record.type)).map((record) => `${record.type} ${record.actor}`), ['run-paused ferry', 'run-resumed ferry', 'approved alice', 'run-completed ferry']);
     assert.deepEqual(problems, []);
   } finally {
     await page.close();
