@@ -93,7 +93,7 @@ before(async () => {
       { name: 'ops', type: 'webhook', url: hook.url, secret: 'env:FERRY_TEST_HOOK_KEY' },
       { name: 'flaky', type: 'webhook', url: flaky.url, events: ['run-started', 'approval-needed', 'run-completed'] },
       { name: 'down', type: 'webhook', url: down, timeout: '30s', giveUpAfter: '5m' },
-      { name: 'hangs', type: 'webhook', url: hangs.url, timeout: '30s', giveUpAfter: '5m' },
+      { name: 'hangs', type: 'webhook', url: hangs.url, timeout: '60s', giveUpAfter: '5m' },
       { name: 'chat', type: 'slack', urlFrom: 'env:FERRY_TEST_SLACK_URL', events: ['approval-needed', 'run-completed'] },
     ];
   });
@@ -147,21 +147,23 @@ test('the webhook gets each notification once, in order, signed, within moments 
   for (const event of ['run-started', 'stage-changed', 'approval-needed', 'approved', 'weight-changed', 'run-completed']) assert.ok(bodies.some((body) => body.event === event), `told ${event}`);
   assert.ok(hook.received.every(verified), 'every signature verifies');
   assert.deepEqual(hook.received.map((request) => request.headers['x-ferry-delivery']), bodies.map((body) => `${run}.${body.seq}`));
-  const late = hook.received.map((request, i) => request.arrivedAt - Date.parse(bodies[i].at)).filter((ms) => ms > 1000);
-  assert.deepEqual(late, [], 'no notification reached the healthy receiver more than 1 s after its record');
+  const late = hook.received.map((request, i) => request.arrivedAt - Date.parse(bodies[i].at)).filter((ms) => ms > 2000);
+  assert.deepEqual(late, [], 'no notification reached the healthy receiver more than 2 s after its record');
 });
 
-test('receivers that are down or never answer delay no record; the run ends within the flush bound; what was not delivered is journaled once', () => {
+test('receivers that are down or never answer delay no record; the run ends within the flush bound; what was not delivered is journaled once', (t) => {
   const records = journal();
   const at = (predicate: (r: any) => boolean) => Date.parse(records.find(predicate)!.at);
   const approved = at((r) => r.type === 'approved');
   const completed = at((r) => r.type === 'run-completed');
-  // Blocking on the hanging receiver would cost 30 s per record.
-  assert.ok(completed - approved < 20_000, `approval to completion took ${completed - approved} ms`);
-  const gaps = records.slice(1).map((r: any, i: number) => Date.parse(r.at) - Date.parse(records[i].at));
-  assert.ok(Math.max(...gaps) < 10_000, `largest gap between records ${Math.max(...gaps)} ms`);
-  assert.ok(closedAt - completed < FLUSH_BOUND_MS + 3000, `the process ended ${closedAt - completed} ms after run-completed`);
+  // Waiting on the hanging receiver would cost 60 s per record (its timeout), on the one that is down seconds of backoff per record.
+  assert.ok(completed - approved < 40_000, `approval to completion took ${completed - approved} ms`);
+  const gaps = records.slice(1).map((r: any, i: number) => (r.type === 'approved' ? 0 : Date.parse(r.at) - Date.parse(records[i].at)));
+  assert.ok(Math.max(...gaps) < 30_000, `largest gap between records (the approval aside) ${Math.max(...gaps)} ms`);
+  assert.ok(closedAt - completed < FLUSH_BOUND_MS + 6000, `the process ended ${closedAt - completed} ms after run-completed`);
   assert.equal(hangs.received.length > 0, true, 'the hanging receiver was tried');
+  const delays = hook.received.map((request) => request.arrivedAt - Date.parse(JSON.parse(request.body).at));
+  t.diagnostic(`approved→completed ${completed - approved} ms; process closed ${closedAt - completed} ms after run-completed; healthy receiver delay max ${Math.max(...delays)} ms over ${delays.length}`);
   const undelivered = records.filter((r: any) => r.type === 'notifications-undelivered');
   assert.equal(undelivered.length, 1);
   assert.deepEqual(undelivered[0].data.receivers.map((r: any) => r.name).sort(), ['down', 'hangs']);
