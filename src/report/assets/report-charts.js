@@ -30,13 +30,26 @@
     return marks;
   }
 
-  function markerPlugin(marks) {
+  function markerPlugin(marks, holdLast) {
     return {
       hooks: {
         draw: [function (u) {
           var ctx = u.ctx;
           var ratio = window.devicePixelRatio || 1;
           ctx.save();
+          // A weight holds until the next one: the last is drawn on to the end of the run (dotted), not as a point.
+          var xs = u.data[0];
+          if (holdLast && xs.length > 0) {
+            var lastX = u.valToPos(xs[xs.length - 1], 'x', true);
+            var lastY = u.valToPos(u.data[1][xs.length - 1], 'y', true);
+            ctx.strokeStyle = holdLast;
+            ctx.lineWidth = 2 * ratio;
+            ctx.setLineDash([2 * ratio, 3 * ratio]);
+            ctx.beginPath();
+            ctx.moveTo(lastX, lastY);
+            ctx.lineTo(u.bbox.left + u.bbox.width, lastY);
+            ctx.stroke();
+          }
           ctx.font = (11 * ratio) + 'px sans-serif';
           marks.forEach(function (mark, i) {
             var x = u.valToPos(mark.at / 1000, 'x', true);
@@ -57,7 +70,7 @@
     };
   }
 
-  function draw(container, slice, kind, title, yLabel, series, data, yRange) {
+  function draw(container, slice, kind, title, yLabel, series, data, yRange, holdLast) {
     var box = document.createElement('div');
     box.className = 'chart';
     box.setAttribute('data-kind', kind);
@@ -74,7 +87,7 @@
       },
       series: [{ label: 'time (UTC)' }].concat(series),
       axes: [{}, { label: yLabel }],
-      plugins: [markerPlugin(marksOf(slice.name))],
+      plugins: [markerPlugin(marksOf(slice.name), holdLast)],
     };
     var plot = new uPlot(opts, data, box);
     charts.push({ slice: slice.name, kind: kind, series: series.map(function (s) { return s.label; }), plot: plot });
@@ -95,7 +108,7 @@
       draw(container, slice, 'weight', slice.name + ': target weight', '%',
         [{ label: 'target weight %', stroke: colors.weight, width: 2, paths: uPlot.paths.stepped({ align: 1 }), points: { show: true } }],
         [slice.weights.map(function (w) { return w.at / 1000; }), slice.weights.map(function (w) { return w.weight; })],
-        [0, 100]);
+        [0, 100], colors.weight);
     }
     var samples = slice.samples;
     if (samples.length > 0) {
