@@ -218,4 +218,19 @@ test('the HTML is one self-contained file: uPlot inlined, no external reference,
   assert.doesNotMatch(html, /<(script|link|img|iframe)[^>]+(src|href)=/i);
   assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
   assert.doesNotMatch(html, /<\/script><script>alert/);
+  assert.deepEqual(unbalancedTags(html), [], 'every element closed, in order');
 });
+
+/** Elements opened and not closed in order (script and style bodies skipped; void elements need no end). */
+function unbalancedTags(html: string): string[] {
+  const text = html.replace(/<(script|style)\b[^>]*>[\s\S]*?<\/\1>/gi, '<$1></$1>');
+  const stack: string[] = [];
+  const problems: string[] = [];
+  for (const [, end, name] of text.matchAll(/<(\/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>/g)) {
+    const tag = name!.toLowerCase();
+    if (['meta', 'br', 'img', 'link', 'input', 'hr'].includes(tag)) continue;
+    if (!end) stack.push(tag);
+    else if (stack.pop() !== tag) problems.push(`</${tag}>`);
+  }
+  return [...problems, ...stack.map((tag) => `<${tag}> not closed`)];
+}
