@@ -193,11 +193,9 @@ export async function startRouterCluster(config: RouterConfig, options: RouterCl
           reject(error);
         },
       };
-      // The first worker alone, so that the others share the port it got for port 0.
-      const first = fork();
-      first.worker.once('listening', () => {
-        for (let i = 1; i < options.workers; i++) fork();
-      });
+      // All at once: the primary keys shared listeners by address, port and the worker's n-th
+      // listen on them, so with port 0 every worker still gets the port the first bind got.
+      for (let i = 0; i < options.workers; i++) fork();
     });
   } catch (error) {
     closing = true;
