@@ -68,6 +68,7 @@ export class RunMetrics {
   private readonly shadowMismatched: Gauge<'run' | 'slice'>;
   private readonly parityDifferences: Gauge<'run' | 'slice'>;
   private readonly parityRows: Gauge<'run' | 'slice'>;
+  private readonly parityTransient: Gauge<'run' | 'slice'>;
   private readonly writePause: Gauge<'run' | 'slice'>;
   private readonly rollbacks: Counter<'run' | 'slice' | 'kind' | 'reason'>;
   private readonly rollbackFailures: Counter<'run' | 'slice'>;
@@ -104,8 +105,9 @@ export class RunMetrics {
     this.undelivered = new Counter({ name: 'ferry_notifications_undelivered_total', help: 'Notifications a receiver did not get (given up on, or still queued when the run\'s process ended).', labelNames: ['run', 'receiver'], registers: r });
     this.shadowCompared = new Gauge({ name: 'ferry_shadow_compared_requests', help: 'Mirrored requests the shadow stage compared.', labelNames: ['run', 'slice'], registers: r });
     this.shadowMismatched = new Gauge({ name: 'ferry_shadow_mismatched_requests', help: 'Mirrored requests whose responses differed.', labelNames: ['run', 'slice'], registers: r });
-    this.parityDifferences = new Gauge({ name: 'ferry_parity_differences', help: 'Rows that differed between source and target at the last parity check of the slice.', labelNames: ['run', 'slice'], registers: r });
-    this.parityRows = new Gauge({ name: 'ferry_parity_rows_compared', help: 'Rows the last passed parity check compared.', labelNames: ['run', 'slice'], registers: r });
+    this.parityDifferences = new Gauge({ name: 'ferry_parity_differences', help: 'Rows that still differed between source and target at the last parity check of the slice (the parity stage, or the final parity of its data cutover).', labelNames: ['run', 'slice'], registers: r });
+    this.parityRows = new Gauge({ name: 'ferry_parity_rows_compared', help: 'Rows the last parity check compared.', labelNames: ['run', 'slice'], registers: r });
+    this.parityTransient = new Gauge({ name: 'ferry_parity_transient_differences', help: 'Rows that differed while replication was live and matched on re-check (found and repaired by replication) at the last parity check.', labelNames: ['run', 'slice'], registers: r });
     this.writePause = new Gauge({ name: 'ferry_data_cutover_write_pause_seconds', help: 'How long writes were paused at the slice\'s data cutover.', labelNames: ['run', 'slice'], registers: r });
     this.rollbacks = new Counter({ name: 'ferry_rollbacks_total', help: 'Rollbacks: kind="ramp" when a ramp\'s gates sent users back (weight 0), kind="slice" when the whole slice went back to the source (reason automatic or user).', labelNames: ['run', 'slice', 'kind', 'reason'], registers: r });
     this.rollbackFailures = new Counter({ name: 'ferry_rollback_failures_total', help: 'Rollbacks of a slice that failed.', labelNames: ['run', 'slice'], registers: r });
@@ -291,8 +293,16 @@ export class RunMetrics {
   private stageResult(run: string, slice: string, stage: string, data: Data): void {
     if (stage === 'data-sync' && typeof data.lagSeconds === 'number') this.lag.set({ run, slice }, data.lagSeconds);
     if (stage === 'parity') {
-      this.parityDifferences.set({ run, slice }, 0);
+      this.parityDifferences.set({ run, slice }, typeof data.differences === 'number' ? data.differences : 0);
       if (typeof data.rows === 'number') this.parityRows.set({ run, slice }, data.rows);
+      if (typeof data.transientDifferences === 'number') this.parityTransient.set({ run, slice }, data.transientDifferences);
+    }
+    // The final parity a data cutover runs (the target open, replication reversed) replaces the parity stage's finding.
+    const final = stage === 'data-cutover' ? (data.finalParity as { rows?: unknown; differences?: unknown; transientDifferences?: unknown } | undefined) : undefined;
+    if (final) {
+      if (typeof final.differences === 'number') this.parityDifferences.set({ run, slice }, final.differences);
+      if (typeof final.rows === 'number') this.parityRows.set({ run, slice }, final.rows);
+      if (typeof final.transientDifferences === 'number') this.parityTransient.set({ run, slice }, final.transientDifferences);
     }
     if (stage === 'shadow' && typeof data.compared === 'number') {
       this.shadowCompared.set({ run, slice }, data.compared);

@@ -25,6 +25,8 @@ function journal(): JournalRecord[] {
     record('stage-completed', { slice: 'ads', stage: 'apply', applied: 3 }),
     record('lag-sample', { slice: 'ads', replicationLagMs: 1500, tablesReady: 1, tables: 2 }),
     record('stage-skipped', { slice: 'ads', stage: 'data-sync', reason: 'no data' }),
+    record('stage-completed', { slice: 'ads', stage: 'parity', rows: 500, differences: 0, transientDifferences: 3 }),
+    record('stage-completed', { slice: 'ads', stage: 'data-cutover', writePauseMs: 420, finalParity: { ok: false, rows: 510, differences: 2, transientDifferences: 1 } }),
     record('approval-requested', { slice: 'ads', approvers: ['alice'] }),
     record('approved', { slice: 'ads' }),
     record('stage-started', { slice: 'ads', stage: 'ramp' }),
@@ -55,7 +57,7 @@ test('a run\'s figures come from its records: status, stages, weight, samples, g
   const metrics = new RunMetrics();
   const records = journal();
   // Live: the first records, then a look while the ramp runs.
-  metrics.observeAll('r1', records.slice(0, 12));
+  metrics.observeAll('r1', records.slice(0, 14));
   let seen = await values(metrics);
   assert.equal(seen.get('ferry_slice_target_weight_ratio{run=r1,slice=ads}'), 0.1);
   assert.equal(seen.get('ferry_stage_state{run=r1,slice=ads,stage=ramp,state=running}'), 1);
@@ -67,12 +69,16 @@ test('a run\'s figures come from its records: status, stages, weight, samples, g
   assert.equal(seen.get('ferry_ramp_latency_p99_seconds{run=r1,side=target,slice=ads}'), 0.04);
   assert.equal(seen.get('ferry_replication_lag_seconds{run=r1,slice=ads}'), 0.25);
   assert.equal(seen.get('ferry_data_sync_tables{run=r1,slice=ads,state=ready}'), 1);
+  assert.equal(seen.get('ferry_parity_differences{run=r1,slice=ads}'), 2, 'the final parity at cutover');
+  assert.equal(seen.get('ferry_parity_transient_differences{run=r1,slice=ads}'), 1);
+  assert.equal(seen.get('ferry_parity_rows_compared{run=r1,slice=ads}'), 510);
+  assert.equal(seen.get('ferry_data_cutover_write_pause_seconds{run=r1,slice=ads}'), 0.42);
   assert.equal(seen.get('ferry_gate_open{gate=errorRate,run=r1,slice=ads,verdict=inconclusive}'), 1);
   assert.equal(seen.get('ferry_approvals_total{run=r1,slice=ads}'), 1);
   assert.equal(seen.get('ferry_approval_waiting{run=r1,slice=ads}'), 0);
   assert.equal(seen.get('ferry_run_status{run=r1,status=running}'), 1);
 
-  metrics.observeAll('r1', records.slice(12));
+  metrics.observeAll('r1', records.slice(14));
   seen = await values(metrics);
   assert.equal(seen.get('ferry_slice_target_weight_ratio{run=r1,slice=ads}'), 0);
   assert.equal(seen.get('ferry_gate_open{gate=errorRate,run=r1,slice=ads,verdict=inconclusive}'), 0);
