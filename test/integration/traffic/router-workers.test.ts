@@ -142,6 +142,9 @@ test('two workers: a weight flipped under load is in force in every worker when 
   assert.ok(bySide('source') > 0 && bySide('target') > 0);
   for (const pid of workers) assert.ok(seenAccepting.has(pid), `worker ${pid} served none of the connections (${[...seenAccepting].join(', ')})`);
   assert.equal(counted, traffic.sent.length, '/metrics sums the requests of both workers');
+  const json = (await (await fetch(`${router.adminUrl}/metrics.json`)).json()) as { backends: Array<{ route: string; requests: number; latency: { count: number } }> };
+  assert.equal(json.backends.reduce((sum, backend) => sum + backend.requests, 0), traffic.sent.length, '/metrics.json sums both workers too');
+  assert.equal(json.backends.reduce((sum, backend) => sum + backend.latency.count, 0), traffic.sent.length);
 });
 
 test('two workers: a worker that dies is replaced and starts with the weight the admin API set', async () => {
