@@ -20,7 +20,7 @@ export interface DashboardFlags {
 export async function withDashboard<T extends DriveOptions, R>(flags: DashboardFlags, options: T, drive: (options: T) => Promise<R>): Promise<R> {
   if (!flags.ui) return drive(options);
   const port = flags.uiPort === undefined ? 0 : Number(flags.uiPort);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new FerryError('usage', `--ui-port must be a port number from 0 to 65535, got "${flags.uiPort}"`, { location: { field: '--ui-port' }, fix: '--ui-port 8080 (or 0 for any free port)' });
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new FerryError('usage', `must be a port number from 0 to 65535, got "${flags.uiPort}"`, { location: { field: '--ui-port' }, fix: '--ui-port 8080 (or 0 for any free port)' });
   const { onJournal: before, ...driveOptions } = options;
   const ui = await startUiServer({
     stateDir: options.stateDir, port, ...(flags.uiHost ? { host: flags.uiHost } : {}),

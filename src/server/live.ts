@@ -84,6 +84,12 @@ export class RunFeed {
     };
   }
 
+  /** Looks again at who holds the run's lock (a drive in this process just ended), and tells the listeners. */
+  refreshDriver(): void {
+    this.drivenBy = lockHolder(this.files);
+    this.schedule();
+  }
+
   view(): RunView {
     return runView(this.files, this.plan, this.records);
   }

@@ -96,7 +96,10 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
         return async () => detach();
       },
     }),
-    onDriveEnded: (id, result) => log(result instanceof FerryError ? `run ${id}: ${result.oneLine()}` : `run ${id}: ${result.state.status}${result.error ? ` (${result.error.oneLine()})` : ''}`),
+    onDriveEnded: (id, result) => {
+      feeds.feed(id).refreshDriver();
+      log(result instanceof FerryError ? `run ${id}: ${result.oneLine()}` : `run ${id}: ${result.state.status}${result.error ? ` (${result.error.oneLine()})` : ''}`);
+    },
   };
 
   const server = createServer((request, response) => {

@@ -52,7 +52,7 @@ export function register(program: Command): void {
 
 export function parsePort(text: string, flag = '--port'): number {
   const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new FerryError('usage', `${flag} must be a port number from 0 to 65535, got "${text}"`, { location: { field: flag }, fix: `${flag} 8080 (or 0 for any free port)` });
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new FerryError('usage', `must be a port number from 0 to 65535, got "${text}"`, { location: { field: flag }, fix: `${flag} 8080 (or 0 for any free port)` });
   return port;
 }
 

@@ -39,7 +39,7 @@ export function drawChart(id, element, { series, data, yLabel, stepped = false, 
 export function clearChart(id, element, note) {
   charts.get(id)?.plot.destroy();
   charts.delete(id);
-  element.innerHTML = `<p class="empty">${note}</p>`;
+  element.innerHTML = note ? `<p class="empty">${note}</p>` : '';
 }
 
 export function dropCharts() {
@@ -94,7 +94,7 @@ function perSliceChart(id, element, points, yLabel, empty) {
 
 /** Shadow mismatch rate of every slice compared so far. */
 export function shadowChart(element, points) {
-  perSliceChart('shadow', element, points.map((p) => ({ slice: p.slice, at: p.at, value: p.rate })), 'mismatch %', 'No mirrored request compared yet.');
+  perSliceChart('shadow', element, points.map((p) => ({ slice: p.slice, at: p.at, value: p.rate })), 'mismatch %', '');
 }
 
 /** Replication lag of every slice that moves a database. */

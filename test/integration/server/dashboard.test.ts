@@ -62,7 +62,7 @@ async function prometheusSeesLoad(): Promise<void> {
 
 const text = (page: Page, testId: string) => page.getByTestId(testId).textContent({ timeout: 60_000 });
 
-test('ferry ui: a held slice is paused, resumed by the dashboard and approved from the page as the user who started it; the page shows the weight move and the run complete', async (t) => {
+test('ferry ui: a held slice is paused, resumed by the dashboard and approved from the page as the user who started it; the page shows the weight move and the run complete; roll back from the page takes it back', async (t) => {
   const stateDir = join(stage.lab.dir, 'state-ui');
   const plan = await stage.writePlan('ui', (_plan, slice) => {
     slice.approvers = ['alice'];
@@ -122,6 +122,15 @@ test('ferry ui: a held slice is paused, resumed by the dashboard and approved fr
 
     const records = stage.journal(stateDir, id);
     assert.deepEqual(records.filter((record) => ['run-paused', 'run-resumed', 'approved', 'run-completed'].includes(record.type)).map((record) => `${record.type} ${record.actor}`), ['run-paused ferry', 'run-resumed ferry', 'approved alice', 'run-completed ferry']);
+
+    // Roll back from the page (after its confirmation): the dashboard's process takes the slice back to the source.
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.waitForFunction(() => !(document.querySelector('[data-testid="rollback"]') as HTMLButtonElement).disabled, undefined, { timeout: 10_000 });
+    await page.getByTestId('rollback').click();
+    await page.getByTestId('run-status').filter({ hasText: 'rolled-back' }).waitFor({ timeout: 60_000 });
+    assert.equal(await text(page, 'weight-adservice'), '0%');
+    assert.equal((await stage.route()).weights.target, 0, 'the router sends nothing to the target any more');
+    await page.screenshot({ path: join(shots, '4-rolled-back.png'), fullPage: true });
     assert.deepEqual(problems, []);
   } finally {
     await page.close();
@@ -153,7 +162,7 @@ test('ferry run --ui: the driving process serves the dashboard; its token approv
     await page.getByTestId('approve-adservice').click({ timeout: 30_000 });
     await page.waitForFunction(() => ['50%', '100%'].includes(document.querySelector('[data-testid="weight-adservice"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
     await page.getByTestId('run-status').filter({ hasText: 'completed' }).waitFor({ timeout: 90_000 });
-    await page.screenshot({ path: join(shots, '4-run-ui-completed.png'), fullPage: true });
+    await page.screenshot({ path: join(shots, '5-run-ui-completed.png'), fullPage: true });
     assert.equal(await run.closed, 0, run.stderr);
     assert.equal(stage.journal(stateDir, id).find((record) => record.type === 'approved').actor, 'kubernetes-admin');
     assert.deepEqual(problems, []);
