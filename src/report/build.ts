@@ -5,7 +5,7 @@ import { effectiveSlice } from '../run/slice-settings.js';
 import { deriveRunState } from '../run/state.js';
 import {
   REPORT_SCHEMA, type BridgeReport, type FailureReport, type JournalCheck, type MeanOf, type ParitySummary, type ReportSample, type RunReport,
-  type Scorecard, type SideSample, type SliceReport, type StageRun, type TargetShare, type WritePause,
+  type Scorecard, type SideSample, type SliceReport, type StageRun, type TargetShare, type WaveReport, type WritePause,
 } from './model.js';
 
 export interface RunReportInput {
@@ -62,6 +62,7 @@ export function buildRunReport(input: RunReportInput): RunReport {
   const writePauses: WritePause[] = [];
   const parityChecks: ParitySummary['checks'] = [];
   const bridges: BridgeReport[] = [];
+  const bridgeProblems: RunReport['bridgeProblems'] = [];
   for (const record of records) {
     const data = record.data as Record<string, any>;
     const slice = typeof data.slice === 'string' ? slices.get(data.slice) : undefined;
@@ -173,6 +174,10 @@ export function buildRunReport(input: RunReportInput): RunReport {
         });
         break;
       }
+      case 'bridge-failed':
+      case 'bridge-replace-incomplete':
+        bridgeProblems.push({ at: time, ...(typeof data.slice === 'string' ? { slice: data.slice } : {}), ...(typeof data.key === 'string' ? { key: data.key } : {}), error: String(data.error ?? '') });
+        break;
       case 'bridge-removed':
       case 'bridge-replaced': {
         const bridge = [...bridges].reverse().find((b) => b.key === data.key && b.removedAt === undefined && b.replacedAt === undefined);
@@ -210,11 +215,25 @@ export function buildRunReport(input: RunReportInput): RunReport {
       ...(runError !== undefined && state.status === 'failed' ? { error: String(runError) } : {}),
     },
     journal: journalCheck(input.verify, records.length),
-    waves: plan.spec.waves.map((wave, w) => ({ number: w + 1, name: wave.name, slices: wave.slices.map((slice) => slices.get(slice.name)!) })),
+    waves: plan.spec.waves.map((wave, w) => waveReport(w + 1, wave, wave.slices.map((slice) => slices.get(slice.name)!))),
     scorecard,
     bridges,
+    bridgeProblems,
     approvals: state.approvals.map((approval) => ({ slice: approval.slice, by: approval.by, at: Date.parse(approval.at) })),
     definitions: DEFINITIONS,
+  };
+}
+
+function waveReport(number: number, wave: MigrationPlan['spec']['waves'][number], slices: SliceReport[]): WaveReport {
+  const runs = slices.flatMap((slice) => slice.stages).filter((run) => run.result !== 'skipped');
+  const starts = runs.flatMap((run) => (run.startedAt !== undefined ? [run.startedAt] : []));
+  const ends = runs.flatMap((run) => (run.endedAt !== undefined ? [run.endedAt] : []));
+  return {
+    number, name: wave.name,
+    ...(starts.length ? { startedAt: Math.min(...starts) } : {}),
+    ...(ends.length ? { endedAt: Math.max(...ends) } : {}),
+    crossClusterCalls: wave.crossClusterCalls.map((call) => ({ from: call.from, to: call.to, direction: call.direction })),
+    slices,
   };
 }
 

@@ -53,6 +53,9 @@ export function reportBlocks(report: RunReport): Block[] {
   blocks.push({ kind: 'heading', level: 2, text: 'Waves, slices and stages' });
   for (const wave of report.waves) {
     blocks.push({ kind: 'heading', level: 3, text: `Wave ${wave.number}: ${wave.name}` });
+    const when = wave.startedAt !== undefined ? `From ${offset(wave.startedAt, t0)} to ${offset(wave.endedAt, t0)}${wave.endedAt !== undefined ? ` (${duration(wave.endedAt - wave.startedAt)})` : ''}.` : 'Not started.';
+    const calls = wave.crossClusterCalls.length ? ` Calls crossing clusters once it has moved: ${wave.crossClusterCalls.map((call) => `${call.from} → ${call.to} (${call.direction})`).join(', ')}.` : '';
+    blocks.push({ kind: 'text', text: `${when}${calls}` });
     for (const slice of wave.slices) blocks.push(...sliceBlocks(slice, t0));
   }
 
@@ -76,13 +79,16 @@ export function reportBlocks(report: RunReport): Block[] {
       rows: scorecard.writePauses.map((p) => [p.slice, p.kind, offset(p.at, t0), ms(p.writePauseMs), ms(p.maxWritePauseMs), ms(p.pauseOverLimitMs), p.givenBack !== undefined ? String(p.givenBack) : '-']),
     });
   }
+  if (report.bridges.length > 0 || report.bridgeProblems.length > 0) blocks.push({ kind: 'heading', level: 2, text: 'Cross-cluster bridges' });
   if (report.bridges.length > 0) {
-    blocks.push({ kind: 'heading', level: 2, text: 'Cross-cluster bridges' });
     blocks.push({
       kind: 'table',
       headers: ['Bridge', 'Callee', 'Callers', 'Provider', 'Created', 'Removed', 'Warnings'],
       rows: report.bridges.map((b) => [b.key, b.callee ?? '-', b.callers.join(', ') || '-', b.provider ?? '-', offset(b.createdAt, t0), b.removedAt !== undefined ? offset(b.removedAt, t0) : b.replacedAt !== undefined ? `replaced ${offset(b.replacedAt, t0)}` : 'still there', b.warnings.join('; ') || '-']),
     });
+  }
+  if (report.bridgeProblems.length > 0) {
+    blocks.push({ kind: 'text', text: `Bridges that could not be changed: ${report.bridgeProblems.map((p) => `${p.key ?? p.slice ?? '?'} at ${offset(p.at, t0)}: ${p.error}`).join('; ')}` });
   }
   if (report.approvals.length > 0) {
     blocks.push({ kind: 'heading', level: 2, text: 'Approvals' });

@@ -25,12 +25,25 @@ export interface RunReport {
     error?: string;
   };
   journal: JournalCheck;
-  waves: Array<{ number: number; name: string; slices: SliceReport[] }>;
+  waves: WaveReport[];
   scorecard: Scorecard;
   bridges: BridgeReport[];
+  /** `bridge-failed` and `bridge-replace-incomplete` records: a bridge that could not be changed (never a reason to stop a rollback). */
+  bridgeProblems: Array<{ at: number; slice?: string; key?: string; error: string }>;
   approvals: Array<{ slice: string; by: string; at: number }>;
   /** What each scorecard number means, in words (shown in the Markdown and HTML too). */
   definitions: Record<'failedRequests' | 'mttd' | 'mttr' | 'targetShare' | 'parity' | 'writePause', string>;
+}
+
+export interface WaveReport {
+  number: number;
+  name: string;
+  /** The first stage start and the last stage end of its slices (skipped stages aside). */
+  startedAt?: number;
+  endedAt?: number;
+  /** The plan's calls that cross clusters once this wave has moved (what its bridges carry). */
+  crossClusterCalls: Array<{ from: string; to: string; direction: string }>;
+  slices: SliceReport[];
 }
 
 /** The journal's verification (hash chain, MACs, anchored head), or that it was not checked. */

@@ -19,7 +19,7 @@ const { plan } = parsePlan(toYamlText({
     target: { context: 'target' },
     defaults: { traffic: { steps: [50, 100], stepWindow: '2s' }, gates: {}, analysis: {}, rollback: {}, decommission: { after: '1s' } },
     waves: [
-      { name: 'wave-1', slices: [{ name: 'web', namespace: 'shop', workloads: [], resources: [], traffic: { provider: { type: 'router', adminUrl: 'http://127.0.0.1:1', route: 'web' } } }] },
+      { name: 'wave-1', slices: [{ name: 'web', namespace: 'shop', workloads: [], resources: [], traffic: { provider: { type: 'router', adminUrl: 'http://127.0.0.1:1', route: 'web' } } }], crossClusterCalls: [{ from: 'web', to: 'db', direction: 'target→source', via: ['Deployment/shop/web → Service/shop/db'] }] },
       { name: 'wave-2', slices: [{ name: 'db', namespace: 'shop', workloads: [], resources: [], traffic: { provider: 'none' } }] },
     ],
   },
@@ -120,6 +120,9 @@ test('a run rolled back by its gates, then resumed to completion: MTTD/MTTR from
   assert.deepEqual(scorecard.writePauses, [{ slice: 'db', at: T0 + 19_000, kind: 'cutover', writePauseMs: 120, maxWritePauseMs: 1000, givenBack: 1 }]);
   assert.deepEqual(scorecard.stageDurations.find((s) => s.stage === 'apply'), { stage: 'apply', attempts: 2, totalMs: 1500, maxMs: 1000, meanMs: 750 });
   assert.deepEqual(report.journal, { checked: false, ok: false, records: rolledBackThenCompleted.length });
+  assert.deepEqual([report.waves[0]!.startedAt, report.waves[0]!.endedAt, report.waves[1]!.startedAt], [T0 + 100, T0 + 15_900, T0 + 16_000]);
+  assert.deepEqual(report.waves[0]!.crossClusterCalls, [{ from: 'web', to: 'db', direction: 'target→source' }]);
+  assert.match(renderReportMarkdown(report), /Calls crossing clusters once it has moved: web → db \(target→source\)/);
   assert.deepEqual(JSON.parse(JSON.stringify(report)), report, 'JSON-able');
 });
 
@@ -183,6 +186,7 @@ test('several failures: gate rollbacks averaged, an automatic one after a failed
     [4600, 'run-failed', { run: 'r4', error: 'lock timeout' }],
     [5000, 'rollback-started', { run: 'r4' }],
     [5400, 'rollback-slice', { slice: 'web', reason: 'requested', detectedAt: new Date(T0 + 5000).toISOString(), sourceReadyMs: 5, recoveryMs: 300 }],
+    [5450, 'bridge-failed', { slice: 'web', error: 'forbidden' }],
     [5500, 'rollback-completed', { run: 'r4', slices: ['web'] }],
   ]);
   const report = buildRunReport({ runId: 'r4', plan, records });
@@ -194,8 +198,10 @@ test('several failures: gate rollbacks averaged, an automatic one after a failed
   assert.deepEqual(report.scorecard.mttrMs, { mean: (100 + 300 + 60) / 3, min: 60, max: 300, count: 3 });
   assert.equal(report.scorecard.failures[2]!.weightZeroAt, T0 + 4260);
   assert.deepEqual(report.scorecard.writePauses.map((p) => [p.kind, p.writePauseMs]), [['failback', 30]]);
+  assert.deepEqual(report.bridgeProblems, [{ at: T0 + 5450, slice: 'web', error: 'forbidden' }]);
   const md = renderReportMarkdown(report);
   assert.match(md, /\| web \| gate \|/);
+  assert.match(md, /## Cross-cluster bridges\n\nBridges that could not be changed: web at T\+5\.5 s: forbidden/);
   assert.match(md, /requested/);
 });
 
