@@ -57,6 +57,8 @@ export interface UiServer {
   host: string;
   port: number;
   token: string;
+  /** Runs this process drives now (resumed or rolled back from the page). */
+  driving(): string[];
   /** Feeds a journal this process writes to the dashboard (`ferry run --ui`); returns the detach. */
   attachRun(journal: Journal, files: RunFiles, plan: MigrationPlan): () => void;
   close(): Promise<void>;
@@ -81,6 +83,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   if (options.metrics) feeds.watchAll();
   const log = options.log ?? (() => undefined);
   const streams = new Set<ServerResponse>();
+  const driving = new Set<string>();
   let port = options.port ?? 0;
 
   const actions: ActionContext = {
@@ -97,6 +100,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       },
     }),
     onDriveEnded: (id, result) => {
+      driving.delete(id);
       feeds.feed(id).refreshDriver();
       log(result instanceof FerryError ? `run ${id}: ${result.oneLine()}` : `run ${id}: ${result.state.status}${result.error ? ` (${result.error.oneLine()})` : ''}`);
     },
@@ -164,13 +168,18 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       case 'abort':
         return requestStop(run, action, actions);
       case 'resume':
-        return drive(run, 'resume', actions);
+        return driven(await drive(run, 'resume', actions));
       default: {
         const waves = Array.isArray(body.waves) ? body.waves.map(Number) : undefined;
         const slices = Array.isArray(body.slices) ? body.slices.map(String) : undefined;
-        return drive(run, 'rollback', actions, waves || slices ? { ...(waves ? { waves } : {}), ...(slices ? { slices } : {}) } : undefined);
+        return driven(await drive(run, 'rollback', actions, waves || slices ? { ...(waves ? { waves } : {}), ...(slices ? { slices } : {}) } : undefined));
       }
     }
+  }
+
+  function driven(result: ActionResult): ActionResult {
+    driving.add(result.run);
+    return result;
   }
 
   function stream(request: IncomingMessage, response: ServerResponse, run: string): void {
@@ -198,6 +207,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     url: `${origin}/?token=${token}`, origin, host, port, token,
+    driving: () => [...driving],
     attachRun: (journal, files, plan) => feeds.attach(files, plan, journal),
     async close() {
       feeds.close();

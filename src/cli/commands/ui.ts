@@ -42,7 +42,13 @@ export function register(program: Command): void {
       printResult(format, { url: server.url, host: server.host, port: server.port }, () => `dashboard: ${color().bold(server.url)}\n(the token in the URL is the key to approve and roll back: share it only with people who may)\n`);
       if (options.open) openBrowser(server.url);
       await new Promise<void>((resolve) => {
-        const stop = () => resolve();
+        const stop = () => {
+          // A run resumed or rolled back from the page stops here as `ferry resume` would on Ctrl-C: its journal is whole.
+          const runs = server.driving();
+          if (runs.length === 0) return resolve();
+          for (const id of runs) process.stderr.write(`\ninterrupted: \`ferry resume ${id}\` continues, \`ferry rollback ${id}\` goes back\n`);
+          process.exit(130);
+        };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
