@@ -91,8 +91,16 @@ export interface ParityReport {
   seconds: number;
   rowsPerSecond: number;
   queries: number;
-  /** Queries spent after the chunk scan to narrow mismatched chunks down to keys. */
+  /** Queries spent after the chunk scan to narrow mismatched chunks down to keys and confirm them. */
   locateQueries: number;
+  /** locateQueries per differing row found (null when none was found): bounded, not growing with the table. */
+  locateQueriesPerDifference?: number | null;
+  /** Seconds of the chunk scan (plans + summaries of every chunk on both sides), before the locate. */
+  scanSeconds?: number;
+  /** Connections per side the scan ran on (the `concurrency` budget). */
+  connectionsPerSide?: number;
+  /** Bytes the two servers sent to Ferry during parity (protocol stream counters). */
+  bytesReceived?: number;
   consistency: 'frozen' | 'replayed-past-source-lsn' | 'snapshot';
   sourceLsn: string | null;
   hash: 'text' | 'record';
@@ -146,6 +154,7 @@ export interface ParityOptions {
   chunkRows?: number;
   leafRows?: number;
   fanout?: number;
+  /** Connections per side parity scans on (default 4). */
   concurrency?: number;
   /**
    * Row hash: `record` (default) hashes typed values where that is as strict as the text form

@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { parseOutputFormat, printResult as printPlain } from '../context.js';
 import { FerryError } from '../../util/errors.js';
 import { PostgresDataProvider } from '../../data/postgres/provider.js';
-import { DEFAULT_CHUNK_ROWS } from '../../data/postgres/parity.js';
+import { DEFAULT_CHUNK_ROWS, DEFAULT_CONCURRENCY } from '../../data/postgres/parity.js';
 import type { CheckReport, ParityReport, SwitchoverReport, SyncStatus } from '../../data/provider.js';
 import { parseHostPort, startEndpointService } from '../../data/endpoint-admin.js';
 import { createClientAccess } from '../../data/client-access/index.js';
@@ -125,13 +125,18 @@ export function register(program: Command): void {
     printResult(format, status, () => statusText(status));
   });
 
-  dataCommand<DataOptions & { chunkRows: string; hash: string }>(data, 'parity', 'compare every row by key-range checksums and name the keys that differ', async (p, options, format) => {
-    const report = await p.parity({ chunkRows: Number(options.chunkRows), hash: options.hash === 'text' ? 'text' : 'record' });
+  dataCommand<DataOptions & { chunkRows: string; hash: string; connections: string }>(data, 'parity', 'compare every row by key-range checksums and name the keys that differ', async (p, options, format) => {
+    const concurrency = Number(options.connections);
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new FerryError('usage', `--connections must be a positive whole number, not "${options.connections}"`, { location: { field: '--connections' }, fix: 'e.g. --connections 4' });
+    }
+    const report = await p.parity({ chunkRows: Number(options.chunkRows), hash: options.hash === 'text' ? 'text' : 'record', concurrency });
     printResult(format, report, () => parityText(report));
     if (!report.ok) process.exitCode = 1;
   })
     .option('--chunk-rows <n>', 'rows per checksum chunk', String(DEFAULT_CHUNK_ROWS))
-    .option('--hash <kind>', 'record (typed hash where as strict as text; default) or text (always the row text)', 'record');
+    .option('--hash <kind>', 'record (typed hash where as strict as text; default) or text (always the row text)', 'record')
+    .option('--connections <n>', 'connections per side the scan runs on (each server works on that many chunks at once)', String(DEFAULT_CONCURRENCY));
 
   const switchCommand = (name: 'cutover' | 'failback', description: string) =>
     dataCommand<DataOptions & { drainTimeout: string; lockTimeout: string; maxWritePause: string; parity: boolean; endpoint?: string; endpointTokenEnv: string }>(data, name, description, async (p, options, format) => {
@@ -221,6 +226,7 @@ function parityText(report: ParityReport): string {
   const diffs = report.differences.slice(0, 50).map((d) => `  ${d.kind.padEnd(8)} ${d.table} (${d.key.join(', ')})`);
   return [
     `parity ${report.ok ? 'OK' : 'FAILED'}: ${report.rows} rows in ${report.seconds.toFixed(2)} s (${Math.round(report.rowsPerSecond)} rows/s), ${report.queries} queries, ${report.consistency}`,
+    `  locate: ${report.locateQueries} queries${report.locateQueriesPerDifference != null ? ` (${report.locateQueriesPerDifference.toFixed(1)} per differing row)` : ''}${report.bytesReceived !== undefined ? `; ${(report.bytesReceived / 1024).toFixed(0)} KiB received from the servers` : ''}${report.connectionsPerSide ? `; ${report.connectionsPerSide} connections per side` : ''}`,
     `  ${'table'.padEnd(40)} ${'source'.padStart(10)} ${'target'.padStart(10)}`,
     ...tables,
     ...(diffs.length > 0 ? ['differences:', ...diffs] : []),

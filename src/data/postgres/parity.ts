@@ -1,13 +1,29 @@
 /**
- * Parity of two PostgreSQL databases computed inside each server: per table, chunks of
- * ~50k rows by primary-key range are summarised on both sides (count + bit_xor of a 64-bit
- * row hash), two chunk queries in flight per side; mismatched chunks are narrowed down to
- * keys by the pure bisection in ../parity/bisect.ts.
+ * Parity of two PostgreSQL databases computed inside each server, close to the cost of one
+ * hashing pass over every table on both sides.
  *
- * Why 50k (the field notes suggest ~10k): on 1M rows, three interleaved runs gave
- * 0.82–0.93M rows/s with 10k chunks and 1.07–1.12M with 50k (25k: 0.97–1.02M; 100k:
- * 1.03–1.29M, noisier); the per-query cost (planning, executor start-up, a round trip) is
- * what the larger chunk saves, and bisection needs one more level at most.
+ * Scan: each table is cut into chunks of ~`chunkRows` rows by primary-key range — for an
+ * integer (or integer-led) key arithmetically from min/max (two index probes), otherwise at
+ * quantiles of a block sample (TABLESAMPLE SYSTEM, no full sort of the keys). Every chunk is
+ * summarised as count + bit_xor of a 64-bit row hash; a segment of consecutive chunks is one
+ * statement (a LATERAL over the chunk bounds, each chunk an index range scan), segments of
+ * all tables run concurrently on `concurrency` connections per side, largest first.
+ *
+ * Why index range scans and not one sequential scan grouped by chunk: measured here on the
+ * bench fixture, a GROUP BY (HashAggregate) costs 1.6–3× the plain hashing pass, while range
+ * chunks cost 1.1–1.2× on keys that follow the physical order (serial ids) and ~2× on random
+ * keys (uuid), which are a minority of the rows of real schemas.
+ *
+ * Row hash: `hash_record_extended(row(cols), 0)` over typed columns where a type's equality is
+ * identity of its text form, an unconstrained numeric with its scale (1.0 and 1.00 are equal
+ * numbers, different text), and `col::text` for the others (floats -0 vs 0, jsonb numbers,
+ * json, intervals, arrays…), so one such column does not make the whole row go through text. A TOASTed value is detoasted once per pass that reads its row: the
+ * scan reads every row once; the locate reads only the rows of mismatched chunks.
+ *
+ * Locate (./../parity/chunks.ts): per table and side one statement summarising the mismatched
+ * chunks by sub-bucket of the row hash, one reading the rows of the differing sub-buckets —
+ * at most 4 queries per table whatever the number of differences — then the suspect keys are
+ * confirmed (below). Every query after the scan is counted in `locateQueries`.
  *
  * Consistency: every session of a side shares one exported snapshot. While replication is
  * live, the sender's snapshot is taken first, then a heartbeat is committed on the sender and
@@ -21,26 +37,16 @@
  * snapshot pair never catches at the same version). Writers of those few rows wait for one
  * heartbeat round trip. Keys the sender does not hold cannot be locked, so confirmation
  * repeats a few rounds for rows inserted meanwhile. During cutover the caller passes
- * snapshots taken while writes were frozen: then one round is exact.
+ * snapshots taken while writes were frozen: then the located rows are exact as they are.
  */
 import type { ParityOptions, ParityReport, RowDifference, TableParity } from '../provider.js';
-import {
-  diffRowHashes,
-  keyId,
-  locateDifferences,
-  mismatchedRanges,
-  rangesFromBoundaries,
-  splitRange,
-  type KeyRange,
-  type RangeOracle,
-  type RangeSummary,
-  type RowHash,
-} from '../parity/bisect.js';
+import { diffRowHashes, keyId, mismatchedRanges, rangesFromBoundaries, type KeyRange, type RangeSummary, type RowHash } from '../parity/bisect.js';
+import { ALL_SUB_BUCKETS, differingSubBuckets, integerBoundaries, integerRanges, maskText, segments, type SubSummary } from '../parity/chunks.js';
 import { FerryError } from '../../util/errors.js';
 import { listTables, type TableInfo } from './catalog.js';
 import type { PgConn, PgSide } from './connection.js';
 import { heartbeat, type Direction } from './replication.js';
-import { ident, qualified } from './sql.js';
+import { ident, qualified, splitQualified } from './sql.js';
 
 export type ParityConsistency =
   | { mode: 'snapshot' }
@@ -52,9 +58,27 @@ interface Group {
   snapshot: string;
 }
 
-export const DEFAULT_CHUNK_ROWS = 50_000;
+/** Rows per chunk: a mismatched chunk is re-read by the locate, so small chunks keep that cheap; a chunk costs one index descent. */
+export const DEFAULT_CHUNK_ROWS = 2_000;
+/** Connections per side the scan uses. */
+export const DEFAULT_CONCURRENCY = 4;
+/** A mismatched chunk with at most this many rows on either side is read row by row without the sub-bucket step. */
+const DEFAULT_LEAF_ROWS = 128;
+/** Sub-buckets of a mismatched chunk (the row hash's low bits; at most 64, one bigint mask). */
+const DEFAULT_SUB_BUCKETS = 64;
+/** Sampled keys per chunk (more: chunks closer to equal size). */
+const SAMPLE_PER_CHUNK = 8;
 
 const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
+
+interface TablePlan {
+  table: TableInfo;
+  sql: TableSql;
+  ranges: KeyRange[];
+  rows: number;
+  source: RangeSummary[];
+  target: RangeSummary[];
+}
 
 export async function runParity(
   source: PgSide,
@@ -62,86 +86,103 @@ export async function runParity(
   consistency: ParityConsistency,
   options: ParityOptions & { schemas?: string[] } = {},
 ): Promise<ParityReport> {
-  const chunkRows = options.chunkRows ?? DEFAULT_CHUNK_ROWS;
-  const concurrency = Math.max(1, options.concurrency ?? 2);
-  const leafRows = options.leafRows ?? 1_000;
-  const fanout = options.fanout ?? 16;
+  const chunkRows = Math.max(1, options.chunkRows ?? DEFAULT_CHUNK_ROWS);
+  const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
+  const leafRows = options.leafRows ?? DEFAULT_LEAF_ROWS;
+  const subBuckets = subBucketCount(options.fanout ?? DEFAULT_SUB_BUCKETS);
   const hashMode = options.hash ?? 'record';
   const started = performance.now();
+  const bytes = new ByteCounter();
   let queries = 0;
 
+  const mainConns = await Promise.all([source.conn(), target.conn()]);
+  mainConns.forEach((conn) => bytes.watch(conn));
   const all = await listTables(source, options.schemas);
+  queries++;
   const tables = options.tables && options.tables.length > 0 ? all.filter((t) => options.tables!.includes(t.name)) : all;
   const pair = await openPair(source, target, consistency, concurrency);
+  for (const conn of [...pair.source.conns, ...pair.target.conns]) bytes.watch(conn);
   try {
-    const reports: TableParity[] = [];
-    const suspects: Array<{ table: TableInfo; key: string[] }> = [];
-    const sqls = new Map(tables.map((table) => [table.name, tableSql(table, hashMode)]));
+    // Chunk plans: one catalog query, one min/max query per side, one small sample per table without an integer key.
+    const sqls = tables.map((table) => tableSql(table, hashMode));
+    const planned = await planChunks(sqls, pair.source.conns, pair.target.conns, chunkRows);
+    queries += planned.queries;
+    const plans: TablePlan[] = sqls.map((sql, i) => ({ table: sql.table, sql, ranges: planned.ranges[i]!, rows: planned.rows[i]!, source: [], target: [] }));
 
-    // Chunk plans, then one shared queue of (table, range) so both workers stay busy across tables.
-    const work: Array<{ table: TableInfo; range: KeyRange; index: number }> = [];
-    const perTable = new Map<string, { ranges: KeyRange[]; source: RangeSummary[]; target: RangeSummary[] }>();
-    for (const table of tables) {
-      const sql = sqls.get(table.name)!;
-      const plan = await planChunks(table, sql, pair.source.conns[0]!, pair.target.conns[0]!, chunkRows);
-      queries += plan.queries;
-      perTable.set(table.name, { ranges: plan.ranges, source: [], target: [] });
-      plan.ranges.forEach((range, index) => work.push({ table, range, index }));
-    }
-    let next = 0;
+    // The scan: segments of all tables, largest first; each side works through them on its own connections.
+    const work = segments(plans.map((p) => ({ chunks: p.ranges.length, rows: p.rows })), concurrency);
     await Promise.all(
-      Array.from({ length: concurrency }, async (_, w) => {
-        while (next < work.length) {
-          const item = work[next++]!;
-          const sql = sqls.get(item.table.name)!;
-          const [s, t] = await Promise.all([
-            summarizeRange(pair.source.conns[w]!, sql, item.range),
-            summarizeRange(pair.target.conns[w]!, sql, item.range),
-          ]);
-          queries += 2;
-          const entry = perTable.get(item.table.name)!;
-          entry.source[item.index] = s;
-          entry.target[item.index] = t;
-        }
-      }),
+      (['source', 'target'] as const).map((side) =>
+        pool(work.length, concurrency, async (i, w) => {
+          const seg = work[i]!;
+          const plan = plans[seg.table]!;
+          const items = plan.ranges.slice(seg.first, seg.end).map((range, k) => ({ id: seg.first + k, range }));
+          const summaries = await summarizeChunks(pair[side].conns[w]!, plan.sql, items);
+          queries++;
+          for (const [id, summary] of summaries) plan[side][id] = summary;
+        }),
+      ),
     );
     const scanSeconds = (performance.now() - started) / 1000;
 
+    // Locate: per table with mismatched chunks, one sub-bucket statement and one row statement per side.
     let locateQueries = 0;
-    for (const table of tables) {
-      const entry = perTable.get(table.name)!;
-      const bad = mismatchedRanges(entry.ranges, entry.source, entry.target);
-      const count = (list: RangeSummary[]) => list.reduce((sum, s) => sum + s.count, 0);
-      reports.push({
-        table: table.name,
-        sourceRows: count(entry.source),
-        targetRows: count(entry.target),
-        chunks: entry.ranges.length,
-        mismatchedChunks: bad.length,
-      });
+    const suspects: Array<{ table: TableInfo; key: string[]; kind: RowDifference['kind'] }> = [];
+    const reports: TableParity[] = [];
+    const mismatched: Array<{ plan: TablePlan; chunks: Array<{ id: number; range: KeyRange; rows: number }> }> = [];
+    for (const plan of plans) {
+      const bad = mismatchedRanges(plan.ranges, plan.source, plan.target);
+      const count = (list: RangeSummary[]) => list.reduce((sum, s) => sum + (s?.count ?? 0), 0);
+      reports.push({ table: plan.table.name, sourceRows: count(plan.source), targetRows: count(plan.target), chunks: plan.ranges.length, mismatchedChunks: bad.length });
       if (bad.length === 0) continue;
-      const oracle = pgOracle(pair.source.conns[0]!, pair.target.conns[0]!, sqls.get(table.name)!);
-      const located = await locateDifferences(oracle, bad, { leafRows, fanout });
-      locateQueries += located.queries;
-      for (const diff of located.differences) suspects.push({ table, key: diff.key });
+      const ids = new Map(plan.ranges.map((range, id) => [range, id]));
+      mismatched.push({ plan, chunks: bad.map((b) => ({ id: ids.get(b.range)!, range: b.range, rows: Math.max(b.source.count, b.target.count) })) });
     }
-    queries += locateQueries;
+    await pool(mismatched.length, concurrency, async (i, w) => {
+      const { plan, chunks } = mismatched[i]!;
+      const conns = { source: pair.source.conns[w]!, target: pair.target.conns[w]! };
+      const masks = new Map<number, bigint>();
+      const large = chunks.filter((c) => c.rows > leafRows);
+      for (const c of chunks) if (c.rows <= leafRows) masks.set(c.id, ALL_SUB_BUCKETS);
+      if (large.length > 0) {
+        const [s, t] = await Promise.all([
+          subSummaries(conns.source, plan.sql, large, subBuckets),
+          subSummaries(conns.target, plan.sql, large, subBuckets),
+        ]);
+        locateQueries += 2;
+        for (const [id, mask] of differingSubBuckets(s, t)) masks.set(id, mask);
+      }
+      const leaves = chunks.filter((c) => masks.has(c.id)).map((c) => ({ id: c.id, range: c.range, mask: masks.get(c.id)! }));
+      if (leaves.length === 0) return;
+      const [s, t] = await Promise.all([
+        leafRowsOf(conns.source, plan.sql, leaves, subBuckets),
+        leafRowsOf(conns.target, plan.sql, leaves, subBuckets),
+      ]);
+      locateQueries += 2;
+      for (const diff of diffRowHashes(s, t)) suspects.push({ table: plan.table, key: diff.key, kind: diff.kind });
+    });
     await pair.close();
 
-    // While replication is live, a difference counts only if it is still there at fresh consistent points.
+    // Frozen snapshots: the located rows are exact. Otherwise a difference counts only if it is
+    // still there at a fresh consistent point (snapshot) or after an exact live re-read.
     let differences: RowDifference[] = [];
     let candidates = suspects;
-    let kinds = new Map<string, RowDifference['kind']>();
-    const rounds = consistency.mode === 'live' ? Math.max(1, options.confirmRounds ?? 3) : 0;
-    if (consistency.mode !== 'live') {
-      differences = await classify(candidates, source, target, consistency, sqls, () => queries++);
+    const countQuery = () => {
+      locateQueries++;
+    };
+    if (consistency.mode === 'frozen') {
+      differences = suspects.map((s) => ({ table: s.table.name, key: s.key, kind: s.kind }));
+    } else if (consistency.mode === 'snapshot') {
+      differences = await classify(candidates, source, target, consistency, plansByName(plans), countQuery);
     } else {
+      const rounds = Math.max(1, options.confirmRounds ?? 3);
       for (let round = 0; round < rounds && candidates.length > 0; round++) {
-        differences = await confirmLive(candidates, source, target, consistency.direction, sqls, () => queries++);
-        kinds = new Map(differences.map((d) => [`${d.table}${keyId(d.key)}`, d.kind]));
+        differences = await confirmLive(candidates, source, target, consistency.direction, plansByName(plans), countQuery);
+        const kinds = new Set(differences.map((d) => `${d.table}${keyId(d.key)}`));
         candidates = candidates.filter((c) => kinds.has(`${c.table.name}${keyId(c.key)}`));
       }
     }
+    queries += locateQueries;
     const seconds = (performance.now() - started) / 1000;
     const rows = reports.reduce((sum, r) => sum + r.sourceRows, 0);
     const countsEqual = reports.every((r) => r.sourceRows === r.targetRows);
@@ -152,9 +193,13 @@ export async function runParity(
       transientDifferences: suspects.length - differences.length,
       rows,
       seconds,
+      scanSeconds,
       rowsPerSecond: rows / Math.max(scanSeconds, 1e-6),
       queries,
       locateQueries,
+      locateQueriesPerDifference: suspects.length > 0 ? locateQueries / suspects.length : null,
+      connectionsPerSide: concurrency,
+      bytesReceived: bytes.total(),
       consistency: consistency.mode === 'live' ? 'replayed-past-source-lsn' : consistency.mode,
       sourceLsn: pair.sourceLsn,
       hash: hashMode,
@@ -164,7 +209,51 @@ export async function runParity(
   }
 }
 
-/** Re-reads suspect keys on both sides (in one fresh consistent pair, or the frozen one) and keeps those that differ. */
+function plansByName(plans: TablePlan[]): Map<string, TableSql> {
+  return new Map(plans.map((p) => [p.table.name, p.sql]));
+}
+
+function subBucketCount(requested: number): number {
+  let n = 2;
+  while (n * 2 <= Math.min(64, Math.max(2, requested))) n *= 2;
+  return n;
+}
+
+/** Runs `count` jobs on `workers` lanes; a job gets the lane (connection) index it runs on. */
+async function pool(count: number, workers: number, job: (index: number, worker: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(workers, count) }, async (_, w) => {
+      while (next < count) await job(next++, w);
+    }),
+  );
+}
+
+/** Bytes the servers sent on the connections parity used (the socket's counter, read at the end). */
+class ByteCounter {
+  private readonly sockets = new Map<object, number>();
+  watch(conn: PgConn): void {
+    const socket = socketOf(conn);
+    if (socket && !this.sockets.has(socket)) this.sockets.set(socket, socket.bytesRead);
+  }
+  total(): number {
+    let sum = 0;
+    for (const [socket, start] of this.sockets) sum += (socket as { bytesRead: number }).bytesRead - start;
+    return sum;
+  }
+}
+
+function socketOf(conn: PgConn): { bytesRead: number } | undefined {
+  // node-postgres keeps its socket on the client's connection; not in its typings.
+  const stream = (conn.db as unknown as { connection?: { stream?: { bytesRead?: number } } }).connection?.stream;
+  return stream && typeof stream.bytesRead === 'number' ? (stream as { bytesRead: number }) : undefined;
+}
+
+/**
+ * Re-reads suspect keys on both sides at a fresh consistent point and keeps those that differ:
+ * one statement per side for all tables. Without replication the two main sessions each take
+ * a snapshot (as the scan did); while replication is live, a fresh pair ordered by a heartbeat.
+ */
 async function classify(
   candidates: Array<{ table: TableInfo; key: string[] }>,
   source: PgSide,
@@ -174,20 +263,46 @@ async function classify(
   count: () => void,
 ): Promise<RowDifference[]> {
   if (candidates.length === 0) return [];
+  const byTable = [...keysByTable(candidates)].map(([table, keys]) => ({ table, sql: sqls.get(table)!, keys }));
+  const read = async (conns: [PgConn, PgConn]) => {
+    const [s, t] = await Promise.all(conns.map((conn) => rowsByKeysOfTables(conn, byTable)));
+    count();
+    count();
+    return byTable.flatMap(({ table }, i) => rowDifferences(table, s![i]!, t![i]!));
+  };
+  if (consistency.mode === 'snapshot') {
+    const conns = (await Promise.all([source.conn(), target.conn()])) as [PgConn, PgConn];
+    await Promise.all(conns.map((conn) => conn.q('begin isolation level repeatable read read only')));
+    try {
+      return await read(conns);
+    } finally {
+      await Promise.all(conns.map((conn) => conn.q('rollback')));
+    }
+  }
   const pair = await openPair(source, target, consistency, 1);
   try {
-    const out: RowDifference[] = [];
-    for (const [table, keys] of keysByTable(candidates)) {
-      const sql = sqls.get(table)!;
-      const [s, t] = await Promise.all([rowsByKeys(pair.source.conns[0]!, sql, keys), rowsByKeys(pair.target.conns[0]!, sql, keys)]);
-      count();
-      count();
-      out.push(...rowDifferences(table, s, t));
-    }
-    return out;
+    return await read([pair.source.conns[0]!, pair.target.conns[0]!]);
   } finally {
     await pair.close();
   }
+}
+
+/** rowsByKeys for several tables in one statement (keys as text arrays, one branch per table). */
+async function rowsByKeysOfTables(conn: PgConn, tables: Array<{ sql: TableSql; keys: string[][] }>): Promise<RowHash[][]> {
+  const params: unknown[] = [];
+  const branches = tables.map(({ sql, keys }, i) => {
+    const arrays = sql.keyTypes.map((type, c) => {
+      params.push(keys.map((key) => key[c]!));
+      return `$${params.length}::text[]::${type}[]`;
+    });
+    const names = sql.keyTypes.map((_, c) => `c${c}`);
+    return `select ${i} as i, array[${sql.table.key.map((_, c) => `x.k${c}`).join(', ')}] as k, x.h from (select ${sql.keyText}, ${sql.hash}::text as h from ${sql.from}
+      where ${sql.keyTuple} in (select ${names.map((n) => `u.${n}`).join(', ')} from unnest(${arrays.join(', ')}) as u(${names.join(', ')}))) x`;
+  });
+  const rows = await conn.q<{ i: number; k: string[]; h: string }>(branches.join('\nunion all\n'), params);
+  const out: RowHash[][] = tables.map(() => []);
+  for (const row of rows) out[row.i]!.push({ key: row.k, hash: row.h });
+  return out;
 }
 
 /**
@@ -320,130 +435,251 @@ interface TableSql {
   keyText: string;
   keyTuple: string;
   keyTypes: string[];
+  /** Columns chunk ranges are on: the whole key, or only its leading integer column. */
+  rangeCols: string[];
+  rangeTypes: string[];
   hash: string;
+  /** Hash of the key alone: picks a row's sub-bucket, the same on both sides whatever its content. */
+  keyHash: string;
+  /**
+   * The key's order does not follow the physical order (pg_stats correlation of the leading key
+   * column under 0.9: uuids, hashed ids): an index range scan would visit a page per row, so the
+   * table is cut into few large chunks read by bitmap heap scans, which visit each page once per chunk.
+   */
+  scattered: boolean;
 }
 
 /**
- * Types whose equality is identity of their text form, so a typed hash (hash_record_extended,
- * ~3× cheaper than hashing the row's text here) proves the same thing as the text hash. Other
- * types (float -0/0, unconstrained numeric 1.0/1.00, citext, json, types without a hash
- * function) make the table fall back to the text hash.
+ * Types whose equality is identity of their text form, so their typed hash (cheaper than
+ * hashing text) proves the same thing as the text hash. Columns of other types are hashed
+ * through their text (float -0/0, unconstrained numeric 1.0/1.00, jsonb numbers, citext,
+ * json, intervals, arrays, types without a hash function).
  */
 const TYPED_HASH_SAFE =
-  /^(smallint|integer|bigint|boolean|text|oid|uuid|bytea|jsonb|date|character varying(\(\d+\))?|character(\(\d+\))?|numeric\(\d+,\d+\)|timestamp(\(\d\))? with(out)? time zone)$/;
+  /^(smallint|integer|bigint|boolean|text|oid|uuid|bytea|date|inet|cidr|macaddr|time(\(\d\))? without time zone|character varying(\(\d+\))?|character(\(\d+\))?|numeric\(\d+,\d+\)|timestamp(\(\d\))? with(out)? time zone)$/;
 
 export function rowHashKind(table: TableInfo, requested: 'text' | 'record'): 'text' | 'record' {
   return requested === 'record' && table.columns.every((c) => TYPED_HASH_SAFE.test(c.type)) ? 'record' : 'text';
 }
 
+/** The row hash expression over alias `t`: typed where safe, text otherwise (or text throughout when asked). */
+export function rowHashSql(table: TableInfo, requested: 'text' | 'record'): string {
+  const cols = table.columns.map((c) => `t.${ident(c.name)}`);
+  if (requested === 'text') return `hashtextextended((${table.columns.length === 1 ? `row(${cols[0]})` : `(${cols.join(', ')})`})::text, 0)`;
+  const parts = table.columns.map((c, i) => {
+    if (TYPED_HASH_SAFE.test(c.type)) return cols[i]!;
+    // A numeric's text is its value and display scale: hashing both is as strict as the text, and cheaper.
+    if (c.type === 'numeric') return `${cols[i]}, scale(${cols[i]})`;
+    return `${cols[i]}::text`;
+  });
+  return `hash_record_extended(row(${parts.join(', ')}), 0)`;
+}
+
 function tableSql(table: TableInfo, requested: 'text' | 'record'): TableSql {
-  const hashMode = rowHashKind(table, requested);
-  const cols = table.columns.map((c) => `t.${ident(c.name)}`).join(', ');
-  const row = table.columns.length === 1 ? `row(${cols})` : `(${cols})`;
+  const keyCols = table.key.map((k) => `t.${ident(k.name)}`);
+  const leadingInteger = table.key.length > 0 && INTEGER_TYPES.has(table.key[0]!.type);
   return {
     table,
     from: `${qualified(table.name)} t`,
-    keyText: table.key.map((k, i) => `t.${ident(k.name)}::text as k${i}`).join(', '),
-    keyTuple: table.key.length === 1 ? `t.${ident(table.key[0]!.name)}` : `(${table.key.map((k) => `t.${ident(k.name)}`).join(', ')})`,
+    keyText: keyCols.map((col, i) => `${col}::text as k${i}`).join(', '),
+    keyTuple: keyCols.length === 1 ? keyCols[0]! : `(${keyCols.join(', ')})`,
     keyTypes: table.key.map((k) => k.type),
-    hash: hashMode === 'record' ? `hash_record_extended(${row}, 0)` : `hashtextextended(${row}::text, 0)`,
+    rangeCols: leadingInteger ? [keyCols[0]!] : keyCols,
+    rangeTypes: leadingInteger ? [table.key[0]!.type] : table.key.map((k) => k.type),
+    hash: rowHashSql(table, requested),
+    keyHash: `hash_record_extended(row(${keyCols.join(', ')}), 0)`,
+    scattered: false,
   };
 }
 
-/** `$n::type` placeholders for one key, appending its values to params. */
-function keyParam(sql: TableSql, key: string[], params: unknown[]): string {
+/** `$n::type` placeholders for one range bound, appending its values to params. */
+function boundParam(sql: TableSql, key: string[], params: unknown[]): string {
   const parts = key.map((value, i) => {
     params.push(value);
-    return `$${params.length}::${sql.keyTypes[i]}`;
+    return `$${params.length}::${sql.rangeTypes[i]}`;
   });
   return parts.length === 1 ? parts[0]! : `(${parts.join(', ')})`;
 }
 
-function rangeWhere(sql: TableSql, range: KeyRange, params: unknown[]): string {
-  const conds: string[] = [];
-  if (range.lower) conds.push(`${sql.keyTuple} >= ${keyParam(sql, range.lower, params)}`);
-  if (range.upper) conds.push(`${sql.keyTuple} < ${keyParam(sql, range.upper, params)}`);
-  return conds.length > 0 ? conds.join(' and ') : 'true';
+function rangeTuple(sql: TableSql): string {
+  return sql.rangeCols.length === 1 ? sql.rangeCols[0]! : `(${sql.rangeCols.join(', ')})`;
 }
 
-async function summarizeRange(conn: PgConn, sql: TableSql, range: KeyRange): Promise<RangeSummary> {
+interface ChunkItem {
+  id: number;
+  range: KeyRange;
+  mask?: bigint;
+}
+
+/**
+ * One statement over many chunks: bounded chunks through a LATERAL over arrays of their bounds
+ * (one index range scan each), the open-ended first and last chunk as their own branches.
+ * `body(where, mask)` is the per-chunk subquery; its rows come back tagged with the chunk id.
+ */
+function overChunks(sql: TableSql, items: ChunkItem[], body: (where: string, mask: () => string) => string): { text: string; params: unknown[] } {
   const params: unknown[] = [];
-  const where = rangeWhere(sql, range, params);
-  const row = await conn.one<{ n: string; h: string }>(`select count(*)::text as n, coalesce(bit_xor(${sql.hash}), 0)::text as h from ${sql.from} where ${where}`, params);
-  return { count: Number(row.n), hash: row.h };
-}
-
-async function planChunks(
-  table: TableInfo,
-  sql: TableSql,
-  source: PgConn,
-  target: PgConn,
-  chunkRows: number,
-): Promise<{ ranges: KeyRange[]; queries: number }> {
-  if (table.key.length === 0) return { ranges: [{ lower: null, upper: null }], queries: 0 };
-  if (table.key.length === 1 && INTEGER_TYPES.has(table.key[0]!.type)) {
-    // Dense integer keys: split the value span arithmetically, no scan needed.
-    const q = `select min(${sql.keyTuple})::text as lo, max(${sql.keyTuple})::text as hi, (select reltuples from pg_class where oid = '${qualified(table.name).replace(/'/g, "''")}'::regclass)::bigint::text as est from ${sql.from}`;
-    const [s, t] = await Promise.all([source.one<{ lo: string | null; hi: string | null; est: string }>(q), target.one<{ lo: string | null; hi: string | null }>(q)]);
-    const los = [s.lo, t.lo].filter((v): v is string => v !== null).map(BigInt);
-    const his = [s.hi, t.hi].filter((v): v is string => v !== null).map(BigInt);
-    if (los.length === 0) return { ranges: [{ lower: null, upper: null }], queries: 2 };
-    const lo = los.reduce((a, b) => (a < b ? a : b));
-    const hi = his.reduce((a, b) => (a > b ? a : b));
-    const span = hi - lo + 1n;
-    const est = BigInt(Math.max(Number(s.est), 0));
-    const rows = est > 0n && est < span ? est : span;
-    const chunks = rows / BigInt(chunkRows) + 1n;
-    const step = span / chunks + (span % chunks === 0n ? 0n : 1n);
-    const bounds: string[][] = [];
-    for (let b = lo + step; b <= hi; b += step) bounds.push([b.toString()]);
-    return { ranges: rangesFromBoundaries(bounds), queries: 2 };
+  const branches: string[] = [];
+  const tuple = rangeTuple(sql);
+  const bounded = items.filter((item) => item.range.lower && item.range.upper);
+  if (bounded.length > 0) {
+    const arrays: string[] = [];
+    const push = (values: unknown[], type: string) => {
+      params.push(values);
+      arrays.push(`$${params.length}::${type}`);
+    };
+    push(bounded.map((item) => item.id), 'int[]');
+    push(bounded.map((item) => maskText(item.mask ?? ALL_SUB_BUCKETS)), 'int8[]');
+    sql.rangeTypes.forEach((type, i) => push(bounded.map((item) => item.range.lower![i]), `text[]::${type}[]`));
+    sql.rangeTypes.forEach((type, i) => push(bounded.map((item) => item.range.upper![i]), `text[]::${type}[]`));
+    const n = sql.rangeTypes.length;
+    const names = ['id', 'm', ...sql.rangeTypes.map((_, i) => `l${i}`), ...sql.rangeTypes.map((_, i) => `u${i}`)];
+    const tupleOf = (prefix: string) => (n === 1 ? `b.${prefix}0` : `(${sql.rangeTypes.map((_, i) => `b.${prefix}${i}`).join(', ')})`);
+    branches.push(
+      `select b.id, s.* from unnest(${arrays.join(', ')}) as b(${names.join(', ')}) cross join lateral (${body(`${tuple} >= ${tupleOf('l')} and ${tuple} < ${tupleOf('u')}`, () => 'b.m')}) s`,
+    );
   }
-  const rows = await source.q<Record<string, string>>(
-    `select ${sql.table.key.map((_, i) => `k${i}`).join(', ')} from (select ${sql.keyText}, row_number() over (order by ${sql.keyTuple}) as rn from ${sql.from}) s where rn % $1 = 1 and rn > 1 order by rn`,
-    [chunkRows],
-  );
-  return { ranges: rangesFromBoundaries(rows.map((row) => sql.table.key.map((_, i) => row[`k${i}`]!))), queries: 1 };
+  for (const item of items.filter((i) => !(i.range.lower && i.range.upper))) {
+    const conds: string[] = [];
+    if (item.range.lower) conds.push(`${tuple} >= ${boundParam(sql, item.range.lower, params)}`);
+    if (item.range.upper) conds.push(`${tuple} < ${boundParam(sql, item.range.upper, params)}`);
+    // The mask is a parameter only where the body uses it (an unused last parameter fails the bind).
+    const mask = () => {
+      params.push(maskText(item.mask ?? ALL_SUB_BUCKETS));
+      return `$${params.length}::int8`;
+    };
+    branches.push(`select ${item.id}::int as id, s.* from (${body(conds.length > 0 ? conds.join(' and ') : 'true', mask)}) s`);
+  }
+  return { text: branches.join('\nunion all\n'), params };
 }
 
-function pgOracle(source: PgConn, target: PgConn, sql: TableSql): RangeOracle {
-  const conn = (side: 'source' | 'target') => (side === 'source' ? source : target);
-  return {
-    async summarize(side, range, bounds) {
-      const params: unknown[] = [];
-      const where = rangeWhere(sql, range, params);
-      const parts = splitRange(range, bounds);
-      const cases = parts
-        .slice(0, -1)
-        .map((part, i) => `when ${sql.keyTuple} < ${keyParam(sql, part.upper!, params)} then ${i}`)
-        .join(' ');
-      const rows = await conn(side).q<{ b: number; n: string; h: string }>(
-        `select b, count(*)::text as n, coalesce(bit_xor(h), 0)::text as h
-           from (select case ${cases} else ${parts.length - 1} end as b, ${sql.hash} as h from ${sql.from} where ${where}) s group by b`,
-        params,
-      );
-      const out: RangeSummary[] = parts.map(() => ({ count: 0, hash: '0' }));
-      for (const row of rows) out[row.b] = { count: Number(row.n), hash: row.h };
-      return out;
-    },
-    async boundaries(side, range, parts, rows) {
-      const params: unknown[] = [];
-      const where = rangeWhere(sql, range, params);
-      params.push(Math.max(1, Math.ceil(rows / parts)));
-      const result = await conn(side).q<Record<string, string>>(
-        `select ${sql.table.key.map((_, i) => `k${i}`).join(', ')} from (select ${sql.keyText}, row_number() over (order by ${sql.keyTuple}) as rn from ${sql.from} where ${where}) s
-          where rn % $${params.length} = 1 and rn > 1 order by rn`,
-        params,
-      );
-      return result.map((row) => sql.table.key.map((_, i) => row[`k${i}`]!));
-    },
-    async rows(side, range) {
-      const params: unknown[] = [];
-      const where = rangeWhere(sql, range, params);
-      const result = await conn(side).q<Record<string, string>>(`select ${sql.keyText}, ${sql.hash}::text as h from ${sql.from} where ${where}`, params);
-      return result.map((row) => ({ key: sql.table.key.map((_, i) => row[`k${i}`]!), hash: row.h! }));
-    },
-  };
+/** Runs a chunk statement; a scattered table's through bitmap heap scans (see TableSql.scattered). */
+async function chunkQuery<R extends Record<string, unknown>>(conn: PgConn, sql: TableSql, statement: { text: string; params: unknown[] }): Promise<R[]> {
+  if ((bitmapMode.get(conn) ?? false) !== sql.scattered) {
+    await conn.q(sql.scattered ? 'set enable_indexscan = off; set enable_seqscan = off' : 'reset enable_indexscan; reset enable_seqscan');
+    bitmapMode.set(conn, sql.scattered);
+  }
+  return conn.q<R>(statement.text, statement.params);
+}
+
+/** Sessions currently set for bitmap scans (the settings stay until changed back). */
+const bitmapMode = new WeakMap<PgConn, boolean>();
+
+async function summarizeChunks(conn: PgConn, sql: TableSql, items: ChunkItem[]): Promise<Map<number, RangeSummary>> {
+  const statement = overChunks(sql, items, (where) => `select count(*)::text as n, coalesce(bit_xor(${sql.hash}), 0)::text as h from ${sql.from} where ${where}`);
+  const rows = await chunkQuery<{ id: number; n: string; h: string }>(conn, sql, statement);
+  return new Map(rows.map((row) => [row.id, { count: Number(row.n), hash: row.h }]));
+}
+
+async function subSummaries(conn: PgConn, sql: TableSql, items: ChunkItem[], subBuckets: number): Promise<SubSummary[]> {
+  const statement = overChunks(
+    sql,
+    items,
+    (where) => `select (${sql.keyHash} & ${subBuckets - 1})::int as sub, count(*)::text as n, bit_xor(${sql.hash})::text as h from ${sql.from} where ${where} group by 1`,
+  );
+  const rows = await chunkQuery<{ id: number; sub: number; n: string; h: string }>(conn, sql, statement);
+  return rows.map((row) => ({ chunk: row.id, sub: row.sub, count: Number(row.n), hash: row.h }));
+}
+
+async function leafRowsOf(conn: PgConn, sql: TableSql, items: ChunkItem[], subBuckets: number): Promise<RowHash[]> {
+  const keys = sql.table.key.map((_, i) => `k${i}`);
+  // The filter is on the key hash: the row hash (detoasting large values) is computed only for the rows returned.
+  const statement = overChunks(
+    sql,
+    items,
+    (where, mask) => `select ${sql.keyText}, ${sql.hash}::text as h from ${sql.from} where ${where} and (${mask()} >> (${sql.keyHash} & ${subBuckets - 1})::int) & 1 = 1`,
+  );
+  const rows = await chunkQuery<Record<string, string>>(conn, sql, statement);
+  return rows.map((row) => ({ key: keys.map((k) => row[k]!), hash: row.h! }));
+}
+
+/**
+ * Chunk ranges of every table. Integer-led keys whose span has room for the chunks: equal-width
+ * ranges of the leading column between min and max over both sides. Others: boundaries at
+ * quantiles of a block sample of the source's keys (a few percent of the pages, sorted in the
+ * server), any boundaries being correct and equal sizes only a matter of speed. Tables whose
+ * key order does not follow the heap get few large chunks (TableSql.scattered).
+ */
+async function planChunks(sqls: TableSql[], sources: PgConn[], targets: PgConn[], chunkRows: number): Promise<{ ranges: KeyRange[][]; rows: number[]; queries: number }> {
+  const whole = (): KeyRange[] => [{ lower: null, upper: null }];
+  const ranges: KeyRange[][] = sqls.map(() => whole());
+  const rows = sqls.map((sql) => sql.table.estimatedRows);
+  const keyed = sqls.map((sql, i) => ({ sql, i })).filter(({ sql }) => sql.table.key.length > 0);
+  if (keyed.length === 0) return { ranges, rows, queries: 0 };
+  let queries = 1;
+  const layouts = await sources[0]!.q<{ i: number; pages: number; corr: number | null }>(
+    `select u.i::int as i, c.relpages::int as pages,
+            (select s.correlation from pg_stats s where s.schemaname = u.sch and s.tablename = u.tab and s.attname = u.col) as corr
+       from unnest($1::text[], $2::text[], $3::text[], $4::text[]) with ordinality as u(rel, sch, tab, col, i)
+       join pg_class c on c.oid = u.rel::regclass`,
+    [
+      keyed.map(({ sql }) => qualified(sql.table.name)),
+      keyed.map(({ sql }) => splitQualified(sql.table.name).schema),
+      keyed.map(({ sql }) => splitQualified(sql.table.name).name),
+      keyed.map(({ sql }) => sql.table.key[0]!.name),
+    ],
+  );
+  const pages = new Map<number, number>();
+  for (const layout of layouts) {
+    const { sql, i } = keyed[layout.i - 1]!;
+    pages.set(i, layout.pages);
+    sql.scattered = layout.corr !== null && Math.abs(layout.corr) < 0.9 && layout.pages > 0;
+  }
+  // A scattered table: chunks of at least ~8 rows per heap page, so a bitmap scan reads each page for several rows.
+  const chunkCount = (i: number, n: number) =>
+    Math.max(1, sqls[i]!.scattered ? Math.min(Math.ceil(n / chunkRows), Math.floor(n / pages.get(i)! / 8)) : Math.ceil(n / chunkRows));
+
+  const integer = keyed.filter(({ sql }) => sql.rangeCols.length === 1 && INTEGER_TYPES.has(sql.rangeTypes[0]!));
+  const sampled = keyed.filter(({ sql }) => !integer.some((x) => x.sql === sql));
+  if (integer.length > 0) {
+    const q = `select ${integer.map(({ sql }, k) => `(select min(${sql.rangeCols[0]})::text from ${sql.from}) as lo${k}, (select max(${sql.rangeCols[0]})::text from ${sql.from}) as hi${k}`).join(', ')}`;
+    const [s, t] = await Promise.all([sources[0]!.one<Record<string, string | null>>(q), targets[0]!.one<Record<string, string | null>>(q)]);
+    queries += 2;
+    integer.forEach(({ sql, i }, k) => {
+      const los = [s[`lo${k}`], t[`lo${k}`]].filter((v): v is string => v != null).map(BigInt);
+      const his = [s[`hi${k}`], t[`hi${k}`]].filter((v): v is string => v != null).map(BigInt);
+      if (los.length === 0) {
+        rows[i] = 0;
+        return;
+      }
+      const lo = los.reduce((a, b) => (a < b ? a : b));
+      const hi = his.reduce((a, b) => (a > b ? a : b));
+      const span = hi - lo + 1n;
+      // A never-analysed table (reltuples unknown): assume the span is dense.
+      rows[i] = sql.table.estimatedRows > 0 ? sql.table.estimatedRows : Number(span);
+      const chunks = chunkCount(i, rows[i]!);
+      if (sql.table.key.length === 1 || span >= BigInt(chunks)) {
+        ranges[i] = integerRanges(lo, hi, integerBoundaries(lo, hi, chunks));
+        return;
+      }
+      // A low-cardinality leading column (a tenant id): chunk on the whole key instead.
+      sql.rangeCols = sql.table.key.map((k) => `t.${ident(k.name)}`);
+      sql.rangeTypes = sql.table.key.map((k) => k.type);
+      sampled.push({ sql, i });
+    });
+  }
+  await pool(sampled.length, sources.length, async (k, w) => {
+    const { sql, i } = sampled[k]!;
+    const conn = sources[w]!;
+    if (rows[i]! <= 0) {
+      rows[i] = Number((await conn.one<{ n: string }>(`select count(*)::text as n from ${sql.from}`)).n);
+      queries++;
+    }
+    const n = rows[i]!;
+    const chunks = chunkCount(i, n);
+    if (chunks <= 1) return;
+    // Enough rows for SAMPLE_PER_CHUNK per chunk, from at least 32 pages (a block sample of few pages is lumpy).
+    const percent = Math.min(100, Math.max((100 * chunks * SAMPLE_PER_CHUNK) / Math.max(n, 1), (100 * 32) / Math.max(pages.get(i) ?? 1, 1)));
+    const names = sql.table.key.map((_, c) => `k${c}`);
+    const step = Math.max(1, Math.round((n * percent) / 100 / chunks));
+    const keys = await conn.q<Record<string, string>>(
+      `select ${names.join(', ')} from (select ${sql.keyText}, row_number() over (order by ${sql.keyTuple}) as rn
+         from (select ${sql.table.key.map((c) => ident(c.name)).join(', ')} from ${qualified(sql.table.name)} tablesample system (${percent.toFixed(6)})) t) s
+        where rn % ${step} = 0 order by rn`,
+    );
+    queries++;
+    ranges[i] = rangesFromBoundaries(keys.map((row) => names.map((c) => row[c]!)));
+  });
+  return { ranges, rows, queries };
 }
 
 async function rowsByKeys(conn: PgConn | PgSide, sql: TableSql, keys: string[][], locking = ''): Promise<RowHash[]> {

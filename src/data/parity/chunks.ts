@@ -1,0 +1,93 @@
+/**
+ * Pure planning for the chunked parity scan: where chunk boundaries go, how chunks are
+ * grouped into statements spread over a connection budget, and which sub-buckets of a
+ * mismatched chunk the locate phase reads row by row. No I/O, so tests drive it directly.
+ *
+ * Locate in two steps, each one statement per table and side whatever the number of
+ * differences: (1) every mismatched chunk is summarised again grouped by the low bits of the
+ * row hash (`subBuckets` sub-buckets); (2) the rows of the sub-buckets that differ are read
+ * with their hashes. A changed row's two versions usually fall in different sub-buckets; both
+ * are read on both sides, so the row-level diff over the union still pairs them up.
+ */
+import { summariesEqual, type KeyRange, type RangeSummary } from './bisect.js';
+
+/**
+ * Boundaries splitting the integer span [lo, hi] into `chunks` ranges of equal width: the
+ * values strictly inside the span where a new chunk starts.
+ */
+export function integerBoundaries(lo: bigint, hi: bigint, chunks: number): bigint[] {
+  const span = hi - lo + 1n;
+  if (span <= 1n || chunks <= 1) return [];
+  const n = BigInt(chunks) > span ? span : BigInt(chunks);
+  const width = span / n + (span % n === 0n ? 0n : 1n);
+  const out: bigint[] = [];
+  for (let b = lo + width; b <= hi; b += width) out.push(b);
+  return out;
+}
+
+/** Ranges covering [lo, hi] exactly at the given inner boundaries ([lo, b1), [b1, b2), …, [bn, hi + 1)). */
+export function integerRanges(lo: bigint, hi: bigint, bounds: bigint[]): KeyRange[] {
+  const points = [lo, ...bounds, hi + 1n].map((v) => [v.toString()]);
+  return points.slice(0, -1).map((lower, i) => ({ lower, upper: points[i + 1]! }));
+}
+
+export interface Segment {
+  table: number;
+  /** Chunk indexes [first, end) of that table. */
+  first: number;
+  end: number;
+  rows: number;
+}
+
+/**
+ * Groups each table's chunks into segments (one statement each), small enough that `workers`
+ * connections stay busy to the end, largest first (longest-processing-time order), so the
+ * scan takes about the largest of (total / workers, biggest segment).
+ */
+export function segments(tables: Array<{ chunks: number; rows: number }>, workers: number): Segment[] {
+  const total = tables.reduce((sum, t) => sum + Math.max(t.rows, 1), 0);
+  const target = Math.max(1, total / Math.max(1, workers * 4));
+  const out: Segment[] = [];
+  tables.forEach((t, table) => {
+    const perChunk = Math.max(t.rows, 1) / Math.max(t.chunks, 1);
+    const size = Math.max(1, Math.floor(target / perChunk));
+    for (let first = 0; first < t.chunks; first += size) {
+      const end = Math.min(t.chunks, first + size);
+      out.push({ table, first, end, rows: perChunk * (end - first) });
+    }
+  });
+  return out.sort((a, b) => b.rows - a.rows || a.table - b.table || a.first - b.first);
+}
+
+/** A sub-bucket summary of one chunk: `sub` is the row hash's low bits. */
+export interface SubSummary extends RangeSummary {
+  chunk: number;
+  sub: number;
+}
+
+/**
+ * For each chunk, the set of sub-buckets whose summaries differ between the sides, as a
+ * 64-bit mask (bit s set: read sub-bucket s). Chunks with no differing sub-bucket are left out.
+ */
+export function differingSubBuckets(source: SubSummary[], target: SubSummary[]): Map<number, bigint> {
+  const index = (list: SubSummary[]) => new Map(list.map((s) => [`${s.chunk}:${s.sub}`, s]));
+  const s = index(source);
+  const t = index(target);
+  const out = new Map<number, bigint>();
+  for (const id of new Set([...s.keys(), ...t.keys()])) {
+    const a = s.get(id) ?? { count: 0, hash: '0' };
+    const b = t.get(id) ?? { count: 0, hash: '0' };
+    if (summariesEqual(a, b)) continue;
+    const [chunk, sub] = id.split(':').map(Number) as [number, number];
+    out.set(chunk, (out.get(chunk) ?? 0n) | (1n << BigInt(sub)));
+  }
+  return out;
+}
+
+/** A mask as PostgreSQL's signed bigint text (bit 63 set is negative). */
+export function maskText(mask: bigint): string {
+  return BigInt.asIntN(64, mask).toString();
+}
+
+/** Every sub-bucket: read the whole chunk. */
+export const ALL_SUB_BUCKETS = (1n << 64n) - 1n;

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ALL_SUB_BUCKETS, differingSubBuckets, integerBoundaries, integerRanges, maskText, segments, type SubSummary } from '../../../src/data/parity/chunks.js';
+
+test('integer chunks cover [lo, hi] exactly once, about equally wide', () => {
+  fc.assert(
+    fc.property(fc.bigInt({ min: -(2n ** 62n), max: 2n ** 62n }), fc.bigInt({ min: 0n, max: 10_000n }), fc.integer({ min: 1, max: 300 }), fc.bigInt({ min: 0n, max: 10_000n }), (lo, width, chunks, offset) => {
+      const hi = lo + width;
+      const ranges = integerRanges(lo, hi, integerBoundaries(lo, hi, chunks));
+      assert.ok(ranges.length <= Math.max(1, chunks));
+      assert.equal(BigInt(ranges[0]!.lower![0]!), lo);
+      assert.equal(BigInt(ranges.at(-1)!.upper![0]!), hi + 1n);
+      for (let i = 1; i < ranges.length; i++) assert.deepEqual(ranges[i]!.lower, ranges[i - 1]!.upper);
+      const probe = lo + (offset % (width + 1n));
+      assert.equal(ranges.filter((r) => BigInt(r.lower![0]!) <= probe && probe < BigInt(r.upper![0]!)).length, 1);
+      const widths = ranges.map((r) => BigInt(r.upper![0]!) - BigInt(r.lower![0]!));
+      assert.ok(widths.every((w) => w > 0n));
+    }),
+  );
+});
+
+test('segments hand out every chunk of every table exactly once, largest first', () => {
+  fc.assert(
+    fc.property(fc.array(fc.record({ chunks: fc.integer({ min: 1, max: 200 }), rows: fc.integer({ min: 0, max: 1_000_000 }) }), { minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 16 }), (tables, workers) => {
+      const out = segments(tables, workers);
+      tables.forEach((table, i) => {
+        const mine = out.filter((s) => s.table === i).sort((a, b) => a.first - b.first);
+        assert.equal(mine[0]!.first, 0);
+        assert.equal(mine.at(-1)!.end, table.chunks);
+        for (let k = 1; k < mine.length; k++) assert.equal(mine[k]!.first, mine[k - 1]!.end);
+      });
+      for (let k = 1; k < out.length; k++) assert.ok(out[k - 1]!.rows >= out[k]!.rows);
+    }),
+  );
+});
+
+test('differing sub-buckets are exactly those whose count or hash differ, as a 64-bit mask per chunk', () => {
+  const summary = fc.record({ chunk: fc.integer({ min: 0, max: 5 }), sub: fc.integer({ min: 0, max: 63 }), count: fc.integer({ min: 1, max: 3 }), hash: fc.constantFrom('1', '2', '-3') });
+  fc.assert(
+    fc.property(fc.uniqueArray(summary, { selector: (s) => `${s.chunk}:${s.sub}` }), fc.uniqueArray(summary, { selector: (s) => `${s.chunk}:${s.sub}` }), (source: SubSummary[], target: SubSummary[]) => {
+      const masks = differingSubBuckets(source, target);
+      for (let chunk = 0; chunk <= 5; chunk++) {
+        for (let sub = 0; sub < 64; sub++) {
+          const a = source.find((s) => s.chunk === chunk && s.sub === sub);
+          const b = target.find((s) => s.chunk === chunk && s.sub === sub);
+          const differ = (a?.count ?? 0) !== (b?.count ?? 0) || (a?.hash ?? '0') !== (b?.hash ?? '0');
+          assert.equal(((masks.get(chunk) ?? 0n) >> BigInt(sub)) & 1n, differ ? 1n : 0n);
+        }
+      }
+    }),
+  );
+});
+
+test('masks are sent as PostgreSQL signed bigints', () => {
+  assert.equal(maskText(ALL_SUB_BUCKETS), '-1');
+  assert.equal(maskText(1n << 63n), '-9223372036854775808');
+  assert.equal(maskText(5n), '5');
+});
