@@ -73,6 +73,8 @@ test('-o json: MTTD and MTTR are the journal\'s onset, detection and weight-zero
   const sum = (side: string, key: string) => samples.reduce((n, r) => n + r.data[side][key], 0);
   assert.deepEqual(json.scorecard.failedRequests, { target: sum('target', 'errors'), source: sum('source', 'errors'), requests: { target: sum('target', 'requests'), source: sum('source', 'requests') }, samples: samples.length });
   assert.ok(json.scorecard.failedRequests.target > 0, 'the failing target\'s errors are counted');
+  const failed = json.scorecard.failedRequests;
+  process.stdout.write(`# report of ${run}: MTTD ${failure.mttdMs} ms, MTTR ${failure.mttrMs} ms; failed requests target ${failed.target}/${failed.requests.target}, source ${failed.source}/${failed.requests.source} over ${failed.samples} samples\n`);
 
   assert.equal(json.run.status, 'failed');
   assert.equal(json.journal.ok, true);
@@ -107,6 +109,7 @@ test('-o html: one self-contained file that Chromium renders to PNG, its plotted
     await page.screenshot({ path: png, fullPage: true });
     assert.ok(statSync(png).size > 10_000, 'a screenshot with something in it');
     assert.deepEqual(problems, []);
+    process.stdout.write(`# report ${file} (${statSync(file).size} bytes), screenshot ${png}\n`);
 
     const charts: Array<{ slice: string; kind: string; data: Array<Array<number | null>>; canvas: boolean }> = await page.evaluate(() =>
       (window as any).ferryReport.charts.map((chart: any) => ({ slice: chart.slice, kind: chart.kind, data: chart.plot.data.map((series: any) => Array.from(series)), canvas: chart.plot.root.querySelector('canvas') !== null })));
