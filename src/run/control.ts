@@ -69,11 +69,11 @@ export class RunControl {
     for (const request of requests) {
       if (request.action === 'approve') this.journal.append('approved', { slice: request.slice }, request.by);
       if (request.action === 'pause' && !this.stop) {
-        this.journal.append('run-paused', { run: this.runId });
+        this.journal.append('run-paused', { run: this.runId }, request.by);
         this.stop = 'pause';
       }
       if (request.action === 'abort' && this.stop !== 'abort') {
-        this.journal.append('run-aborted', { run: this.runId });
+        this.journal.append('run-aborted', { run: this.runId }, request.by);
         this.stop = 'abort';
       }
     }

@@ -72,6 +72,7 @@ export interface RunEnvironment {
 }
 
 export type ControlRequest =
-  | { action: 'pause' }
-  | { action: 'abort' }
+  /** `by`: who asked, when the asker's identity is known (the dashboard's token); journaled as the actor. */
+  | { action: 'pause'; by?: string }
+  | { action: 'abort'; by?: string }
   | { action: 'approve'; slice: string; by: string };

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 /**
  * The dashboard's buttons, doing what the CLI does: approve, pause and abort leave a control
  * request for the process driving the run (as `ferry approve|pause|abort`, same checks);
@@ -46,10 +47,22 @@ export async function approve(id: string, slice: string, token: TokenIdentity, c
   return { run: files.id, requested: 'approve', slice, by: identity.username };
 }
 
-export function requestStop(id: string, action: 'pause' | 'abort', context: ActionContext): ActionResult {
-  const { files } = openRun(context.stateDir, id);
-  requestControl(files, { action });
-  return { run: files.id, requested: action };
+/** How long a stop waits to learn who asks before it is sent without a name. */
+const STOP_IDENTITY_WAIT_MS = 2000;
+
+/**
+ * Pause and abort need no approver rights, and the journal names who asked (the token's
+ * identity). A stop is an emergency brake: when the cluster cannot say who the server's own
+ * credentials are within two seconds, it goes through unnamed rather than not at all.
+ */
+export async function requestStop(id: string, action: 'pause' | 'abort', token: TokenIdentity, context: ActionContext): Promise<ActionResult> {
+  const { files, plan } = openRun(context.stateDir, id);
+  const by = token.kind === 'named' ? token.name : await Promise.race([
+    approverFor(token, plan, context).then((identity) => identity.username, () => undefined),
+    delay(STOP_IDENTITY_WAIT_MS, undefined, { ref: false }),
+  ]);
+  requestControl(files, { action, ...(by ? { by } : {}) });
+  return { run: files.id, requested: action, ...(by ? { by } : {}) };
 }
 
 /**

@@ -166,7 +166,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       }
       case 'pause':
       case 'abort':
-        return requestStop(run, action, actions);
+        return requestStop(run, action, identity, actions);
       case 'resume':
         return driven(await drive(run, 'resume', actions));
       default: {

@@ -121,7 +121,7 @@ test('ferry ui: a held slice is paused, resumed by the dashboard and approved fr
     t.diagnostic(`screenshots in ${shots}`);
 
     const records = stage.journal(stateDir, id);
-    assert.deepEqual(records.filter((record) => ['run-paused', 'run-resumed', 'approved', 'run-completed'].includes(record.type)).map((record) => `${record.type} ${record.actor}`), ['run-paused ferry', 'run-resumed ferry', 'approved alice', 'run-completed ferry']);
+    assert.deepEqual(records.filter((record) => ['run-paused', 'run-resumed', 'approved', 'run-completed'].includes(record.type)).map((record) => `${record.type} ${record.actor}`), ['run-paused alice', 'run-resumed ferry', 'approved alice', 'run-completed ferry']);
 
     // Roll back from the page (after its confirmation): the dashboard's process takes the slice back to the source.
     page.once('dialog', (dialog) => void dialog.accept());
