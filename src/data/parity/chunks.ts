@@ -5,9 +5,10 @@
  *
  * Locate in two steps, each one statement per table and side whatever the number of
  * differences: (1) every mismatched chunk is summarised again grouped by the low bits of the
- * row hash (`subBuckets` sub-buckets); (2) the rows of the sub-buckets that differ are read
- * with their hashes. A changed row's two versions usually fall in different sub-buckets; both
- * are read on both sides, so the row-level diff over the union still pairs them up.
+ * key hash (`subBuckets` sub-buckets: a row is in the same one on both sides whatever its
+ * content); (2) the rows of the sub-buckets that differ are read with their hashes, and the
+ * row-level diff runs over the union of a table's rows (a key a side's collation puts in
+ * another chunk is still paired up).
  */
 import { summariesEqual, type KeyRange, type RangeSummary } from './bisect.js';
 
@@ -59,7 +60,7 @@ export function segments(tables: Array<{ chunks: number; rows: number }>, worker
   return out.sort((a, b) => b.rows - a.rows || a.table - b.table || a.first - b.first);
 }
 
-/** A sub-bucket summary of one chunk: `sub` is the row hash's low bits. */
+/** A sub-bucket summary of one chunk: `sub` is the key hash's low bits. */
 export interface SubSummary extends RangeSummary {
   chunk: number;
   sub: number;

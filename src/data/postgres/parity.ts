@@ -17,11 +17,13 @@
  * Row hash: `hash_record_extended(row(cols), 0)` over typed columns where a type's equality is
  * identity of its text form, an unconstrained numeric with its scale (1.0 and 1.00 are equal
  * numbers, different text), and `col::text` for the others (floats -0 vs 0, jsonb numbers,
- * json, intervals, arrays…), so one such column does not make the whole row go through text. A TOASTed value is detoasted once per pass that reads its row: the
- * scan reads every row once; the locate reads only the rows of mismatched chunks.
+ * json, intervals, arrays…), so one such column does not make the whole row go through text.
+ * A TOASTed value is detoasted once per pass that reads its row: the scan reads every row once;
+ * the locate reads only the rows of mismatched chunks, and hashes whole rows only for those
+ * whose key hash falls in a differing sub-bucket.
  *
- * Locate (./../parity/chunks.ts): per table and side one statement summarising the mismatched
- * chunks by sub-bucket of the row hash, one reading the rows of the differing sub-buckets —
+ * Locate (../parity/chunks.ts): per table and side one statement summarising the mismatched
+ * chunks by sub-bucket of the key hash, one reading the rows of the differing sub-buckets —
  * at most 4 queries per table whatever the number of differences — then the suspect keys are
  * confirmed (below). Every query after the scan is counted in `locateQueries`.
  *
@@ -64,7 +66,7 @@ export const DEFAULT_CHUNK_ROWS = 2_000;
 export const DEFAULT_CONCURRENCY = 4;
 /** A mismatched chunk with at most this many rows on either side is read row by row without the sub-bucket step. */
 const DEFAULT_LEAF_ROWS = 128;
-/** Sub-buckets of a mismatched chunk (the row hash's low bits; at most 64, one bigint mask). */
+/** Sub-buckets of a mismatched chunk (the key hash's low bits; at most 64, one bigint mask). */
 const DEFAULT_SUB_BUCKETS = 64;
 /** Sampled keys per chunk (more: chunks closer to equal size). */
 const SAMPLE_PER_CHUNK = 8;
@@ -129,7 +131,7 @@ export async function runParity(
     let locateQueries = 0;
     const suspects: Array<{ table: TableInfo; key: string[]; kind: RowDifference['kind'] }> = [];
     const reports: TableParity[] = [];
-    const mismatched: Array<{ plan: TablePlan; chunks: Array<{ id: number; range: KeyRange; rows: number }> }> = [];
+    const mismatched: MismatchedTable[] = [];
     for (const plan of plans) {
       const bad = mismatchedRanges(plan.ranges, plan.source, plan.target);
       const count = (list: RangeSummary[]) => list.reduce((sum, s) => sum + (s?.count ?? 0), 0);
@@ -138,8 +140,12 @@ export async function runParity(
       const ids = new Map(plan.ranges.map((range, id) => [range, id]));
       mismatched.push({ plan, chunks: bad.map((b) => ({ id: ids.get(b.range)!, range: b.range, rows: Math.max(b.source.count, b.target.count) })) });
     }
-    await pool(mismatched.length, concurrency, async (i, w) => {
-      const { plan, chunks } = mismatched[i]!;
+    // Many mismatched chunks (many differences) are split into jobs like the scan, so no one
+    // connection re-reads a whole large table while the others wait.
+    const jobs = locateJobs(mismatched, concurrency);
+    const leafRowsByTable = new Map<TablePlan, { source: RowHash[]; target: RowHash[] }>(mismatched.map((m) => [m.plan, { source: [], target: [] }]));
+    await pool(jobs.length, concurrency, async (i, w) => {
+      const { plan, chunks } = jobs[i]!;
       const conns = { source: pair.source.conns[w]!, target: pair.target.conns[w]! };
       const masks = new Map<number, bigint>();
       const large = chunks.filter((c) => c.rows > leafRows);
@@ -159,8 +165,13 @@ export async function runParity(
         leafRowsOf(conns.target, plan.sql, leaves, subBuckets),
       ]);
       locateQueries += 2;
-      for (const diff of diffRowHashes(s, t)) suspects.push({ table: plan.table, key: diff.key, kind: diff.kind });
+      const rows = leafRowsByTable.get(plan)!;
+      rows.source.push(...s);
+      rows.target.push(...t);
     });
+    for (const [plan, rows] of leafRowsByTable) {
+      for (const diff of diffRowHashes(rows.source, rows.target)) suspects.push({ table: plan.table, key: diff.key, kind: diff.kind });
+    }
     await pair.close();
 
     // Frozen snapshots: the located rows are exact. Otherwise a difference counts only if it is
@@ -197,7 +208,7 @@ export async function runParity(
       rowsPerSecond: rows / Math.max(scanSeconds, 1e-6),
       queries,
       locateQueries,
-      locateQueriesPerDifference: suspects.length > 0 ? locateQueries / suspects.length : null,
+      locateQueriesPerDifference: differences.length > 0 ? locateQueries / differences.length : null,
       connectionsPerSide: concurrency,
       bytesReceived: bytes.total(),
       consistency: consistency.mode === 'live' ? 'replayed-past-source-lsn' : consistency.mode,
@@ -207,6 +218,28 @@ export async function runParity(
   } finally {
     await pair.close();
   }
+}
+
+type MismatchedTable = { plan: TablePlan; chunks: Array<{ id: number; range: KeyRange; rows: number }> };
+
+/** Mismatched chunks as locate jobs: one per table unless a table holds more than its share of the rows to re-read. */
+function locateJobs(mismatched: MismatchedTable[], workers: number): MismatchedTable[] {
+  const total = mismatched.reduce((sum, m) => sum + m.chunks.reduce((n, c) => n + c.rows, 0), 0);
+  const target = Math.max(1, total / (workers * 2));
+  const jobs: Array<MismatchedTable & { rows: number }> = [];
+  for (const { plan, chunks } of mismatched) {
+    let current: MismatchedTable & { rows: number } = { plan, chunks: [], rows: 0 };
+    for (const chunk of chunks) {
+      if (current.chunks.length > 0 && current.rows + chunk.rows > target) {
+        jobs.push(current);
+        current = { plan, chunks: [], rows: 0 };
+      }
+      current.chunks.push(chunk);
+      current.rows += chunk.rows;
+    }
+    jobs.push(current);
+  }
+  return jobs.sort((a, b) => b.rows - a.rows);
 }
 
 function plansByName(plans: TablePlan[]): Map<string, TableSql> {
