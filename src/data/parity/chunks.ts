@@ -5,7 +5,7 @@
  *
  * Locate in two steps, each one statement per table and side whatever the number of
  * differences: (1) every mismatched chunk is summarised again grouped by the low bits of the
- * key hash (`subBuckets` sub-buckets: a row is in the same one on both sides whatever its
+ * key hash (about 32 rows a sub-bucket: a row is in the same one on both sides whatever its
  * content); (2) the rows of the sub-buckets that differ are read with their hashes, and the
  * row-level diff runs over the union of a table's rows (a key a side's collation puts in
  * another chunk is still paired up).
@@ -67,28 +67,34 @@ export interface SubSummary extends RangeSummary {
 }
 
 /**
- * For each chunk, the set of sub-buckets whose summaries differ between the sides, as a
- * 64-bit mask (bit s set: read sub-bucket s). Chunks with no differing sub-bucket are left out.
+ * For each chunk, the sub-buckets whose summaries differ between the sides (ascending).
+ * Chunks with no differing sub-bucket are left out.
  */
-export function differingSubBuckets(source: SubSummary[], target: SubSummary[]): Map<number, bigint> {
+export function differingSubBuckets(source: SubSummary[], target: SubSummary[]): Map<number, number[]> {
   const index = (list: SubSummary[]) => new Map(list.map((s) => [`${s.chunk}:${s.sub}`, s]));
   const s = index(source);
   const t = index(target);
-  const out = new Map<number, bigint>();
+  const out = new Map<number, number[]>();
   for (const id of new Set([...s.keys(), ...t.keys()])) {
     const a = s.get(id) ?? { count: 0, hash: '0' };
     const b = t.get(id) ?? { count: 0, hash: '0' };
     if (summariesEqual(a, b)) continue;
     const [chunk, sub] = id.split(':').map(Number) as [number, number];
-    out.set(chunk, (out.get(chunk) ?? 0n) | (1n << BigInt(sub)));
+    const subs = out.get(chunk);
+    if (subs) subs.push(sub);
+    else out.set(chunk, [sub]);
   }
+  for (const subs of out.values()) subs.sort((x, y) => x - y);
   return out;
 }
 
-/** A mask as PostgreSQL's signed bigint text (bit 63 set is negative). */
-export function maskText(mask: bigint): string {
-  return BigInt.asIntN(64, mask).toString();
+/**
+ * Sub-buckets to split a mismatched chunk of `rows` rows into: a power of two giving about
+ * `rowsPerSub` rows each (at least `min`, at most 65,536), so a differing row costs reading
+ * about that many rows whatever the chunk's size.
+ */
+export function subBucketsFor(rows: number, rowsPerSub: number, min: number): number {
+  let n = 2;
+  while (n < 65_536 && (n < min || rows / n > rowsPerSub)) n *= 2;
+  return n;
 }
-
-/** Every sub-bucket: read the whole chunk. */
-export const ALL_SUB_BUCKETS = (1n << 64n) - 1n;

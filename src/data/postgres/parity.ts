@@ -43,7 +43,7 @@
  */
 import type { ParityOptions, ParityReport, RowDifference, TableParity } from '../provider.js';
 import { diffRowHashes, keyId, mismatchedRanges, rangesFromBoundaries, type KeyRange, type RangeSummary, type RowHash } from '../parity/bisect.js';
-import { ALL_SUB_BUCKETS, differingSubBuckets, integerBoundaries, integerRanges, maskText, segments, type SubSummary } from '../parity/chunks.js';
+import { differingSubBuckets, integerBoundaries, integerRanges, segments, subBucketsFor, type SubSummary } from '../parity/chunks.js';
 import { FerryError } from '../../util/errors.js';
 import { listTables, type TableInfo } from './catalog.js';
 import type { PgConn, PgSide } from './connection.js';
@@ -66,8 +66,10 @@ export const DEFAULT_CHUNK_ROWS = 2_000;
 export const DEFAULT_CONCURRENCY = 4;
 /** A mismatched chunk with at most this many rows on either side is read row by row without the sub-bucket step. */
 const DEFAULT_LEAF_ROWS = 128;
-/** Sub-buckets of a mismatched chunk (the key hash's low bits; at most 64, one bigint mask). */
+/** Fewest sub-buckets a mismatched chunk is split into (the key hash's low bits); more for large chunks. */
 const DEFAULT_SUB_BUCKETS = 64;
+/** Rows a sub-bucket should hold: what reading one differing row costs in the last locate step. */
+const ROWS_PER_SUB_BUCKET = 32;
 /** Sampled keys per chunk (more: chunks closer to equal size). */
 const SAMPLE_PER_CHUNK = 8;
 
@@ -91,7 +93,7 @@ export async function runParity(
   const chunkRows = Math.max(1, options.chunkRows ?? DEFAULT_CHUNK_ROWS);
   const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
   const leafRows = options.leafRows ?? DEFAULT_LEAF_ROWS;
-  const subBuckets = subBucketCount(options.fanout ?? DEFAULT_SUB_BUCKETS);
+  const minSubBuckets = Math.max(2, options.fanout ?? DEFAULT_SUB_BUCKETS);
   const hashMode = options.hash ?? 'record';
   const started = performance.now();
   const bytes = new ByteCounter();
@@ -147,27 +149,24 @@ export async function runParity(
     await pool(jobs.length, concurrency, async (i, w) => {
       const { plan, chunks } = jobs[i]!;
       const conns = { source: pair.source.conns[w]!, target: pair.target.conns[w]! };
-      const masks = new Map<number, bigint>();
-      const large = chunks.filter((c) => c.rows > leafRows);
-      for (const c of chunks) if (c.rows <= leafRows) masks.set(c.id, ALL_SUB_BUCKETS);
+      // null: read every row of the chunk.
+      const picks = new Map<number, number[] | null>();
+      const large = chunks.filter((c) => c.rows > leafRows).map((c) => ({ ...c, subs: subBucketsFor(c.rows, ROWS_PER_SUB_BUCKET, minSubBuckets) }));
+      for (const c of chunks) if (c.rows <= leafRows) picks.set(c.id, null);
       if (large.length > 0) {
-        const [s, t] = await Promise.all([
-          subSummaries(conns.source, plan.sql, large, subBuckets),
-          subSummaries(conns.target, plan.sql, large, subBuckets),
-        ]);
+        const [s, t] = await Promise.all([subSummaries(conns.source, plan.sql, large), subSummaries(conns.target, plan.sql, large)]);
         locateQueries += 2;
-        for (const [id, mask] of differingSubBuckets(s, t)) masks.set(id, mask);
+        for (const [id, subs] of differingSubBuckets(s, t)) picks.set(id, subs);
       }
-      const leaves = chunks.filter((c) => masks.has(c.id)).map((c) => ({ id: c.id, range: c.range, mask: masks.get(c.id)! }));
+      const subsOf = new Map(large.map((c) => [c.id, c.subs]));
+      const leaves = chunks.filter((c) => picks.has(c.id)).map((c) => ({ id: c.id, range: c.range, subs: subsOf.get(c.id) ?? 1, pick: picks.get(c.id)! }));
       if (leaves.length === 0) return;
-      const [s, t] = await Promise.all([
-        leafRowsOf(conns.source, plan.sql, leaves, subBuckets),
-        leafRowsOf(conns.target, plan.sql, leaves, subBuckets),
-      ]);
+      const [s, t] = await Promise.all([leafRowsOf(conns.source, plan.sql, leaves), leafRowsOf(conns.target, plan.sql, leaves)]);
       locateQueries += 2;
       const rows = leafRowsByTable.get(plan)!;
-      rows.source.push(...s);
-      rows.target.push(...t);
+      // A loop, not push(...rows): a spread of 100k+ rows overflows the stack.
+      for (const row of s) rows.source.push(row);
+      for (const row of t) rows.target.push(row);
     });
     for (const [plan, rows] of leafRowsByTable) {
       for (const diff of diffRowHashes(rows.source, rows.target)) suspects.push({ table: plan.table, key: diff.key, kind: diff.kind });
@@ -244,12 +243,6 @@ function locateJobs(mismatched: MismatchedTable[], workers: number): MismatchedT
 
 function plansByName(plans: TablePlan[]): Map<string, TableSql> {
   return new Map(plans.map((p) => [p.table.name, p.sql]));
-}
-
-function subBucketCount(requested: number): number {
-  let n = 2;
-  while (n * 2 <= Math.min(64, Math.max(2, requested))) n *= 2;
-  return n;
 }
 
 /** Runs `count` jobs on `workers` lanes; a job gets the lane (connection) index it runs on. */
@@ -541,18 +534,29 @@ function rangeTuple(sql: TableSql): string {
 interface ChunkItem {
   id: number;
   range: KeyRange;
-  mask?: bigint;
+  /** Sub-buckets the chunk is split into by key hash (a power of two). */
+  subs?: number;
+  /** Sub-buckets to read (null: all rows). */
+  pick?: number[] | null;
+}
+
+interface ChunkColumns {
+  /** The chunk's sub-bucket count (SQL int). */
+  subs: () => string;
+  /** The sub-buckets to read (SQL int[], null for all). */
+  pick: () => string;
 }
 
 /**
  * One statement over many chunks: bounded chunks through a LATERAL over arrays of their bounds
  * (one index range scan each), the open-ended first and last chunk as their own branches.
- * `body(where, mask)` is the per-chunk subquery; its rows come back tagged with the chunk id.
+ * `body(where, columns)` is the per-chunk subquery; its rows come back tagged with the chunk id.
  */
-function overChunks(sql: TableSql, items: ChunkItem[], body: (where: string, mask: () => string) => string): { text: string; params: unknown[] } {
+function overChunks(sql: TableSql, items: ChunkItem[], body: (where: string, columns: ChunkColumns) => string): { text: string; params: unknown[] } {
   const params: unknown[] = [];
   const branches: string[] = [];
   const tuple = rangeTuple(sql);
+  const pickText = (item: ChunkItem) => (item.pick ? `{${item.pick.join(',')}}` : null);
   const bounded = items.filter((item) => item.range.lower && item.range.upper);
   if (bounded.length > 0) {
     const arrays: string[] = [];
@@ -561,26 +565,30 @@ function overChunks(sql: TableSql, items: ChunkItem[], body: (where: string, mas
       arrays.push(`$${params.length}::${type}`);
     };
     push(bounded.map((item) => item.id), 'int[]');
-    push(bounded.map((item) => maskText(item.mask ?? ALL_SUB_BUCKETS)), 'int8[]');
+    push(bounded.map((item) => item.subs ?? 1), 'int[]');
+    // Sub-bucket lists travel as the text of an int[] each (unnest cannot take a ragged 2-D array).
+    push(bounded.map(pickText), 'text[]');
     sql.rangeTypes.forEach((type, i) => push(bounded.map((item) => item.range.lower![i]), `text[]::${type}[]`));
     sql.rangeTypes.forEach((type, i) => push(bounded.map((item) => item.range.upper![i]), `text[]::${type}[]`));
     const n = sql.rangeTypes.length;
-    const names = ['id', 'm', ...sql.rangeTypes.map((_, i) => `l${i}`), ...sql.rangeTypes.map((_, i) => `u${i}`)];
+    const names = ['id', 'ns', 'pk', ...sql.rangeTypes.map((_, i) => `l${i}`), ...sql.rangeTypes.map((_, i) => `u${i}`)];
     const tupleOf = (prefix: string) => (n === 1 ? `b.${prefix}0` : `(${sql.rangeTypes.map((_, i) => `b.${prefix}${i}`).join(', ')})`);
+    const columns = { subs: () => 'b.ns', pick: () => 'b.pk::int[]' };
     branches.push(
-      `select b.id, s.* from unnest(${arrays.join(', ')}) as b(${names.join(', ')}) cross join lateral (${body(`${tuple} >= ${tupleOf('l')} and ${tuple} < ${tupleOf('u')}`, () => 'b.m')}) s`,
+      `select b.id, s.* from unnest(${arrays.join(', ')}) as b(${names.join(', ')}) cross join lateral (${body(`${tuple} >= ${tupleOf('l')} and ${tuple} < ${tupleOf('u')}`, columns)}) s`,
     );
   }
   for (const item of items.filter((i) => !(i.range.lower && i.range.upper))) {
     const conds: string[] = [];
     if (item.range.lower) conds.push(`${tuple} >= ${boundParam(sql, item.range.lower, params)}`);
     if (item.range.upper) conds.push(`${tuple} < ${boundParam(sql, item.range.upper, params)}`);
-    // The mask is a parameter only where the body uses it (an unused last parameter fails the bind).
-    const mask = () => {
-      params.push(maskText(item.mask ?? ALL_SUB_BUCKETS));
-      return `$${params.length}::int8`;
+    // Parameters only where the body uses them (an unused last parameter fails the bind).
+    const param = (value: unknown, type: string) => () => {
+      params.push(value);
+      return `$${params.length}::${type}`;
     };
-    branches.push(`select ${item.id}::int as id, s.* from (${body(conds.length > 0 ? conds.join(' and ') : 'true', mask)}) s`);
+    const columns = { subs: param(item.subs ?? 1, 'int'), pick: param(pickText(item), 'int[]') };
+    branches.push(`select ${item.id}::int as id, s.* from (${body(conds.length > 0 ? conds.join(' and ') : 'true', columns)}) s`);
   }
   return { text: branches.join('\nunion all\n'), params };
 }
@@ -603,23 +611,26 @@ async function summarizeChunks(conn: PgConn, sql: TableSql, items: ChunkItem[]):
   return new Map(rows.map((row) => [row.id, { count: Number(row.n), hash: row.h }]));
 }
 
-async function subSummaries(conn: PgConn, sql: TableSql, items: ChunkItem[], subBuckets: number): Promise<SubSummary[]> {
+async function subSummaries(conn: PgConn, sql: TableSql, items: ChunkItem[]): Promise<SubSummary[]> {
   const statement = overChunks(
     sql,
     items,
-    (where) => `select (${sql.keyHash} & ${subBuckets - 1})::int as sub, count(*)::text as n, bit_xor(${sql.hash})::text as h from ${sql.from} where ${where} group by 1`,
+    (where, c) => `select (${sql.keyHash} & (${c.subs()} - 1))::int as sub, count(*)::text as n, bit_xor(${sql.hash})::text as h from ${sql.from} where ${where} group by 1`,
   );
   const rows = await chunkQuery<{ id: number; sub: number; n: string; h: string }>(conn, sql, statement);
   return rows.map((row) => ({ chunk: row.id, sub: row.sub, count: Number(row.n), hash: row.h }));
 }
 
-async function leafRowsOf(conn: PgConn, sql: TableSql, items: ChunkItem[], subBuckets: number): Promise<RowHash[]> {
+async function leafRowsOf(conn: PgConn, sql: TableSql, items: ChunkItem[]): Promise<RowHash[]> {
   const keys = sql.table.key.map((_, i) => `k${i}`);
   // The filter is on the key hash: the row hash (detoasting large values) is computed only for the rows returned.
   const statement = overChunks(
     sql,
     items,
-    (where, mask) => `select ${sql.keyText}, ${sql.hash}::text as h from ${sql.from} where ${where} and (${mask()} >> (${sql.keyHash} & ${subBuckets - 1})::int) & 1 = 1`,
+    (where, c) => {
+      const pick = c.pick();
+      return `select ${sql.keyText}, ${sql.hash}::text as h from ${sql.from} where ${where} and (${pick} is null or (${sql.keyHash} & (${c.subs()} - 1))::int = any(${pick}))`;
+    },
   );
   const rows = await chunkQuery<Record<string, string>>(conn, sql, statement);
   return rows.map((row) => ({ key: keys.map((k) => row[k]!), hash: row.h! }));

@@ -177,8 +177,10 @@ test('random sets of differing rows are found exactly, with a bounded number of 
     g: fc.integer({ min: 1, max: 3000 }),
     kind: fc.constantFrom('changed' as const, 'missing' as const, 'extra' as const),
   });
+  // Chunk sizes that send every mismatched chunk through the sub-bucket step, with 64 or with more sub-buckets (whole-table chunks).
+  const optionSets: ParityOptions[] = [OPTIONS, { ...OPTIONS, leafRows: 8 }, { ...OPTIONS, chunkRows: 5_000, leafRows: 8, fanout: 2 }];
   await fc.assert(
-    fc.asyncProperty(fc.uniqueArray(edit, { minLength: 1, maxLength: 25, selector: (e) => `${e.shape}:${e.g}` }), async (raw) => {
+    fc.asyncProperty(fc.uniqueArray(edit, { minLength: 1, maxLength: 25, selector: (e) => `${e.shape}:${e.g}` }), fc.constantFrom(...optionSets), async (raw, options) => {
       // Rows past a table's generated ones are extra; rows within it are changed or missing.
       const edits = raw.map((e) => {
         const rows = SHAPES[e.shape]!.rows;
@@ -187,7 +189,7 @@ test('random sets of differing rows are found exactly, with a bounded number of 
       const unique = [...new Map(edits.map((e) => [`${e.shape}:${e.g}`, e])).values()];
       const { expected, undo } = await applyEdits(unique);
       try {
-        const report = await data.parity(OPTIONS);
+        const report = await data.parity(options);
         assert.deepEqual(report.differences.map((d) => `${d.kind} ${d.table} ${JSON.stringify(d.key)}`).sort(), expected);
         // Per locate job 2 sub-bucket + 2 row statements, one job per table with differences (plus at
         // most 2 per connection when one table holds most of them), then 2 confirmations for all tables.
@@ -198,7 +200,7 @@ test('random sets of differing rows are found exactly, with a bounded number of 
         await sql(target.connectionString, undo);
       }
     }),
-    { numRuns: 8 },
+    { numRuns: 10 },
   );
 });
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ALL_SUB_BUCKETS, differingSubBuckets, integerBoundaries, integerRanges, maskText, segments, type SubSummary } from '../../../src/data/parity/chunks.js';
+import { differingSubBuckets, integerBoundaries, integerRanges, segments, subBucketsFor, type SubSummary } from '../../../src/data/parity/chunks.js';
 
 test('integer chunks cover [lo, hi] exactly once, about equally wide', () => {
   fc.assert(
@@ -35,7 +35,7 @@ test('segments hand out every chunk of every table exactly once, largest first',
   );
 });
 
-test('differing sub-buckets are exactly those whose count or hash differ, as a 64-bit mask per chunk', () => {
+test('differing sub-buckets are exactly those whose count or hash differ, per chunk', () => {
   const summary = fc.record({ chunk: fc.integer({ min: 0, max: 5 }), sub: fc.integer({ min: 0, max: 63 }), count: fc.integer({ min: 1, max: 3 }), hash: fc.constantFrom('1', '2', '-3') });
   fc.assert(
     fc.property(fc.uniqueArray(summary, { selector: (s) => `${s.chunk}:${s.sub}` }), fc.uniqueArray(summary, { selector: (s) => `${s.chunk}:${s.sub}` }), (source: SubSummary[], target: SubSummary[]) => {
@@ -45,15 +45,23 @@ test('differing sub-buckets are exactly those whose count or hash differ, as a 6
           const a = source.find((s) => s.chunk === chunk && s.sub === sub);
           const b = target.find((s) => s.chunk === chunk && s.sub === sub);
           const differ = (a?.count ?? 0) !== (b?.count ?? 0) || (a?.hash ?? '0') !== (b?.hash ?? '0');
-          assert.equal(((masks.get(chunk) ?? 0n) >> BigInt(sub)) & 1n, differ ? 1n : 0n);
+          assert.equal((masks.get(chunk) ?? []).includes(sub), differ);
         }
       }
     }),
   );
 });
 
-test('masks are sent as PostgreSQL signed bigints', () => {
-  assert.equal(maskText(ALL_SUB_BUCKETS), '-1');
-  assert.equal(maskText(1n << 63n), '-9223372036854775808');
-  assert.equal(maskText(5n), '5');
+test('a large chunk gets more sub-buckets: about the same rows to read per differing row', () => {
+  assert.equal(subBucketsFor(2_000, 32, 64), 64);
+  assert.equal(subBucketsFor(150_000, 32, 64), 8192);
+  assert.equal(subBucketsFor(10, 32, 64), 64);
+  assert.equal(subBucketsFor(1e12, 32, 64), 65_536);
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 5_000_000 }), (rows) => {
+      const n = subBucketsFor(rows, 32, 64);
+      assert.equal(n & (n - 1), 0);
+      assert.ok(n >= 64 && n <= 65_536 && (rows / n <= 32 || n === 65_536));
+    }),
+  );
 });
