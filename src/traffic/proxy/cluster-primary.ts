@@ -98,12 +98,14 @@ export async function startRouterCluster(config: RouterConfig, options: RouterCl
   const call = (member: Member, request: Call): Promise<unknown> =>
     new Promise((resolve, reject) => {
       const id = nextCallId++;
+      // A worker still starting answers once it has started (tsx compiles its modules first).
+      const timeoutMs = member.ready ? CALL_TIMEOUT_MS : START_TIMEOUT_MS;
       const timer = setTimeout(() => {
         member.pending.delete(id);
-        reject(new FerryError('router-worker', `router worker ${member.worker.process.pid} did not answer ${request.op} within ${CALL_TIMEOUT_MS / 1000} s`, { fix: 'it is being replaced; retry the call' }));
+        reject(new FerryError('router-worker', `router worker ${member.worker.process.pid} did not answer ${request.op} within ${timeoutMs / 1000} s`, { fix: 'it is being replaced; retry the call' }));
         // A worker that may not have applied a change must not keep serving requests.
         member.worker.process.kill('SIGKILL');
-      }, CALL_TIMEOUT_MS);
+      }, timeoutMs);
       member.pending.set(id, { resolve, reject, timer });
       void member.greeted.then(() => member.worker.send({ ...request, kind: 'call', id } as ControlCall));
     });

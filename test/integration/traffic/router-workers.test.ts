@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { startBackend, startRouterProcess, type BackendProcess, type RouterProcess } from './helpers.js';
 
@@ -188,4 +188,9 @@ test('two workers: a worker that dies is replaced and starts with the weight the
   assert.equal(routes.weights.target, 100);
   assert.ok(accepted.has(replacement), 'the replacement worker serves connections');
   assert.deepEqual([...new Set(answers)], ['target']);
+
+  // SIGTERM to the primary stops the workers too.
+  const before = workerPids(router);
+  await router.stop();
+  assert.deepEqual(before.filter((pid) => existsSync(`/proc/${pid}`)), [], 'workers left running after the router stopped');
 });
