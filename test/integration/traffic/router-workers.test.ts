@@ -194,3 +194,43 @@ test('two workers: a worker that dies is replaced and starts with the weight the
   await router.stop();
   assert.deepEqual(before.filter((pid) => existsSync(`/proc/${pid}`)), [], 'workers left running after the router stopped');
 });
+
+test('two workers: a user is on the same side whichever worker serves them', async () => {
+  const source = await startBackend('source');
+  const target = await startBackend('target');
+  started.push(source, target);
+  const router = await startRouterProcess(
+    { backends: { source: { url: source.url }, target: { url: target.url } }, routes: [{ name: 'shop', source: 'source', target: 'target', weight: 50, stickiness: { mode: 'cookie', name: 'ferry_user' } }] },
+    undefined,
+    ['--workers', '2'],
+  );
+  started.push(router);
+  const workers = workerPids(router);
+  assert.equal(workers.length, 2);
+  const users = Array.from({ length: 40 }, (_, i) => `user-${i}`);
+  /** Each user's side, asked with only `serving` accepting connections (the other paused). */
+  const sidesThrough = async (serving: number): Promise<string[]> => {
+    const paused = workers.find((pid) => pid !== serving)!;
+    process.kill(paused, 'SIGSTOP');
+    try {
+      const pool = new Pool(router.url, { connections: 4 });
+      const sides = await Promise.all(
+        users.map(async (user) => {
+          const response = await pool.request({ method: 'GET', path: '/shop/sticky', headers: { cookie: `ferry_user=${user}` }, headersTimeout: 5000 });
+          return (JSON.parse(await response.body.text()) as { backend: string }).backend;
+        }),
+      );
+      const accepted = acceptingPids(router);
+      await pool.close();
+      assert.deepEqual([...accepted], [serving], 'only the unpaused worker accepted');
+      return sides;
+    } finally {
+      process.kill(paused, 'SIGCONT');
+    }
+  };
+  const first = await sidesThrough(workers[0]!);
+  const second = await sidesThrough(workers[1]!);
+  process.stdout.write(`# ${users.length} users at 50 %: ${first.filter((side) => side === 'target').length} on the target through worker ${workers[0]}, ${second.filter((side) => side === 'target').length} through worker ${workers[1]}\n`);
+  assert.deepEqual(second, first);
+  assert.ok(first.includes('source') && first.includes('target'));
+});
