@@ -101,10 +101,16 @@ export async function runParity(
 
   const mainConns = await Promise.all([source.conn(), target.conn()]);
   mainConns.forEach((conn) => bytes.watch(conn));
-  const all = await listTables(source, options.schemas);
+  // The scan sessions open (and take their snapshots) while the catalog is read.
+  const [listed, opened] = await Promise.allSettled([listTables(source, options.schemas), openPair(source, target, consistency, concurrency)]);
+  if (listed.status === 'rejected' || opened.status === 'rejected') {
+    if (opened.status === 'fulfilled') await opened.value.close();
+    throw listed.status === 'rejected' ? listed.reason : (opened as PromiseRejectedResult).reason;
+  }
+  const all = listed.value;
+  const pair = opened.value;
   queries++;
   const tables = options.tables && options.tables.length > 0 ? all.filter((t) => options.tables!.includes(t.name)) : all;
-  const pair = await openPair(source, target, consistency, concurrency);
   for (const conn of [...pair.source.conns, ...pair.target.conns]) bytes.watch(conn);
   try {
     // Chunk plans: one catalog query, one min/max query per side, one small sample per table without an integer key.
