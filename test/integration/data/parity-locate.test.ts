@@ -13,6 +13,7 @@ import { sql } from '../../helpers/pg.js';
 import { startLocalPostgres, type LocalPostgres } from '../../../src/data/postgres/local-server.js';
 import { PostgresDataProvider } from '../../../src/data/postgres/provider.js';
 import type { ParityOptions } from '../../../src/data/provider.js';
+import { ferryAsync } from '../../helpers/cli.js';
 
 let source: LocalPostgres;
 let target: LocalPostgres;
@@ -209,6 +210,27 @@ test('the text hash finds the same differences', async () => {
   try {
     const report = await data.parity({ ...OPTIONS, hash: 'text' });
     assert.deepEqual(report.differences.map((d) => `${d.kind} ${d.table} ${JSON.stringify(d.key)}`).sort(), expected);
+  } finally {
+    await sql(target.connectionString, undo);
+  }
+});
+
+test('ferry data parity prints the locate queries per differing row and the bytes received, in the table and in -o json', async () => {
+  const { undo } = await applyEdits([{ shape: 0, g: 5, kind: 'changed' }]);
+  try {
+    const env = { FERRY_SOURCE_URL: source.connectionString, FERRY_TARGET_URL: target.connectionString, NO_COLOR: '1' };
+    const table = await ferryAsync(['data', 'parity', '--name', 'locate', '--connections', '2'], { env });
+    assert.equal(table.code, 1, table.stderr);
+    assert.match(table.stdout, /locate: \d+ queries \(\d+\.\d per differing row\); \d+ KiB received from the servers; 2 connections per side/);
+    assert.match(table.stdout, /changed\s+public\.accounts \(5\)/);
+    const json = await ferryAsync(['data', 'parity', '--name', 'locate', '-o', 'json'], { env });
+    const report = JSON.parse(json.stdout);
+    assert.deepEqual(report.differences, [{ table: 'public.accounts', key: ['5'], kind: 'changed' }]);
+    assert.ok(report.locateQueriesPerDifference > 0 && report.locateQueriesPerDifference <= 6);
+    assert.ok(report.bytesReceived > 0);
+    for (const out of [table, json]) assert.ok(!out.stdout.includes(SECRET) && !out.stdout.includes(source.password) && !out.stderr.includes(source.password));
+    const bad = await ferryAsync(['data', 'parity', '--connections', '0'], { env });
+    assert.match(bad.stderr, /--connections must be a positive whole number/);
   } finally {
     await sql(target.connectionString, undo);
   }
