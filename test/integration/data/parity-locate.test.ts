@@ -66,7 +66,8 @@ const SHAPES: Shape[] = [
   },
   {
     table: 'public.sessions',
-    rows: 3000,
+    // Enough heap pages (~130) that the scattered scan reads it in several page spans (TID ranges).
+    rows: 20000,
     key: (g) => `(${uuid(g)})`,
     text: () => [],
     columns: 'id',
@@ -159,7 +160,7 @@ test('equal databases: parity passes, every table chunked, no locate query', asy
 
 test('one difference of each shape is named by its exact key, including those a typed hash would miss', async () => {
   const edits: Edit[] = SHAPES.map((_, shape) => ({ shape, g: 37 + shape * 11, kind: 'changed' }));
-  edits.push({ shape: 3, g: 5000, kind: 'extra' }, { shape: 4, g: 777, kind: 'missing' });
+  edits.push({ shape: 3, g: 25000, kind: 'extra' }, { shape: 4, g: 777, kind: 'missing' });
   const { expected, undo } = await applyEdits(edits);
   try {
     const report = await data.parity(OPTIONS);
