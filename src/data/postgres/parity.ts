@@ -62,8 +62,12 @@ interface Group {
 
 /** Rows per chunk: a mismatched chunk is re-read by the locate, so small chunks keep that cheap; a chunk costs one index descent. */
 export const DEFAULT_CHUNK_ROWS = 2_000;
-/** Connections per side the scan uses. */
-export const DEFAULT_CONCURRENCY = 4;
+/**
+ * Connections per side the scan uses. Two keep parity from taking more than two cores of a
+ * production server, and measured on the bench's 2 shared cores 2 were faster than 4 (1 M rows:
+ * ~1.6× the floor against ~1.7×; more sessions than cores only add switching).
+ */
+export const DEFAULT_CONCURRENCY = 2;
 /** A mismatched chunk with at most this many rows on either side is read row by row without the sub-bucket step. */
 const DEFAULT_LEAF_ROWS = 128;
 /** A locate job re-reading at most this many rows of mismatched chunks reads them all in one statement per side. */
@@ -137,43 +141,94 @@ export async function runParity(
     const units = (p: TablePlan) => (p.scattered ? Math.max(1, Math.ceil(p.scattered.pages / PAGES_PER_UNIT)) : p.ranges.length);
     const work = segments(plans.map((p) => ({ chunks: units(p), rows: p.rows })), concurrency);
     const spanOf = (seg: Segment): PageSpan => ({ from: seg.first * PAGES_PER_UNIT, to: seg.end >= units(plans[seg.table]!) ? null : seg.end * PAGES_PER_UNIT });
-    await Promise.all(
-      (['source', 'target'] as const).map((side) =>
-        pool(work.length, concurrency, async (i, w) => {
-          const seg = work[i]!;
+    // Each side's sessions take jobs from that side's queue: the scan's segments, then (as soon as a
+    // scattered table is scanned on both sides, while the rest of the scan goes on) reads of the
+    // rows in its differing buckets, span by span.
+    let locateQueries = 0;
+    let scanSeconds = 0;
+    const sides = ['source', 'target'] as const;
+    const leafRowsByTable = new Map<TablePlan, { source: RowHash[]; target: RowHash[] }>();
+    const rowsOf = (plan: TablePlan) => {
+      let rows = leafRowsByTable.get(plan);
+      if (!rows) leafRowsByTable.set(plan, (rows = { source: [], target: [] }));
+      return rows;
+    };
+    const picked = new Map<TablePlan, number[]>();
+    const queues = { source: new JobQueue(), target: new JobQueue() };
+    const unscanned = new Map<TablePlan, number>();
+    for (const seg of work) unscanned.set(plans[seg.table]!, (unscanned.get(plans[seg.table]!) ?? 0) + sides.length);
+    let segmentsLeft = work.length * sides.length;
+    const scanned = (plan: TablePlan) => {
+      const left = unscanned.get(plan)! - 1;
+      unscanned.set(plan, left);
+      if (left === 0 && plan.scattered) {
+        const buckets = plan.scattered.buckets;
+        const pick = differingBuckets(plan.source, plan.target, buckets);
+        picked.set(plan, pick);
+        if (pick.length > 0) {
+          for (const seg of work.filter((s) => plans[s.table] === plan)) {
+            for (const side of sides) {
+              queues[side].push(async (conn) => {
+                const rows = await bucketRows(conn, plan.sql, spanOf(seg), buckets, pick);
+                locateQueries++;
+                const into = rowsOf(plan)[side];
+                for (const row of rows) into.push(row);
+              });
+            }
+          }
+        }
+      }
+      if (--segmentsLeft === 0) {
+        scanSeconds = (performance.now() - started) / 1000;
+        for (const side of sides) queues[side].close();
+      }
+    };
+    for (const side of sides) {
+      for (const seg of work) {
+        queues[side].push(async (conn) => {
           const plan = plans[seg.table]!;
           if (plan.scattered) {
-            const rows = await summarizeBuckets(pair[side].conns[w]!, plan.sql, spanOf(seg), plan.scattered.buckets);
+            const rows = await summarizeBuckets(conn, plan.sql, spanOf(seg), plan.scattered.buckets);
             queries++;
             for (const row of rows) plan[side][row.b] = addSummary(plan[side][row.b], { count: Number(row.n), hash: row.h });
-            return;
+          } else {
+            const items = plan.ranges.slice(seg.first, seg.end).map((range, k) => ({ id: seg.first + k, range }));
+            const summaries = await summarizeChunks(conn, plan.sql, items);
+            queries++;
+            for (const [id, summary] of summaries) plan[side][id] = summary;
           }
-          const items = plan.ranges.slice(seg.first, seg.end).map((range, k) => ({ id: seg.first + k, range }));
-          const summaries = await summarizeChunks(pair[side].conns[w]!, plan.sql, items);
-          queries++;
-          for (const [id, summary] of summaries) plan[side][id] = summary;
-        }),
+          scanned(plan);
+        });
+      }
+    }
+    if (work.length === 0) {
+      scanSeconds = (performance.now() - started) / 1000;
+      for (const side of sides) queues[side].close();
+    }
+    await Promise.all(
+      sides.map((side) =>
+        Promise.all(
+          pair[side].conns.map(async (conn) => {
+            try {
+              for (let job = await queues[side].next(); job; job = await queues[side].next()) await job(conn);
+            } catch (error) {
+              for (const s of sides) queues[s].close();
+              throw error;
+            }
+          }),
+        ),
       ),
     );
-    const scanSeconds = (performance.now() - started) / 1000;
 
     // Locate: per table with mismatched chunks, one sub-bucket statement and one row statement per side.
-    let locateQueries = 0;
     const suspects: Array<{ table: TableInfo; key: string[]; kind: RowDifference['kind'] }> = [];
     const reports: TableParity[] = [];
     const mismatched: MismatchedTable[] = [];
-    const bucketJobs: Array<{ plan: TablePlan; span: PageSpan; pick: number[] }> = [];
     for (const plan of plans) {
       const count = (list: RangeSummary[]) => list.reduce((sum, s) => sum + (s?.count ?? 0), 0);
       if (plan.scattered) {
-        const buckets = plan.scattered.buckets;
-        const pick = differingBuckets(plan.source, plan.target, buckets);
-        reports.push({ table: plan.table.name, sourceRows: count(plan.source), targetRows: count(plan.target), chunks: buckets, mismatchedChunks: pick.length });
-        if (pick.length === 0) continue;
-        // The differing buckets' rows are read back span by span (the scan's segments), spread over the connections.
-        work.forEach((seg) => {
-          if (plans[seg.table] === plan) bucketJobs.push({ plan, span: spanOf(seg), pick });
-        });
+        const pick = picked.get(plan) ?? [];
+        reports.push({ table: plan.table.name, sourceRows: count(plan.source), targetRows: count(plan.target), chunks: plan.scattered.buckets, mismatchedChunks: pick.length });
         continue;
       }
       const bad = mismatchedRanges(plan.ranges, plan.source, plan.target);
@@ -185,22 +240,9 @@ export async function runParity(
     // Many mismatched chunks (many differences) are split into jobs like the scan, so no one
     // connection re-reads a whole large table while the others wait.
     const jobs = locateJobs(mismatched, concurrency);
-    const leafRowsByTable = new Map<TablePlan, { source: RowHash[]; target: RowHash[] }>(
-      [...mismatched.map((m) => m.plan), ...bucketJobs.map((j) => j.plan)].map((plan) => [plan, { source: [], target: [] }]),
-    );
-    await pool(bucketJobs.length + jobs.length, concurrency, async (i, w) => {
+    await pool(jobs.length, concurrency, async (i, w) => {
       const conns = { source: pair.source.conns[w]!, target: pair.target.conns[w]! };
-      if (i < bucketJobs.length) {
-        const { plan, span, pick } = bucketJobs[i]!;
-        const buckets = plan.scattered!.buckets;
-        const [s, t] = await Promise.all([bucketRows(conns.source, plan.sql, span, buckets, pick), bucketRows(conns.target, plan.sql, span, buckets, pick)]);
-        locateQueries += 2;
-        const rows = leafRowsByTable.get(plan)!;
-        for (const row of s) rows.source.push(row);
-        for (const row of t) rows.target.push(row);
-        return;
-      }
-      const { plan, chunks } = jobs[i - bucketJobs.length]!;
+      const { plan, chunks } = jobs[i]!;
       // null: read every row of the chunk.
       const picks = new Map<number, number[] | null>();
       // Few rows to re-read in all (a handful of differences): read them at once, skipping the sub-bucket round trip.
@@ -217,7 +259,7 @@ export async function runParity(
       if (leaves.length === 0) return;
       const [s, t] = await Promise.all([leafRowsOf(conns.source, plan.sql, leaves), leafRowsOf(conns.target, plan.sql, leaves)]);
       locateQueries += 2;
-      const rows = leafRowsByTable.get(plan)!;
+      const rows = rowsOf(plan);
       // A loop, not push(...rows): a spread of 100k+ rows overflows the stack.
       for (const row of s) rows.source.push(row);
       for (const row of t) rows.target.push(row);
@@ -312,6 +354,29 @@ function locateJobs(mismatched: MismatchedTable[], workers: number): MismatchedT
 
 function plansByName(plans: TablePlan[]): Map<string, TableSql> {
   return new Map(plans.map((p) => [p.table.name, p.sql]));
+}
+
+/** A side's work: jobs taken by its sessions in order; more can be added until it is closed. */
+class JobQueue {
+  private readonly jobs: Array<(conn: PgConn) => Promise<void>> = [];
+  private readonly waiting: Array<(job: ((conn: PgConn) => Promise<void>) | null) => void> = [];
+  private open = true;
+  push(job: (conn: PgConn) => Promise<void>): void {
+    const taker = this.waiting.shift();
+    if (taker) taker(job);
+    else this.jobs.push(job);
+  }
+  next(): Promise<((conn: PgConn) => Promise<void>) | null> {
+    const job = this.jobs.shift();
+    if (job) return Promise.resolve(job);
+    if (!this.open) return Promise.resolve(null);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  /** No more jobs will come: sessions finish what is queued, then stop. */
+  close(): void {
+    this.open = false;
+    for (const taker of this.waiting.splice(0)) taker(null);
+  }
 }
 
 /** Runs `count` jobs on `workers` lanes; a job gets the lane (connection) index it runs on. */
