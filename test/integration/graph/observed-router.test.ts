@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { startRouterProcess } from '../traffic/helpers.js';
+import { ROUTER_AS_COMPONENT, startRouterProcess } from '../traffic/helpers.js';
 import { driveLoad, startLabBackend } from '../analysis/helpers.js';
 import { ferryAsync } from '../../helpers/cli.js';
 
@@ -33,7 +33,7 @@ test('router: users → the slice its route carries, with the rate the router co
   const router = await startRouterProcess({
     backends: { source: { url: source.url }, target: { url: target.url } },
     routes: [{ name: 'frontend', source: 'source', target: 'target', weight: 0, stickiness: { mode: 'none' } }],
-  });
+  }, undefined, ROUTER_AS_COMPONENT);
   try {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-observed-router-'));
     writeFileSync(join(dir, 'app.yaml'), MANIFESTS);

@@ -16,7 +16,7 @@ import { ferryAsync, startFerry, type RunningFerry } from '../../helpers/cli.js'
 import { startTestLab, type TestLab } from '../../helpers/lab.js';
 import { startPrometheus, type PrometheusProcess } from '../analysis/helpers.js';
 import { callApplication, startCallLoad, type CallAnswer } from '../../../src/demo/boutique.js';
-import { startRouterProcess, type RouterProcess } from '../traffic/helpers.js';
+import { ROUTER_AS_COMPONENT, startRouterProcess, type RouterProcess } from '../traffic/helpers.js';
 
 export const SCRAPE_MS = 500;
 export const NAMESPACE = 'shop';
@@ -73,7 +73,7 @@ export async function startAppStage(options: { extra?: KubeObject[]; protocol?: 
     const router = await startRouterProcess({
       backends: { 'old-cluster': { url: source!.ingress!.url }, 'new-cluster': { url: target!.ingress!.url } },
       routes: [{ name: 'shop', match: { pathPrefix: '/' }, source: 'old-cluster', target: 'new-cluster', weight: 0 }],
-    });
+    }, undefined, ROUTER_AS_COMPONENT);
     stops.unshift(() => router.stop());
     const networkJob = (cluster: (typeof lab.clusters)[number]) => {
       const url = new URL(cluster.network!.metricsUrl);

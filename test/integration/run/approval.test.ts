@@ -14,7 +14,7 @@ import { addLabUser } from '../../../src/lab/lab-users.js';
 import { BOUTIQUE, ferryAsync, startFerry } from '../../helpers/cli.js';
 import { startTestLab, type TestLab } from '../../helpers/lab.js';
 import { driveLoad, startLabBackend, startPrometheus, type LabBackend, type PrometheusProcess } from '../analysis/helpers.js';
-import { startRouterProcess, type RouterProcess } from '../traffic/helpers.js';
+import { ROUTER_AS_COMPONENT, startRouterProcess, type RouterProcess } from '../traffic/helpers.js';
 
 const SCRAPE_MS = 500;
 let lab: TestLab;
@@ -32,7 +32,7 @@ before(async () => {
   router = await startRouterProcess({
     backends: { source: { url: source.url }, target: { url: target.url } },
     routes: [{ name: 'ads', match: { pathPrefix: '/' }, source: 'source', target: 'target', weight: 0 }],
-  });
+  }, undefined, ROUTER_AS_COMPONENT);
   prometheus = await startPrometheus(new URL(router.adminUrl).host, SCRAPE_MS);
   pool = new Pool(router.url, { connections: 8 });
 });

@@ -15,7 +15,7 @@ import { parseDocument } from 'yaml';
 import { BOUTIQUE, ferryAsync } from '../../helpers/cli.js';
 import { startTestLab, type TestLab } from '../../helpers/lab.js';
 import { driveLoad, startLabBackend, startPrometheus, type LabBackend, type PrometheusProcess } from '../analysis/helpers.js';
-import { startRouterProcess, type RouterProcess } from '../traffic/helpers.js';
+import { ROUTER_AS_COMPONENT, startRouterProcess, type RouterProcess } from '../traffic/helpers.js';
 
 const SCRAPE_MS = 500;
 // Enough that each 15 s step can be decided: at 50 % the judge needs ~8,000 requests per side
@@ -43,7 +43,7 @@ before(async () => {
     backends: { source: { url: source.url }, target: { url: target.url } },
     // Named after the edge slice: `ferry plan --traffic router` names each edge slice's route after the slice.
     routes: [{ name: 'frontend', match: { pathPrefix: '/' }, source: 'source', target: 'target', weight: 0 }],
-  });
+  }, undefined, ROUTER_AS_COMPONENT);
   prometheus = await startPrometheus(new URL(router.adminUrl).host, SCRAPE_MS);
   pool = new Pool(router.url, { connections: 16 });
 });

@@ -10,7 +10,7 @@ import { Pool } from 'undici';
 import { BOUTIQUE, ferryAsync, startFerry, type RunningFerry } from '../../helpers/cli.js';
 import { startTestLab, type TestLab } from '../../helpers/lab.js';
 import { driveLoad, startLabBackend, startPrometheus, type LabBackend, type PrometheusProcess } from '../analysis/helpers.js';
-import { startRouterProcess, type RouterProcess } from '../traffic/helpers.js';
+import { ROUTER_AS_COMPONENT, startRouterProcess, type RouterProcess } from '../traffic/helpers.js';
 
 export const SCRAPE_MS = 500;
 
@@ -44,7 +44,7 @@ export async function startRunStage(clusters: string[] = ['source', 'target']): 
   const router = await startRouterProcess({
     backends: { 'old-cluster': { url: source.url }, 'new-cluster': { url: target.url } },
     routes: [{ name: 'ads', match: { pathPrefix: '/' }, source: 'old-cluster', target: 'new-cluster', weight: 0 }],
-  });
+  }, undefined, ROUTER_AS_COMPONENT);
   const prometheus = await startPrometheus(new URL(router.adminUrl).host, SCRAPE_MS);
   const pool = new Pool(router.url, { connections: 8 });
 

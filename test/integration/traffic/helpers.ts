@@ -47,6 +47,13 @@ export interface RouterProcess {
 }
 
 /** Runs `ferry router --config router.yaml -o json` as its own process, as a user would. */
+/**
+ * For tests that use the router as a part of a run's stage rather than test it: one process
+ * (the router's own tests and the WebSocket ramp run it on a worker per core, its default),
+ * which starts in half the time and leaves the shared cores to the clusters under test.
+ */
+export const ROUTER_AS_COMPONENT = ['--workers', '1'];
+
 export async function startRouterProcess(config: Record<string, unknown>, token = 'test-token-not-secret', args: string[] = []): Promise<RouterProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-router-'));
   const file = join(dir, 'router.yaml');
