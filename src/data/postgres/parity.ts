@@ -140,8 +140,8 @@ export async function runParity(
     const work = segments(plans.map((p) => ({ chunks: units(p), rows: p.rows })), concurrency);
     const spanOf = (seg: Segment): PageSpan => ({ from: seg.first * PAGES_PER_UNIT, to: seg.end >= units(plans[seg.table]!) ? null : seg.end * PAGES_PER_UNIT });
     // Each side's sessions take jobs from that side's queue: the scan's segments, then (as soon as a
-    // scattered table is scanned on both sides, while the rest of the scan goes on) reads of the
-    // rows in its differing buckets, span by span.
+    // scattered table is scanned on both sides, while the rest of the scan goes on) the read of the
+    // rows in its differing buckets.
     let locateQueries = 0;
     let scanSeconds = 0;
     const sides = ['source', 'target'] as const;
@@ -163,16 +163,16 @@ export async function runParity(
         const buckets = plan.scattered.buckets;
         const pick = differingBuckets(plan.source, plan.target, buckets);
         picked.set(plan, pick);
+        // One statement per side for the whole table (a filter on the key hash: no row hash but for the rows read), so a
+        // differing row costs a bounded number of queries however many spans the scan used.
         if (pick.length > 0) {
-          for (const seg of work.filter((s) => plans[s.table] === plan)) {
-            for (const side of sides) {
-              queues[side].push(async (conn) => {
-                const rows = await bucketRows(conn, plan.sql, spanOf(seg), buckets, pick);
-                locateQueries++;
-                const into = rowsOf(plan)[side];
-                for (const row of rows) into.push(row);
-              });
-            }
+          for (const side of sides) {
+            queues[side].push(async (conn) => {
+              const rows = await bucketRows(conn, plan.sql, { from: 0, to: null }, buckets, pick);
+              locateQueries++;
+              const into = rowsOf(plan)[side];
+              for (const row of rows) into.push(row);
+            });
           }
         }
       }
