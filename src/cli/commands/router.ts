@@ -3,8 +3,6 @@ import { parseOutputFormat, printResult } from '../context.js';
 import { loadRouterConfig } from '../../traffic/proxy/config.js';
 import { availableParallelism } from 'node:os';
 import { FerryError } from '../../util/errors.js';
-import { startRouterCluster } from '../../traffic/proxy/cluster-primary.js';
-import { startRouter } from '../../traffic/proxy/server.js';
 import { resolveAdminToken } from '../../traffic/proxy/token.js';
 
 export function register(program: Command): void {
@@ -21,7 +19,8 @@ export function register(program: Command): void {
       const config = loadRouterConfig(options.config);
       const adminToken = resolveAdminToken(config);
       // One process keeps the library router as is; more run it in node:cluster workers behind one admin API.
-      const router = workers === 1 ? await startRouter(config, { adminToken }) : await startRouterCluster(config, { workers, ...(adminToken ? { adminToken } : {}) });
+      // Each loads only what it runs: a primary serves no requests, so it never loads the proxy's modules (faster worker start).
+      const router = workers === 1 ? await (await import('../../traffic/proxy/server.js')).startRouter(config, { adminToken }) : await (await import('../../traffic/proxy/cluster-primary.js')).startRouterCluster(config, { workers, ...(adminToken ? { adminToken } : {}) });
       const routes = 'control' in router ? await router.control.routes() : router.routes();
       const certificate = 'control' in router ? await router.control.certificate() : router.certificate();
       printResult(format, { url: router.url, ...(router.tlsUrl ? { tlsUrl: router.tlsUrl, certificate: certificate ?? null } : {}), adminUrl: router.adminUrl, adminWritable: adminToken !== undefined, workers, routes }, () => ({

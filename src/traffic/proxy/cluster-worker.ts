@@ -7,8 +7,13 @@
  * workers stop) and stops when told to or when the primary is gone.
  */
 import { serializeError, type ControlCall, type ControlReply, type ControlRequest, type RouteSettings } from './control.js';
-import { startRouter, type Router } from './server.js';
+import type { Router } from './server.js';
 import type { TlsMaterial } from './tls.js';
+
+// Loaded while the primary answers `hello` with `init`, not before `hello` is sent: the
+// proxy's modules are most of a worker's start-up time.
+const server = import('./server.js');
+server.catch(() => undefined); // a failed import is reported as start-failed once `init` awaits it
 
 type InitRequest = Extract<ControlRequest, { kind: 'init' }>;
 
@@ -25,6 +30,7 @@ async function start(init: InitRequest): Promise<void> {
   try {
     const settings: RouteSettings[] = init.settings;
     const tls: { material: TlsMaterial; source: string } | undefined = init.tls;
+    const { startRouter } = await server;
     router = await startRouter(init.config, { admin: false, settings, ...(tls ? { tls: tls.material, tlsSource: tls.source } : {}) });
   } catch (error) {
     send({ kind: 'start-failed', error: serializeError(error) });

@@ -256,8 +256,7 @@ class Proxy {
       path: req.url ?? '/',
       headers: outboundHeaders(req.rawHeaders, req.socket.remoteAddress),
       body,
-      headersTimeout: this.config.timeoutMs,
-      bodyTimeout: this.config.timeoutMs,
+      // No per-request headersTimeout/bodyTimeout: every pool is built with config.timeoutMs (routes.ts).
     };
 
     const mirror = route.mirror;

@@ -1,8 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { KubeClient } from '../../kube/client.js';
-import { loadKubeConfig } from '../../kube/config.js';
+import type { KubeClient } from '../../kube/client.js';
 import { FerryError } from '../../util/errors.js';
 
 /**
@@ -46,6 +45,9 @@ export async function loadTlsMaterial(source: TlsSource, file?: string): Promise
     return { material: { cert: readPem(source.certFile, 'tls.certFile', file), key: readPem(source.keyFile, 'tls.keyFile', file) }, source: `file ${source.certFile}` };
   }
   if (source.secret !== undefined) {
+    // Loaded only here: the Kubernetes client takes ~0.7 s to import, which every router
+    // process and worker would otherwise pay at start even when it reads no Secret.
+    const [{ KubeClient }, { loadKubeConfig }] = await Promise.all([import('../../kube/client.js'), import('../../kube/config.js')]);
     const client = new KubeClient(loadKubeConfig({ ...(source.context ? { context: source.context } : {}), ...(source.kubeconfig ? { kubeconfig: source.kubeconfig } : {}) }));
     try {
       return { material: await readTlsSecret(client, source.secret, 'tls.secret'), source: `Secret ${source.secret} (context ${client.contextName})` };
