@@ -137,7 +137,9 @@ export async function runParity(
     // The scan: segments of all tables, largest first; each side works through them on its own connections.
     // A scattered table's units are runs of heap pages, a segment one page span of it.
     const units = (p: TablePlan) => (p.scattered ? Math.max(1, Math.ceil(p.scattered.pages / PAGES_PER_UNIT)) : p.ranges.length);
-    const work = segments(plans.map((p) => ({ chunks: units(p), rows: p.rows })), concurrency);
+    // Segments are sized and ordered by bytes (TOAST included), not rows: hashing costs by the byte, and a table of
+    // few large documents scheduled last by its row count kept the others waiting.
+    const work = segments(plans.map((p) => ({ chunks: units(p), rows: p.table.bytes > 0 ? p.table.bytes : p.rows })), concurrency);
     const spanOf = (seg: Segment): PageSpan => ({ from: seg.first * PAGES_PER_UNIT, to: seg.end >= units(plans[seg.table]!) ? null : seg.end * PAGES_PER_UNIT });
     // Each side's sessions take jobs from that side's queue: the scan's segments, then (as soon as a
     // scattered table is scanned on both sides, while the rest of the scan goes on) the read of the
