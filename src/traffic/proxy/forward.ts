@@ -193,6 +193,17 @@ export class ShadowHandler implements Dispatcher.DispatchHandler {
   }
 }
 
+/**
+ * Whether a request header name is as long as one that outboundHeaders drops or rewrites:
+ * te 2, expect 6, upgrade/trailer 7, connection/keep-alive 10, content-length 14,
+ * x-forwarded-for 15, proxy-connection 16, transfer-encoding 17, proxy-authenticate 18,
+ * proxy-authorization 19.
+ */
+function mayNeedHandling(name: string): boolean {
+  const n = name.length;
+  return n === 2 || n === 6 || n === 7 || n === 10 || (n >= 14 && n <= 19);
+}
+
 /** Request headers for the backend: the client's, minus hop-by-hop ones, plus X-Forwarded-*. */
 export function outboundHeaders(rawHeaders: string[], remoteAddress: string | undefined): string[] {
   let headers: string[] = [];
@@ -201,6 +212,11 @@ export function outboundHeaders(rawHeaders: string[], remoteAddress: string | un
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
+    // Only names as long as one handled below are lower-cased (Host, Authorization… never are).
+    if (!mayNeedHandling(name)) {
+      headers.push(name, value);
+      continue;
+    }
     const lower = name.toLowerCase();
     if (lower === 'connection') {
       // Headers named in Connection are hop-by-hop too; "keep-alive" and "close" name none we forward.
