@@ -10,7 +10,8 @@
  *    physical order, so a row rewritten on one side shows as moved even when equal).
  *
  * Each figure is the median of REPEATS interleaved runs. Both servers share this machine's
- * cores. FERRY_BENCH_PARITY_SIZES picks the sizes (default "1000000,10000000").
+ * cores. FERRY_BENCH_PARITY_SIZES picks the sizes (default "1000000,10000000"), FERRY_BENCH_PARITY_DIFFS
+ * the numbers of differing rows (default "0,10,1000").
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -25,7 +26,7 @@ import { withoutPassword } from '../src/data/postgres/schema.js';
 import type { ParityReport } from '../src/data/provider.js';
 
 const SIZES = (process.env.FERRY_BENCH_PARITY_SIZES ?? '1000000,10000000').split(',').map(Number).filter((n) => n > 0);
-const DIFFS = [0, 10, 1000];
+const DIFFS = (process.env.FERRY_BENCH_PARITY_DIFFS ?? '0,10,1000').split(',').map(Number).filter((n) => n >= 0);
 const REPEATS = Number(process.env.FERRY_BENCH_PARITY_REPEATS ?? 3);
 const REPO = join(import.meta.dirname, '..');
 

@@ -2,30 +2,36 @@
  * Parity of two PostgreSQL databases computed inside each server, close to the cost of one
  * hashing pass over every table on both sides.
  *
- * Scan: each table is cut into chunks of ~`chunkRows` rows by primary-key range — for an
- * integer (or integer-led) key arithmetically from min/max (two index probes), otherwise at
- * quantiles of a block sample (TABLESAMPLE SYSTEM, no full sort of the keys). Every chunk is
- * summarised as count + bit_xor of a 64-bit row hash; a segment of consecutive chunks is one
- * statement (a LATERAL over the chunk bounds, each chunk an index range scan), segments of
- * all tables run concurrently on `concurrency` connections per side, largest first.
+ * Scan: a table whose key order follows the heap is cut into chunks of ~`chunkRows` rows by
+ * primary-key range — for an integer (or integer-led) key arithmetically from min/max (two
+ * index probes), otherwise at quantiles of a block sample (TABLESAMPLE SYSTEM, no full sort of
+ * the keys). Every chunk is summarised as count + bit_xor of a 64-bit row hash; a segment of
+ * consecutive chunks is one statement (a LATERAL over the chunk bounds, each chunk an index
+ * range scan). A table whose key order does not follow the heap (uuid, hashed text, tenant-led
+ * keys: pg_stats correlation under 0.9) is read in physical order instead, by page spans (TID
+ * range scans, PostgreSQL 14+), summarised per bucket of the key hash — a row is in the same
+ * bucket on both sides wherever either heap holds it, so spans add up per bucket. Segments of
+ * all tables go through a queue per side worked by `concurrency` sessions, largest (in bytes) first.
  *
- * Why index range scans and not one sequential scan grouped by chunk: measured here on the
- * bench fixture, a GROUP BY (HashAggregate) costs 1.6–3× the plain hashing pass, while range
- * chunks cost 1.1–1.2× on keys that follow the physical order (serial ids) and ~2× on random
- * keys (uuid), which are a minority of the rows of real schemas.
+ * Why not one sequential scan grouped by chunk for every table: measured here on the bench
+ * fixture, a GROUP BY (HashAggregate) over the row costs 1.6–3× the plain hashing pass, while
+ * range chunks cost 1.0–1.2× on keys that follow the heap; for scattered keys the grouped
+ * pass, with both hashes computed below an `offset 0`, costs ~1.5×, against ~2× for the
+ * bitmap-scanned key ranges used before.
  *
  * Row hash: `hash_record_extended(row(cols), 0)` over typed columns where a type's equality is
  * identity of its text form, an unconstrained numeric with its scale (1.0 and 1.00 are equal
  * numbers, different text), and `col::text` for the others (floats -0 vs 0, jsonb numbers,
  * json, intervals, arrays…), so one such column does not make the whole row go through text.
  * A TOASTed value is detoasted once per pass that reads its row: the scan reads every row once;
- * the locate reads only the rows of mismatched chunks, and hashes whole rows only for those
- * whose key hash falls in a differing sub-bucket.
+ * the locate hashes whole rows only for those whose key hash falls in a differing (sub-)bucket.
  *
- * Locate (../parity/chunks.ts): per table and side one statement summarising the mismatched
- * chunks by sub-bucket of the key hash, one reading the rows of the differing sub-buckets —
- * at most 4 queries per table whatever the number of differences — then the suspect keys are
- * confirmed (below). Every query after the scan is counted in `locateQueries`.
+ * Locate (../parity/chunks.ts): a scattered table, as soon as both sides have scanned it, gets
+ * one statement per side reading the rows of its differing buckets (filtered on the key hash,
+ * while the rest of the scan goes on); a key-range table, per side one statement summarising
+ * its mismatched chunks by sub-bucket of the key hash and one reading the rows of the
+ * differing sub-buckets — at most 4 queries per table whatever the number of differences —
+ * then the suspect keys are confirmed (below). Every query after the scan is counted in `locateQueries`.
  *
  * Consistency: every session of a side shares one exported snapshot. While replication is
  * live, the sender's snapshot is taken first, then a heartbeat is committed on the sender and
@@ -42,8 +48,8 @@
  * snapshots taken while writes were frozen: then the located rows are exact as they are.
  */
 import type { ParityOptions, ParityReport, RowDifference, TableParity } from '../provider.js';
-import { diffRowHashes, keyId, mismatchedRanges, rangesFromBoundaries, summariesEqual, type KeyRange, type RangeSummary, type RowHash } from '../parity/bisect.js';
-import { differingSubBuckets, integerBoundaries, integerRanges, segments, subBucketsFor, type Segment, type SubSummary } from '../parity/chunks.js';
+import { diffRowHashes, keyId, mismatchedRanges, rangesFromBoundaries, type KeyRange, type RangeSummary, type RowHash } from '../parity/bisect.js';
+import { addSummary, bucketsFor, differingBuckets, differingSubBuckets, integerBoundaries, integerRanges, segments, subBucketsFor, type Segment, type SubSummary } from '../parity/chunks.js';
 import { FerryError } from '../../util/errors.js';
 import { listTables, type TableInfo } from './catalog.js';
 import type { PgConn, PgSide } from './connection.js';
@@ -314,20 +320,6 @@ export async function runParity(
   } finally {
     await (closing ?? pair.close());
   }
-}
-
-/** Two summaries of disjoint row sets as one: counts add, hashes XOR (bit_xor is order-free). */
-function addSummary(a: RangeSummary | undefined, b: RangeSummary): RangeSummary {
-  if (!a) return b;
-  return { count: a.count + b.count, hash: BigInt.asIntN(64, BigInt(a.hash) ^ BigInt(b.hash)).toString() };
-}
-
-/** Buckets (0 … buckets-1) whose summaries differ between the sides. */
-function differingBuckets(source: RangeSummary[], target: RangeSummary[], buckets: number): number[] {
-  const out: number[] = [];
-  const none = { count: 0, hash: '0' };
-  for (let b = 0; b < buckets; b++) if (!summariesEqual(source[b] ?? none, target[b] ?? none)) out.push(b);
-  return out;
 }
 
 type MismatchedTable = { plan: TablePlan; chunks: Array<{ id: number; range: KeyRange; rows: number }> };
@@ -825,7 +817,7 @@ async function leafRowsOf(conn: PgConn, sql: TableSql, items: ChunkItem[]): Prom
  * ranges of the leading column between min and max over both sides. Others: boundaries at
  * quantiles of a block sample of the source's keys (a few percent of the pages, sorted in the
  * server), any boundaries being correct and equal sizes only a matter of speed. Tables whose
- * key order does not follow the heap get few large chunks (TableSql.scattered).
+ * key order does not follow the heap get no key ranges: they are read by page spans (TableSql.scattered).
  */
 async function planChunks(
   sqls: TableSql[],
@@ -925,12 +917,6 @@ export interface ScatteredPlan {
 /** Heap pages one scan unit of a scattered table covers (segments are runs of units). */
 const PAGES_PER_UNIT = 32;
 
-/** Buckets for a scattered table of `rows` rows: a power of two, ~128 rows each, 64–1,024 (more makes the HashAggregate spill out of cache). */
-function bucketsFor(rows: number): number {
-  let n = 64;
-  while (n < 1024 && rows / n > 128) n *= 2;
-  return n;
-}
 
 async function rowsByKeys(conn: PgConn | PgSide, sql: TableSql, keys: string[][], locking = ''): Promise<RowHash[]> {
   const params = sql.keyTypes.map((_, i) => keys.map((key) => key[i]!));

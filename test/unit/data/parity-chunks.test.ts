@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { differingSubBuckets, integerBoundaries, integerRanges, segments, subBucketsFor, type SubSummary } from '../../../src/data/parity/chunks.js';
+import { addSummary, bucketsFor, differingBuckets, differingSubBuckets, integerBoundaries, integerRanges, segments, subBucketsFor, type SubSummary } from '../../../src/data/parity/chunks.js';
 
 test('integer chunks cover [lo, hi] exactly once, about equally wide', () => {
   fc.assert(
@@ -64,4 +64,40 @@ test('a large chunk gets more sub-buckets: about the same rows to read per diffe
       assert.ok(n >= 64 && n <= 65_536 && (rows / n <= 32 || n === 65_536));
     }),
   );
+});
+
+test('bucket summaries of page spans combine to the same whole however the rows are laid out', () => {
+  // A side's rows (bucket, 64-bit hash) cut into spans at random places; the other side holds the same rows in another order.
+  const row = fc.record({ bucket: fc.integer({ min: 0, max: 63 }), hash: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }) });
+  fc.assert(
+    fc.property(fc.array(row, { maxLength: 200 }), fc.array(fc.integer({ min: 0, max: 200 }), { maxLength: 5 }), fc.integer(), (rows, cuts, seed) => {
+      const combine = (order: typeof rows, at: number[]) => {
+        const out: Array<{ count: number; hash: string } | undefined> = [];
+        const bounds = [0, ...at.map((c) => c % (order.length + 1)).sort((a, b) => a - b), order.length];
+        for (let i = 0; i + 1 < bounds.length; i++) {
+          // One span's GROUP BY: count and bit_xor per bucket.
+          const span = new Map<number, { count: number; hash: bigint }>();
+          for (const r of order.slice(bounds[i], bounds[i + 1])) {
+            const s = span.get(r.bucket) ?? { count: 0, hash: 0n };
+            span.set(r.bucket, { count: s.count + 1, hash: s.hash ^ r.hash });
+          }
+          for (const [b, s] of span) out[b] = addSummary(out[b], { count: s.count, hash: BigInt.asIntN(64, s.hash).toString() });
+        }
+        return out;
+      };
+      const shuffled = [...rows].sort((a, b) => ((Number(BigInt.asUintN(16, a.hash)) ^ seed) & 0xff) - ((Number(BigInt.asUintN(16, b.hash)) ^ seed) & 0xff));
+      assert.deepEqual(differingBuckets(combine(rows, cuts), combine(shuffled, []), 64), []);
+      if (rows.length > 0) {
+        // One changed row: exactly its bucket differs.
+        const changed = rows.map((r, i) => (i === 0 ? { ...r, hash: r.hash ^ 1n } : r));
+        assert.deepEqual(differingBuckets(combine(rows, cuts), combine(changed, cuts), 64), [rows[0]!.bucket]);
+        // One missing row: its bucket differs by count.
+        assert.deepEqual(differingBuckets(combine(rows, cuts), combine(rows.slice(1), []), 64), [rows[0]!.bucket]);
+      }
+    }),
+  );
+});
+
+test('buckets are a power of two between 64 and 1,024, about 128 rows each', () => {
+  for (const [rows, want] of [[0, 64], [8_000, 64], [140_000, 1024], [14_000_000, 1024], [30_000, 256]] as const) assert.equal(bucketsFor(rows), want);
 });
