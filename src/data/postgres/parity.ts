@@ -601,7 +601,7 @@ interface TableSql {
    * and summarised per bucket of the key hash (see summarizeBuckets).
    */
   scattered: boolean;
-  /** A cheap hash of the key alone (the type's own extended hash for a one-column key): picks a row's bucket in a scattered table. */
+  /** A cheap hash of the key alone (the key types' own extended hashes): picks a row's bucket in a scattered table. */
   bucketHash: string;
 }
 
@@ -654,8 +654,11 @@ function tableSql(table: TableInfo, requested: 'text' | 'record'): TableSql {
     hash: rowHashSql(table, requested),
     keyHash: `hash_record_extended(row(${keyCols.join(', ')}), 0)`,
     scattered: false,
-    bucketHash:
-      table.key.length === 1 && TYPE_HASH[table.key[0]!.type] ? `${TYPE_HASH[table.key[0]!.type]}(${keyCols[0]}, 0)` : `hash_record_extended(row(${keyCols.join(', ')}), 0)`,
+    // Each key column's own extended hash (seeded by position), XORed: a record hash of a composite key costs several
+    // times more per row (it builds the record and looks up its type on every call).
+    bucketHash: table.key.every((k) => TYPE_HASH[k.type])
+      ? table.key.map((k, i) => `${TYPE_HASH[k.type]}(${keyCols[i]}, ${i})`).join(' # ')
+      : `hash_record_extended(row(${keyCols.join(', ')}), 0)`,
   };
 }
 
