@@ -23,6 +23,12 @@ export function validatePlanMeaning(plan: MigrationPlan): PlanProblem[] {
     problems.push({ severity, path, field: formatPath(path), message, fix });
 
   checkSteps(plan.spec.defaults.traffic.steps, ['spec', 'defaults', 'traffic', 'steps'], add);
+  // Anyone holding a Slack incoming-webhook URL can post to the channel: plans keep no secrets.
+  plan.spec.notifications?.forEach((receiver, r) => {
+    if (receiver.type === 'slack' && receiver.url !== undefined) {
+      add('warning', ['spec', 'notifications', r, 'url'], `notification receiver "${receiver.name}" has its Slack webhook URL written in the plan, and a Slack webhook URL is a secret`, 'give it as urlFrom: env:NAME or urlFrom: secret:NAMESPACE/NAME/KEY instead of url');
+    }
+  });
   const waveOf = new Map<string, number>();
   const where = new Map<string, Array<string | number>>();
   plan.spec.waves.forEach((wave, w) =>

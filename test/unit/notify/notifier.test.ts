@@ -11,6 +11,9 @@ import type { AddressInfo } from 'node:net';
 import type { JournalRecord } from '../../../src/journal/record.js';
 import { Notifier, type ResolvedReceiver } from '../../../src/notify/index.js';
 import { notificationsSchema } from '../../../src/notify/schema.js';
+import { parsePlan } from '../../../src/plan/load.js';
+import { validatePlanMeaning } from '../../../src/plan/validate.js';
+import { toYamlText } from '../../../src/util/output.js';
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -142,4 +145,21 @@ test('spec.notifications: a URL or a reference, secrets only as references, uniq
   assert.equal(notificationsSchema.safeParse([{ name: 'ops', type: 'webhook' }]).success, false, 'no URL');
   assert.equal(notificationsSchema.safeParse([{ name: 'ops', type: 'webhook', url: 'https://a.example.com' }, { name: 'ops', type: 'slack', urlFrom: 'env:X' }]).success, false, 'names repeat');
   assert.equal(notificationsSchema.safeParse([{ name: 'ops', type: 'webhook', url: 'https://a.example.com', events: ['stage-moved'] }]).success, false, 'unknown event');
+});
+
+test('ferry validate warns of a Slack webhook URL written in the plan (it is a secret), not of one read from a reference', () => {
+  const planWith = (receiver: Record<string, unknown>) => parsePlan(toYamlText({
+    apiVersion: 'ferry.dev/v1alpha1', kind: 'MigrationPlan', metadata: { name: 'shop' },
+    spec: {
+      source: { context: 'source' }, target: { context: 'target' }, notifications: [receiver],
+      defaults: { traffic: { steps: [100], stepWindow: '1s' }, gates: {}, analysis: {}, rollback: {}, decommission: {} },
+      waves: [{ name: 'wave-1', slices: [{ name: 'web', namespace: 'shop', workloads: [], resources: [] }] }],
+    },
+  }), 'plan.yaml').plan;
+  const written = validatePlanMeaning(planWith({ name: 'chat', type: 'slack', url: 'https://hooks.slack.example/services/T0/B0/xyz' }));
+  assert.deepEqual(written.map((problem) => [problem.severity, problem.field]), [['warning', 'spec.notifications[0].url']]);
+  assert.match(written[0]!.fix, /urlFrom: env:NAME/);
+  assert.ok(!JSON.stringify(written).includes('xyz'), 'the warning does not repeat the URL');
+  assert.deepEqual(validatePlanMeaning(planWith({ name: 'chat', type: 'slack', urlFrom: 'env:SLACK_URL' })), []);
+  assert.deepEqual(validatePlanMeaning(planWith({ name: 'ops', type: 'webhook', url: 'https://hooks.example.com/ferry' })), []);
 });
