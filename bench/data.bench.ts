@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import pg from 'pg';
+import { sql } from '../test/helpers/pg.js';
 import { report, section } from './report.js';
 import { POSTGRES_BIN, startLocalPostgres, type LocalPostgres } from '../src/data/postgres/local-server.js';
 import { PostgresDataProvider } from '../src/data/postgres/provider.js';
@@ -19,16 +19,6 @@ const TABLE = `create table public.orders (id bigint primary key, account int no
   created_at timestamptz not null, payload text)`;
 const fill = (from: number, to: number) =>
   `insert into public.orders select g, g % 1000, (g % 10000) / 100.0, 'note ' || g, timestamptz '2024-01-01' + g * interval '1 second', repeat(md5(g::text), 2) from generate_series(${from}, ${to}) g`;
-
-async function sql(url: string, text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Fills in 1M-row batches (bounded memory and WAL per statement). */
 async function load(url: string, rows: number): Promise<void> {

@@ -10,7 +10,7 @@
  * jsonb, inet, and TOASTed documents (2–10 KB of barely compressible text, stored out of line).
  */
 import { createHash } from 'node:crypto';
-import pg from 'pg';
+import { sql } from '../test/helpers/pg.js';
 
 export interface FixtureTable {
   name: string;
@@ -141,24 +141,14 @@ export function tableRows(total: number, table: FixtureTable): number {
   return Math.max(10, Math.round(total * table.share));
 }
 
-async function exec(url: string, text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Creates and fills the fixture on one server (1 M-row statements bound memory and WAL per statement). */
 export async function loadFixture(url: string, total: number): Promise<void> {
-  await exec(url, `create schema if not exists billing; ${FIXTURE.map((t) => t.create).join(';\n')}`);
+  await sql(url, `create schema if not exists billing; ${FIXTURE.map((t) => t.create).join(';\n')}`);
   for (const table of FIXTURE) {
     const rows = tableRows(total, table);
-    for (let lo = 1; lo <= rows; lo += 1_000_000) await exec(url, table.fill(lo, Math.min(rows, lo + 999_999)));
+    for (let lo = 1; lo <= rows; lo += 1_000_000) await sql(url, table.fill(lo, Math.min(rows, lo + 999_999)));
   }
-  await exec(url, `vacuum analyze`);
+  await sql(url, `vacuum analyze`);
 }
 
 export interface Difference {
@@ -206,5 +196,5 @@ export function differences(total: number, count: number): { apply: string; undo
 }
 
 export async function run(url: string, text: string): Promise<void> {
-  await exec(url, text);
+  await sql(url, text);
 }

@@ -106,10 +106,9 @@ export function buildRunReport(input: RunReportInput): RunReport {
         } else if (record.type === 'stage-failed') {
           run.result = 'failed';
           run.error = String(rest.error ?? '');
-          // The engine journals a failed check as its message only: the count is read from it.
-          const differing = /(\d+) (?:differing )?row\(s\)/.exec(run.error);
-          if (differing && (stage === 'parity' || stage === 'data-cutover') && /parity/.test(run.error)) {
-            parityChecks.push({ slice: String(data.slice), at: time, check: stage === 'parity' ? 'parity-stage' : 'cutover-final', ok: false, differences: Number(differing[1]) });
+          // A failed parity check (the stage's, or the cutover's final one) journals its figures as data.
+          if (typeof rest.differences === 'number' && (stage === 'parity' || stage === 'data-cutover')) {
+            parityChecks.push({ slice: String(data.slice), at: time, check: stage === 'parity' ? 'parity-stage' : 'cutover-final', ok: false, differences: rest.differences, ...optionalNumbers(rest, ['rows', 'transientDifferences']) });
           }
         } else {
           run.result = 'interrupted';
@@ -254,7 +253,6 @@ function toSample(data: Record<string, any>): ReportSample | undefined {
   return {
     from, to, weight: Number(data.weight), target: side(data.target), source: side(data.source),
     ...(typeof data.replicationLagMs === 'number' ? { replicationLagMs: data.replicationLagMs } : {}),
-    ...(data.shadow && typeof data.shadow === 'object' ? { shadow: { compared: Number(data.shadow.compared), mismatched: Number(data.shadow.mismatched) } } : {}),
   };
 }
 

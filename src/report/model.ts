@@ -115,7 +115,6 @@ export interface ReportSample {
   target: SideSample;
   source: SideSample;
   replicationLagMs?: number;
-  shadow?: { compared: number; mismatched: number };
 }
 
 export interface Scorecard {

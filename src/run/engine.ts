@@ -108,7 +108,7 @@ async function runSlice(id: string, plan: MigrationPlan, slice: EffectiveSlice, 
         throw error;
       }
       const failure = toFerryError(error);
-      journal.append('stage-failed', { slice: slice.name, stage, error: failure.oneLine() });
+      journal.append('stage-failed', { slice: slice.name, stage, error: failure.oneLine(), ...failure.facts });
       // A held step waits for a person (analysis.onInconclusive: hold): nothing failed, so nothing is rolled back.
       const held = HELD_CODES.has(failure.code);
       if (slice.rollback.onFailure === 'automatic' && !held) await rollBackAfterFailure(ctx, id, plan, failure);

@@ -20,7 +20,6 @@ export interface RampSample extends Record<string, unknown> {
   target: SideSample;
   source: SideSample;
   replicationLagMs?: number;
-  shadow?: { compared: number; mismatched: number };
 }
 
 /** At most one sample a second: enough for a timeline, few enough fsyncs for a long ramp. */
@@ -65,7 +64,6 @@ export class RampSampler {
       target: summarize(target),
       source: summarize(source),
       ...(input.replicationLagMs !== undefined ? { replicationLagMs: input.replicationLagMs } : {}),
-      ...(input.shadow ? { shadow: input.shadow } : {}),
     };
     this.journal.append('ramp-sample', sample);
   }

@@ -116,7 +116,10 @@ async function checkParity({ services }: StageContext): Promise<StageResult> {
   const report = await services.data!.parity();
   if (!report.ok) {
     const shown = report.differences.slice(0, 5).map((d) => `${d.table} ${d.key.join(',')} ${d.kind}`).join('; ');
-    throw new FerryError('data.parity', `data parity failed: ${report.differences.length} row(s) differ (${shown})`, { fix: 'inspect those keys on both sides; `ferry data parity` repeats the check' });
+    throw new FerryError('data.parity', `data parity failed: ${report.differences.length} row(s) differ (${shown})`, {
+      fix: 'inspect those keys on both sides; `ferry data parity` repeats the check',
+      facts: { rows: report.rows, differences: report.differences.length, transientDifferences: report.transientDifferences },
+    });
   }
   // Differences seen while replication was live and gone on re-check: the report counts them as found and repaired.
   return { rows: report.rows, rowsPerSecond: Math.round(report.rowsPerSecond), queries: report.queries, differences: 0, transientDifferences: report.transientDifferences };
@@ -215,7 +218,10 @@ async function cutOverData({ slice, services, journal }: StageContext): Promise<
     onGiveBack: (event) => journal.append('write-pause-given-back', { slice: slice.name, ...event }),
   });
   if (report.parity && !report.parity.ok) {
-    throw new FerryError('data.parity', `final parity after cutover found ${report.parity.differences.length} differing row(s); the target is open and replication back to the source runs`, { fix: 'inspect the rows, then `ferry rollback` (no write is lost) or fix them on the target' });
+    throw new FerryError('data.parity', `final parity after cutover found ${report.parity.differences.length} differing row(s); the target is open and replication back to the source runs`, {
+      fix: 'inspect the rows, then `ferry rollback` (no write is lost) or fix them on the target',
+      facts: { rows: report.parity.rows, differences: report.parity.differences.length, transientDifferences: report.parity.transientDifferences },
+    });
   }
   // CronJobs and singletons run where the data is: on the target from now on.
   await singletonsAt('data-cutover', { slice, services, journal });

@@ -82,6 +82,17 @@ function latestRun(root: string): string | undefined {
   return listRuns(root).at(-1);
 }
 
+/** The live process holding the run's lock, if any (a dead holder's lock is taken over by the next driver). */
+export function lockHolder(files: RunFiles): number | undefined {
+  let holder: number;
+  try {
+    holder = Number(readFileSync(files.lock, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  return holder && isAlive(holder) ? holder : undefined;
+}
+
 /** Exclusive lock: one process drives a run. A lock whose process is gone is taken over. */
 export function acquireLock(files: RunFiles): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -92,8 +103,8 @@ export function acquireLock(files: RunFiles): () => void {
       return () => rmSync(files.lock, { force: true });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(readFileSync(files.lock, 'utf8'));
-      if (holder && isAlive(holder)) {
+      const holder = lockHolder(files);
+      if (holder) {
         throw new FerryError('run-locked', `run ${files.id} is being driven by process ${holder}`, { fix: `use \`ferry pause ${files.id}\` or \`ferry abort ${files.id}\` to stop it, or wait for it` });
       }
       rmSync(files.lock, { force: true });

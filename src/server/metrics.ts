@@ -166,11 +166,8 @@ export class RunMetrics {
       case 'stage-failed':
         if (slice) {
           this.stageEnded(run, view, slice, String(data.stage), 'failed', at);
-          if (data.stage === 'parity') {
-            // The parity stage journals its finding only in its error: "data parity failed: N row(s) differ".
-            const found = /(\d+) (?:differing )?row\(s\)/.exec(String(data.error ?? ''));
-            if (found) this.parityDifferences.set({ run, slice }, Number(found[1]));
-          }
+          // A failed parity check (the stage's, or the cutover's final one) journals its count as data.
+          if (typeof data.differences === 'number') this.parityDifferences.set({ run, slice }, data.differences);
         }
         break;
       case 'stage-skipped': if (slice) this.setStage(run, view, slice, String(data.stage), 'skipped'); break;

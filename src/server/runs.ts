@@ -3,14 +3,12 @@
  * its journal records — all from the run store, as `ferry status` reads them (the dashboard
  * shows a journal as written; `ferry audit verify` is what vouches for it).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { recordsAsWritten } from '../journal/journal.js';
 import type { JournalRecord } from '../journal/record.js';
 import type { RunState } from '../run/model.js';
 import type { MigrationPlan } from '../plan/schema.js';
 import { deriveRunState } from '../run/state.js';
-import { listRuns, openRun, type RunFiles } from '../run/store.js';
-import { isAlive } from '../util/process.js';
+import { listRuns, lockHolder, openRun, type RunFiles } from '../run/store.js';
 
 export interface RunSummary {
   id: string;
@@ -80,9 +78,4 @@ export function runView(files: RunFiles, plan: MigrationPlan, records: readonly 
   return { id: files.id, plan: outlinePlan(plan), state: deriveRunState(files.id, plan, records), records: records.map(viewRecord), ...(drivenBy ? { drivenBy } : {}) };
 }
 
-/** The process holding the run's lock, when it is alive (a dead holder's lock is taken over by the next driver). */
-export function lockHolder(files: RunFiles): number | undefined {
-  if (!existsSync(files.lock)) return undefined;
-  const holder = Number(readFileSync(files.lock, 'utf8'));
-  return holder && isAlive(holder) ? holder : undefined;
-}
+export { lockHolder };

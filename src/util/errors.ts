@@ -17,17 +17,20 @@ export class FerryError extends Error {
   readonly location: ErrorLocation;
   readonly fix: string | undefined;
   readonly code: string;
+  /** Figures behind the message (a count, a limit) that a journaled failure keeps as data, so readers never parse the text. */
+  readonly facts: Record<string, number | string | boolean> | undefined;
 
   constructor(
     code: string,
     message: string,
-    options: { location?: ErrorLocation; fix?: string; cause?: unknown } = {},
+    options: { location?: ErrorLocation; fix?: string; cause?: unknown; facts?: Record<string, number | string | boolean> } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FerryError';
     this.code = code;
     this.location = options.location ?? {};
     this.fix = options.fix;
+    this.facts = options.facts;
   }
 
   /** One line: `file:line:col: field: message (fix: ...)`. */

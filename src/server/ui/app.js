@@ -247,7 +247,6 @@ function renderRun() {
         : 'comparing…';
     const samples = (s.samples?.length ? s.samples : s.liveSamples ?? []).slice(-3);
     return `<div data-testid="shadow-${h(s.slice)}"><b>${h(s.slice)}</b>: ${summary}
-      ${s.rampCompared !== undefined ? `<div class="dim">during the ramp: ${h(s.rampCompared)} compared, ${h(s.rampMismatched)} differed (${h(pct(s.rampCompared ? s.rampMismatched / s.rampCompared : 0))})</div>` : ''}
       ${samples.map(sampleDiff).join('')}</div>`;
   }).join('') : '<p class="empty">No shadow comparison in this run (mirroring off, or not reached yet).</p>');
 

@@ -45,7 +45,7 @@ export function samplesOf(records, slice) {
       errorRate: s && s.requests > 0 ? s.errors / s.requests : null,
       p99: s?.p99Ms ?? null,
     });
-    rows.push({ at: ms(d.to) / 1000, weight: d.weight, target: side(d.target), source: side(d.source), lagMs: d.replicationLagMs ?? null, shadow: d.shadow ?? null });
+    rows.push({ at: ms(d.to) / 1000, weight: d.weight, target: side(d.target), source: side(d.source), lagMs: d.replicationLagMs ?? null });
   }
   return rows;
 }
@@ -54,7 +54,7 @@ export function slicesWithSamples(records) {
   return [...new Set(records.filter((r) => r.type === 'ramp-sample').map((r) => r.data.slice))];
 }
 
-/** Shadow results per slice: the stage's comparison (with sample diffs when it kept them) and the ramp's running counts. */
+/** Shadow results per slice: the stage's comparison (with sample diffs when it kept them) and its running counts while the window lasts (shadow-sample). */
 export function shadowResults(records) {
   const bySlice = new Map();
   const get = (slice) => bySlice.get(slice) ?? bySlice.set(slice, { slice }).get(slice);
@@ -69,11 +69,6 @@ export function shadowResults(records) {
       const entry = get(d.slice);
       entry.live = { compared: d.compared, mismatched: d.mismatched, at: record.at };
       if (Array.isArray(d.samples) && d.samples.length) entry.liveSamples = d.samples;
-    }
-    if (record.type === 'ramp-sample' && d.shadow) {
-      const entry = get(d.slice);
-      entry.rampCompared = (entry.rampCompared ?? 0) + d.shadow.compared;
-      entry.rampMismatched = (entry.rampMismatched ?? 0) + d.shadow.mismatched;
     }
   }
   return [...bySlice.values()];

@@ -154,6 +154,7 @@ test('equal databases: parity passes, every table chunked, no locate query', asy
   assert.equal(report.locateQueries, 0);
   assert.equal(report.locateQueriesPerDifference, null);
   assert.ok(report.bytesReceived! > 0);
+  assert.equal(report.tables.length, SHAPES.length, 'every table was compared');
   for (const table of report.tables) assert.ok(table.chunks > 1, `${table.table} was not chunked`);
   assert.equal(report.rows, SHAPES.reduce((sum, s) => sum + s.rows, 0));
 });
@@ -220,16 +221,20 @@ test('ferry data parity prints the locate queries per differing row and the byte
   const { undo } = await applyEdits([{ shape: 0, g: 5, kind: 'changed' }]);
   try {
     const env = { FERRY_SOURCE_URL: source.connectionString, FERRY_TARGET_URL: target.connectionString, NO_COLOR: '1' };
+    // No password in the output, checked before any assertion that would print it.
+    const clean = (out: { stdout: string; stderr: string }) => assert.ok(!out.stdout.includes(SECRET) && !out.stdout.includes(source.password) && !out.stderr.includes(source.password), 'a secret or the password in the output');
     const table = await ferryAsync(['data', 'parity', '--name', 'locate', '--connections', '2'], { env });
+    clean(table);
     assert.equal(table.code, 1, table.stderr);
     assert.match(table.stdout, /locate: \d+ queries \(\d+\.\d per differing row\); \d+ KiB received from the servers; 2 connections per side/);
     assert.match(table.stdout, /changed\s+public\.accounts \(5\)/);
     const json = await ferryAsync(['data', 'parity', '--name', 'locate', '-o', 'json'], { env });
+    clean(json);
     const report = JSON.parse(json.stdout);
     assert.deepEqual(report.differences, [{ table: 'public.accounts', key: ['5'], kind: 'changed' }]);
     assert.ok(report.locateQueriesPerDifference > 0 && report.locateQueriesPerDifference <= 6);
     assert.ok(report.bytesReceived > 0);
-    for (const out of [table, json]) assert.ok(!out.stdout.includes(SECRET) && !out.stdout.includes(source.password) && !out.stderr.includes(source.password));
+    for (const out of [table, json]) clean(out);
     const bad = await ferryAsync(['data', 'parity', '--connections', '0'], { env });
     assert.match(bad.stderr, /--connections must be a positive whole number/);
   } finally {

@@ -13,6 +13,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { addLabUser } from '../../../src/lab/lab-users.js';
+import { waitFor } from '../run/ramp-helpers.js';
 import { resetRoute, startRunStage, type RunStage } from '../run/stage.js';
 
 let stage: RunStage;
@@ -42,13 +43,8 @@ async function openPage(): Promise<{ page: Page; problems: string[] }> {
   return { page, problems };
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** waitFor for a condition: resolves once `check` is true. */
+const until = (what: string, check: () => boolean, timeoutMs = 60_000): Promise<true> => waitFor(what, () => check() || undefined, timeoutMs, 100);
 
 /** Prometheus has scraped the router under load: the judge (and the page's charts) will have requests to show. */
 async function prometheusSeesLoad(): Promise<void> {
@@ -76,7 +72,7 @@ test('ferry ui: a held slice is paused, resumed by the dashboard and approved fr
   try {
     await until('the dashboard URL', () => ui.stdout.includes('}') || ui.child.exitCode !== null, 30_000);
     const { url, port } = JSON.parse(ui.stdout);
-    assert.match(url, new RegExp(`^http://127\\.0\\.0\\.1:${port}/\\?token=[A-Za-z0-9_-]{43}$`));
+    assert.match(url, new RegExp(`^http://127\\.0\\.0\\.1:${port}/\\?token=[A-Za-z0-9_-]{43}$`), `the printed URL has the token's shape: ${url.replace(/token=[^&]*/, 'token=…')}`);
 
     await page.goto(url);
     // The token went into a cookie; the address bar no longer shows it.

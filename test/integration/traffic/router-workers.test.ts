@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { Pool } from 'undici';
+import { sleep } from '../run/ramp-helpers.js';
 import { startBackend, startRouterProcess, type BackendProcess, type RouterProcess } from './helpers.js';
 
 // `ferry router --workers 2`: two processes serve requests from one route table. A weight
@@ -86,18 +87,22 @@ async function requestsCounted(router: RouterProcess): Promise<number> {
   return total;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-test('two workers: a weight flipped under load is in force in every worker when the admin call returns, and /metrics counts every request', async () => {
+/** Two backends that say which side answered, behind a router on two workers with one route, `shop`. */
+async function startShopRouter(weight: number, stickiness: Record<string, string>): Promise<RouterProcess> {
   const source = await startBackend('source');
   const target = await startBackend('target');
   started.push(source, target);
   const router = await startRouterProcess(
-    { backends: { source: { url: source.url }, target: { url: target.url } }, routes: [{ name: 'shop', source: 'source', target: 'target', weight: 0, stickiness: { mode: 'none' } }] },
+    { backends: { source: { url: source.url }, target: { url: target.url } }, routes: [{ name: 'shop', source: 'source', target: 'target', weight, stickiness }] },
     undefined,
     ['--workers', '2'],
   );
   started.push(router);
+  return router;
+}
+
+test('two workers: a weight flipped under load is in force in every worker when the admin call returns, and /metrics counts every request', async () => {
+  const router = await startShopRouter(0, { mode: 'none' });
   const workers = workerPids(router);
   assert.equal(workers.length, 2, `worker processes: ${workers.join(', ')}`);
 
@@ -148,15 +153,7 @@ test('two workers: a weight flipped under load is in force in every worker when 
 });
 
 test('two workers: a worker that dies is replaced and starts with the weight the admin API set', async () => {
-  const source = await startBackend('source');
-  const target = await startBackend('target');
-  started.push(source, target);
-  const router = await startRouterProcess(
-    { backends: { source: { url: source.url }, target: { url: target.url } }, routes: [{ name: 'shop', source: 'source', target: 'target', weight: 0, stickiness: { mode: 'none' } }] },
-    undefined,
-    ['--workers', '2'],
-  );
-  started.push(router);
+  const router = await startShopRouter(0, { mode: 'none' });
   await setWeight(router, 100);
   const [victim, survivor] = workerPids(router);
   process.kill(victim!, 'SIGKILL');
@@ -196,15 +193,7 @@ test('two workers: a worker that dies is replaced and starts with the weight the
 });
 
 test('two workers: a user is on the same side whichever worker serves them', async () => {
-  const source = await startBackend('source');
-  const target = await startBackend('target');
-  started.push(source, target);
-  const router = await startRouterProcess(
-    { backends: { source: { url: source.url }, target: { url: target.url } }, routes: [{ name: 'shop', source: 'source', target: 'target', weight: 50, stickiness: { mode: 'cookie', name: 'ferry_user' } }] },
-    undefined,
-    ['--workers', '2'],
-  );
-  started.push(router);
+  const router = await startShopRouter(50, { mode: 'cookie', name: 'ferry_user' });
   const workers = workerPids(router);
   assert.equal(workers.length, 2);
   const users = Array.from({ length: 40 }, (_, i) => `user-${i}`);

@@ -68,7 +68,7 @@ const rolledBackThenCompleted = journal([
   [16_500, 'lag-sample', { slice: 'db', replicationLagMs: 250, tablesReady: 1, tables: 2 }],
   [17_000, 'stage-completed', { slice: 'db', stage: 'data-sync' }],
   [17_100, 'stage-started', { slice: 'db', stage: 'parity' }],
-  [17_600, 'stage-failed', { slice: 'db', stage: 'parity', error: 'data parity failed: 3 row(s) differ (orders 7 changed)' }],
+  [17_600, 'stage-failed', { slice: 'db', stage: 'parity', error: 'data parity failed: 3 row(s) differ (orders 7 changed)', rows: 1200, differences: 3, transientDifferences: 0 }],
   ...stage('db', 'parity', 18_000, 18_500, { rows: 1000, rowsPerSecond: 2000, queries: 4, differences: 0, transientDifferences: 2 }),
   ...stage('db', 'data-cutover', 18_600, 19_000, { writePauseMs: 120, maxWritePauseMs: 1000, givenBack: 1, finalParity: { ok: true, rows: 1000, differences: 0, transientDifferences: 0 } }),
   [19_500, 'run-completed', { run: 'r1' }],
@@ -113,7 +113,7 @@ test('a run rolled back by its gates, then resumed to completion: MTTD/MTTR from
   assert.equal(scorecard.targetShare!.overall.fullInWindow, 0);
 
   assert.deepEqual(scorecard.parity.checks.map((c) => [c.check, c.ok, c.differences, c.transientDifferences]), [
-    ['parity-stage', false, 3, undefined], ['parity-stage', true, 0, 2], ['cutover-final', true, 0, 0],
+    ['parity-stage', false, 3, 0], ['parity-stage', true, 0, 2], ['cutover-final', true, 0, 0],
   ]);
   assert.deepEqual([scorecard.parity.found, scorecard.parity.repaired, scorecard.parity.outstanding], [5, 5, 0]);
   assert.deepEqual(report.waves[1]!.slices[0]!.lag, [{ at: T0 + 16_500, lagMs: 250, during: 'data-sync' }]);
