@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { color } from '../util/color.js';
 import { FerryError } from '../util/errors.js';
 import { renderTable, toJson, toYamlText, type OutputFormat } from '../util/output.js';
 
@@ -48,4 +49,22 @@ export function printResult(
     const rendered = table();
     process.stdout.write(typeof rendered === 'string' ? rendered : renderTable(rendered.headers, rendered.rows));
   }
+}
+
+/** A port flag's value, 0 meaning any free port. */
+export function parsePort(text: string, flag: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new FerryError('usage', `${flag} must be a port number from 0 to 65535, got "${text}"`, { location: { field: flag }, fix: `${flag} 8080 (or 0 for any free port)` });
+  return port;
+}
+
+/** One timestamped line on stderr: how long-running commands say what they do (stdout stays the result). */
+export function stderrLine(line: string): void {
+  process.stderr.write(`${color().dim(new Date().toISOString())} ${line}
+`);
+}
+
+/** A run's stage progress, as `ferry run`, `resume`, `rollback` and `ui` print it. */
+export function printStageProgress({ slice, stage, detail }: { slice: string; stage: string; detail?: string }): void {
+  stderrLine(`${slice}: ${stage}${detail ? ` ${detail}` : ''}`);
 }

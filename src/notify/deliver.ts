@@ -56,16 +56,6 @@ function escapeSlack(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** The receiver's URL as logs may show it: scheme and host only (a Slack URL's path is its secret). */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}/…`;
-  } catch {
-    return '(invalid URL)';
-  }
-}
-
 /**
  * Posts one notification, retrying network errors, timeouts, 408, 425, 429 and 5xx with
  * exponential backoff (Retry-After honoured) until it is delivered, `retries` are spent, the

@@ -11,7 +11,7 @@ import { Notifier } from './notifier.js';
 import type { NotificationReceiver } from './schema.js';
 
 export { Notifier, type ReceiverReport } from './notifier.js';
-export { deliver, redactUrl, signWebhook, slackBody, webhookBody, type ResolvedReceiver } from './deliver.js';
+export { deliver, signWebhook, slackBody, webhookBody, type ResolvedReceiver } from './deliver.js';
 export { notificationOf, type Notification } from './events.js';
 
 /** How long the end of a drive waits for queued notifications (the run is over; its process should exit soon). */

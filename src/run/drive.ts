@@ -25,7 +25,21 @@ export interface DriveOptions extends Omit<PlanEnvironmentOptions, 'control'> {
    * this process (the dashboard, `--metrics-port`, notifications) subscribes here. A returned
    * function is awaited when the drive ends, before the journal closes (flush what you sent).
    */
-  onJournal?: (journal: Journal, files: RunFiles, plan: MigrationPlan) => void | (() => Promise<void>);
+  onJournal?: JournalWatcher;
+}
+
+/** What watches a run's journal from the driving process; the returned function is awaited at the drive's end. */
+export type JournalWatcher = (journal: Journal, files: RunFiles, plan: MigrationPlan) => void | (() => Promise<void>);
+
+/** Several watchers as one (the dashboard, --metrics-port, notifications): attached in order, finished together. */
+export function watchTogether(...watchers: Array<JournalWatcher | undefined>): JournalWatcher {
+  return (journal, files, plan) => {
+    const done = watchers.map((watch) => watch?.(journal, files, plan)).filter((each): each is () => Promise<void> => typeof each === 'function');
+    return async () => {
+      // Each finishes what it was sent (bounded by each), never failing the run.
+      await Promise.all(done.map((each) => each().catch(() => undefined)));
+    };
+  };
 }
 
 export interface DriveResult {
@@ -117,12 +131,9 @@ async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollba
     throw toFerryError(caught);
   }
   const opened = journal;
-  const detach: Array<() => Promise<void>> = [];
   // Notifications (the plan's spec.notifications) attach here too, beside the caller's watchers.
-  for (const attach of [options.onJournal, attachNotifications({ ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}), ...(options.env ? { env: options.env } : {}), ...(options.onProgress ? { log: (detail: string) => options.onProgress?.({ slice: 'run', stage: 'notify', detail }) } : {}) })]) {
-    const done = attach?.(opened, files, plan);
-    if (done) detach.push(done);
-  }
+  const notifications = attachNotifications({ ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}), ...(options.env ? { env: options.env } : {}), ...(options.onProgress ? { log: (detail: string) => options.onProgress?.({ slice: 'run', stage: 'notify', detail }) } : {}) });
+  const detach = watchTogether(options.onJournal, notifications)(opened, files, plan);
   let error: FerryError | undefined;
   try {
     if (mode === 'run') await executeRun(files.id, plan, opened, env);
@@ -131,8 +142,7 @@ async function drive(files: RunFiles, plan: MigrationPlan, mode: 'run' | 'rollba
     error = toFerryError(caught);
   } finally {
     await env.close?.();
-    // Watchers finish what they were sent (bounded by each), never failing the run.
-    await Promise.all(detach.map((done) => done().catch(() => undefined)));
+    await detach?.();
     await opened.close().catch((caught: unknown) => {
       error ??= toFerryError(caught);
     });

@@ -1,14 +1,12 @@
 import type { Command } from 'commander';
 import { loadPlan } from '../../plan/load.js';
-import { resumeRun, rollBackRun, startRun, type DriveOptions, type DriveResult } from '../../run/drive.js';
+import { resumeRun, rollBackRun, startRun, watchTogether, type DriveOptions, type DriveResult } from '../../run/drive.js';
 import { DEFAULT_PARALLEL } from '../../run/engine.js';
 import { stateDir } from '../../run/store.js';
 import { color } from '../../util/color.js';
 import { FerryError } from '../../util/errors.js';
-import { globalOptions, parseOutputFormat, printResult } from '../context.js';
+import { globalOptions, parseOutputFormat, parsePort, printResult, printStageProgress, stderrLine } from '../context.js';
 import { addJournalTrustOptions, journalTrustConfig } from '../journal-options.js';
-import { withDashboard } from '../../server/attach.js';
-import { observeJournal, RunMetrics, serveMetrics } from '../../server/metrics.js';
 
 /** run, resume and rollback: the commands that drive a run (one process at a time, under its lock). */
 export function register(program: Command): void {
@@ -26,7 +24,7 @@ export function register(program: Command): void {
     .action(async (file: string, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
       const { plan, positionOf } = loadPlan(file);
-      const result = await withDashboard(options, driveOptions(options, command), (options) => withInterrupt((drive) => startRun(plan, { ...drive, planFile: file, positionOf }), options));
+      const result = await withUi(options, driveOptions(options, command), (options) => withInterrupt((drive) => startRun(plan, { ...drive, planFile: file, positionOf }), options));
       report(format, result);
     });
 
@@ -42,7 +40,7 @@ export function register(program: Command): void {
     .option('--ui-port <n>', 'port of --ui (default: any free one)'))
     .action(async (id: string | undefined, options, command: Command) => {
       const format = parseOutputFormat(options.output, ['table', 'json'] as const);
-      report(format, await withDashboard(options, driveOptions(options, command), (options) => withInterrupt((drive) => resumeRun(id, drive), options)));
+      report(format, await withUi(options, driveOptions(options, command), (options) => withInterrupt((drive) => resumeRun(id, drive), options)));
     });
 
   addJournalTrustOptions(program
@@ -66,33 +64,37 @@ export function register(program: Command): void {
     });
 }
 
-function driveOptions(options: { stateDir?: string; parallel?: string; metricsPort?: string; metricsHost?: string }, command: Command): DriveOptions & { metrics?: { port: number; host: string } } {
+function driveOptions(options: { stateDir?: string; parallel?: string; metricsPort?: string; metricsHost: string }, command: Command): DriveOptions & { metrics?: { port: number; host: string } } {
   const kubeconfig = globalOptions(command).kubeconfig;
   let parallel: number | undefined;
   if (options.parallel !== undefined) {
     parallel = Number(options.parallel);
     if (!Number.isInteger(parallel) || parallel < 1) throw new FerryError('usage', `--parallel must be a whole number of at least 1, got "${options.parallel}"`, { location: { field: '--parallel' }, fix: '--parallel 4' });
   }
-  const metricsPort = options.metricsPort === undefined ? undefined : Number(options.metricsPort);
-  if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)) {
-    throw new FerryError('usage', `--metrics-port must be a port number, got "${options.metricsPort}"`, { location: { field: '--metrics-port' }, fix: '--metrics-port 9464' });
-  }
   return {
     stateDir: stateDir(options.stateDir),
     journal: journalTrustConfig(command),
     ...(kubeconfig ? { kubeconfig } : {}),
     ...(parallel ? { parallel } : {}),
-    ...(metricsPort !== undefined ? { metrics: { port: metricsPort, host: options.metricsHost ?? '127.0.0.1' } } : {}),
-    onProgress: ({ slice, stage, detail }) => process.stderr.write(`${color().dim(new Date().toISOString())} ${slice}: ${stage}${detail ? ` ${detail}` : ''}\n`),
+    ...(options.metricsPort !== undefined ? { metrics: { port: parsePort(options.metricsPort, '--metrics-port'), host: options.metricsHost } } : {}),
+    onProgress: printStageProgress,
   };
+}
+
+/** `--ui`: the dashboard, loaded only when asked for (most runs never load the server). */
+async function withUi<T extends DriveOptions, R>(options: { ui?: boolean; uiPort?: string }, drive: T, run: (options: T) => Promise<R>): Promise<R> {
+  if (!options.ui) return run(drive);
+  const { withDashboard } = await import('../../server/attach.js');
+  return withDashboard({ ui: true, ...(options.uiPort !== undefined ? { port: parsePort(options.uiPort, '--ui-port') } : {}), log: stderrLine }, drive, run);
 }
 
 /** An interrupt leaves the journal consistent (every record is whole and fsync'd); it says how to go on. */
 async function withInterrupt(run: (options: DriveOptions) => Promise<DriveResult>, { metrics: metricsAt, ...options }: DriveOptions & { metrics?: { port: number; host: string } }): Promise<DriveResult> {
   let id: string | undefined;
   // --metrics-port: the run's own figures, from its journal, served while this process drives it.
-  const metrics = metricsAt ? new RunMetrics() : undefined;
-  const served = metrics && metricsAt ? await serveMetrics(metrics, metricsAt) : undefined;
+  const metricsModule = metricsAt ? await import('../../server/metrics.js') : undefined;
+  const metrics = metricsModule ? new metricsModule.RunMetrics() : undefined;
+  const served = metricsModule && metrics && metricsAt ? await metricsModule.serveMetrics(metrics, metricsAt) : undefined;
   if (served) process.stderr.write(`metrics at ${served.url}\n`);
   const onSignal = () => {
     process.stderr.write(id ? `\ninterrupted: \`ferry resume ${id}\` continues, \`ferry rollback ${id}\` goes back\n` : '\ninterrupted before the run started\n');
@@ -103,7 +105,7 @@ async function withInterrupt(run: (options: DriveOptions) => Promise<DriveResult
   try {
     return await run({
       ...options,
-      ...(metrics ? { onJournal: chainOnJournal(options.onJournal, observeJournal(metrics)) } : {}),
+      ...(metricsModule && metrics ? { onJournal: watchTogether(options.onJournal, metricsModule.observeJournal(metrics)) } : {}),
       onStarted: (files) => {
         id = files.id;
         process.stderr.write(`run ${files.id}; journal ${files.journal}\n`);
@@ -114,16 +116,6 @@ async function withInterrupt(run: (options: DriveOptions) => Promise<DriveResult
     process.off('SIGTERM', onSignal);
     await served?.close();
   }
-}
-
-/** Two watchers of one run's journal (e.g. the dashboard and --metrics-port) attached together. */
-function chainOnJournal(first: DriveOptions['onJournal'], second: NonNullable<DriveOptions['onJournal']>): NonNullable<DriveOptions['onJournal']> {
-  return (journal, files, plan) => {
-    const done = [first?.(journal, files, plan), second(journal, files, plan)].filter((each): each is () => Promise<void> => typeof each === 'function');
-    return async () => {
-      await Promise.all(done.map((each) => each()));
-    };
-  };
 }
 
 /** `partial`: a rollback of some slices succeeded when it raised no error, whatever the run's status. */
