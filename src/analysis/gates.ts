@@ -5,6 +5,7 @@
 import type { ErrorRateGate, LatencyGate, PromqlGate } from './gates-schema.js';
 import { parseDuration } from './gates-schema.js';
 import { capSample, mannWhitney, tieGroupsOfSamples } from './stats/mann-whitney.js';
+import { quantileSorted } from './stats/percentile.js';
 import { testRateBelow, testRateIncrease, type ProportionEvidence } from './stats/proportions.js';
 import { runSequentialTest } from './stats/msprt.js';
 
@@ -120,11 +121,6 @@ export function sortLatencies(w: WindowData, cap: number): SortedLatencies {
     target: Float64Array.from(capSample(w.target.latenciesMs, cap)).sort(),
     source: Float64Array.from(capSample(w.source.latenciesMs, cap)).sort(),
   };
-}
-
-function quantileSorted(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((q / 100) * sorted.length))) - 1]!;
 }
 
 function countAboveSorted(sorted: Float64Array, bound: number): number {

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { recordsAsWritten } from '../journal/journal.js';
+import type { JournalRecord } from '../journal/record.js';
 import type { VerifyResult } from '../journal/verify.js';
 import { verifyRunJournal } from '../journal/trust.js';
 import type { MigrationPlan } from '../plan/schema.js';
@@ -14,6 +16,11 @@ export async function verifyCommandJournal(command: Command, run: { id: string; 
     runId: run.id, plan, trust: journalTrustConfig(command),
     ...(kubeconfig ? { kubeconfig } : {}), ...(targetContext ? { targetContext } : {}),
   });
+}
+
+/** The records a command shows: the verified ones, else what the file claims (shown under its verification failure). */
+export function recordsToShow(journal: string, checked: { records: JournalRecord[]; verify: VerifyResult }): JournalRecord[] {
+  return checked.verify.ok ? checked.records : recordsAsWritten(journal);
 }
 
 /** What `-o json` carries about the journal: `{ ok, brokenAt?, problem?, keyed, … }`. */

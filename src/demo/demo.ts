@@ -151,7 +151,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Scorecard> {
     writeFileSync(reportFile, renderReportHtml(report));
     return buildScorecard({
       run: result.files.id, dir, planFile, journalFile: result.files.journal, reportFile,
-      state: result.state, report,
+      report,
       load: loadResult, acknowledgedOrders: acked.length, ordersFoundOnTarget: found,
       calls: { answers, waves: waveCrossings(plan, journal.records, answers) },
       durationMs: finishedAt - startedAt, error: result.error?.oneLine(),

@@ -104,5 +104,3 @@ export function startLoad(options: LoadOptions): RunningLoad {
     },
   };
 }
-
-export { percentile } from '../analysis/stats/percentile.js';

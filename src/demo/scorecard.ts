@@ -2,7 +2,8 @@ import type { RunReport } from '../report/model.js';
 import type { RunState } from '../run/model.js';
 import { color } from '../util/color.js';
 import { renderTable } from '../util/output.js';
-import { percentile, type LoadResult } from './load.js';
+import { percentile } from '../analysis/stats/percentile.js';
+import type { LoadResult } from './load.js';
 import { clustersOf, type CallAnswer, type WaveCrossings } from './boutique.js';
 
 /** What a rehearsal proves, in numbers: no customer errors, no lost write, every step timed. */
@@ -29,7 +30,7 @@ export interface Scorecard {
  * calls — is added here.
  */
 export function buildScorecard(input: {
-  run: string; dir: string; planFile: string; journalFile: string; reportFile?: string; state: RunState; report: RunReport;
+  run: string; dir: string; planFile: string; journalFile: string; reportFile?: string; report: RunReport;
   load: LoadResult; acknowledgedOrders: number; ordersFoundOnTarget: number; durationMs: number; error: string | undefined;
   calls: { answers: CallAnswer[]; waves: WaveCrossings[] };
 }): Scorecard {
@@ -55,10 +56,10 @@ export function buildScorecard(input: {
   const last = input.calls.answers.filter((answer) => answer.tree).at(-1);
   const onTargetAtEnd = last !== undefined && [...clustersOf(last.tree)].every((cluster) => cluster === 'target');
   const wavesAsPlanned = input.calls.waves.every((wave) => wave.answers === 0 || wave.observed.join() === wave.planned.join());
-  const passed = input.state.status === 'completed' && load.failed === 0 && lost === 0 && report.journal.ok && failedCalls.length === 0 && wavesAsPlanned;
+  const passed = report.run.status === 'completed' && load.failed === 0 && lost === 0 && report.journal.ok && failedCalls.length === 0 && wavesAsPlanned;
   return {
     run: input.run,
-    status: input.state.status,
+    status: report.run.status,
     passed,
     ...(input.error ? { error: input.error } : {}),
     durationSeconds: input.durationMs / 1000,

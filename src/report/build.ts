@@ -39,7 +39,8 @@ export function buildRunReport(input: RunReportInput): RunReport {
   const lastRecordAt = records.length ? at(records.at(-1)!) : undefined;
   const startedAt = state.startedAt ? Date.parse(state.startedAt) : records[0] ? at(records[0]) : undefined;
   const endedAt = state.endedAt ? Date.parse(state.endedAt) : undefined;
-  const finished = ['completed', 'failed', 'rolled-back', 'aborted'].includes(state.status);
+  // Set by the run's last end (completed, failed, aborted, rolled back); a resume clears it.
+  const finished = state.endedAt !== undefined;
   const runError = [...records].reverse().find((record) => record.type === 'run-failed')?.data.error;
 
   const slices = new Map<string, SliceReport>();
@@ -64,6 +65,8 @@ export function buildRunReport(input: RunReportInput): RunReport {
   const parityChecks: ParitySummary['checks'] = [];
   const bridges: BridgeReport[] = [];
   const bridgeProblems: RunReport['bridgeProblems'] = [];
+  // Per slice, its ramp's gate failure until a stage starts again: what an automatic rollback-slice follows.
+  const gateFailureOf = new Map<string, FailureReport>();
   for (const record of records) {
     const data = record.data as Record<string, any>;
     const slice = typeof data.slice === 'string' ? slices.get(data.slice) : undefined;
@@ -74,6 +77,7 @@ export function buildRunReport(input: RunReportInput): RunReport {
         const run: StageRun = { stage: String(data.stage), result: 'running', startedAt: time };
         open.set(key, run);
         slice?.stages.push(run);
+        gateFailureOf.delete(String(data.slice));
         break;
       }
       case 'stage-completed':
@@ -142,6 +146,7 @@ export function buildRunReport(input: RunReportInput): RunReport {
           reason: failedGatesText(data.evidence) || 'the ramp\'s gates failed',
           ...(failedGates(data.evidence).length ? { gates: failedGates(data.evidence) } : {}),
         });
+        gateFailureOf.set(String(data.slice), failures.at(-1)!);
         break;
       case 'rollback-slice': {
         const detectedAt = typeof data.detectedAt === 'string' ? Date.parse(data.detectedAt) : Number(data.detectedAt ?? time);
@@ -152,8 +157,9 @@ export function buildRunReport(input: RunReportInput): RunReport {
           writePauses.push({ slice: String(data.slice), at: time, kind: 'failback', writePauseMs: data.failback.writePauseMs });
         }
         // rollback.onFailure after a ramp's own rollback: the same failure, its slice taken back too.
-        const gate = reason === 'automatic' ? lastGateFailure(failures, String(data.slice), records, record) : undefined;
+        const gate = reason === 'automatic' ? gateFailureOf.get(String(data.slice)) : undefined;
         if (gate) {
+          gateFailureOf.delete(String(data.slice));
           gate.followedBy = { kind: 'automatic', at: time, ...(recoveryMs !== undefined ? { recoveryMs } : {}), ...optionalNumbers(data, ['sourceReadyMs']) };
           break;
         }
@@ -259,16 +265,6 @@ function toSample(data: Record<string, any>): ReportSample | undefined {
 function side(value: unknown): SideSample {
   const data = (value ?? {}) as Record<string, unknown>;
   return { requests: numberOr(data.requests, 0), errors: numberOr(data.errors, 0), ...optionalNumbers(data, ['p50Ms', 'p99Ms']) };
-}
-
-/** The gate failure a slice's automatic rollback follows: its last one, with no stage started for the slice since. */
-function lastGateFailure(failures: FailureReport[], slice: string, records: readonly JournalRecord[], rollback: JournalRecord): FailureReport | undefined {
-  const gate = [...failures].reverse().find((f) => f.slice === slice && f.kind === 'gate');
-  if (!gate || gate.followedBy) return undefined;
-  const gateRecord = [...records].reverse().find((r) => r.seq < rollback.seq && r.type === 'rolled-back' && r.data.slice === slice);
-  if (!gateRecord) return undefined;
-  const restarted = records.some((r) => r.seq > gateRecord.seq && r.seq < rollback.seq && r.type === 'stage-started' && r.data.slice === slice);
-  return restarted ? undefined : gate;
 }
 
 function failedGates(evidence: unknown): Array<{ gate: string; verdict: string; reason: string }> {

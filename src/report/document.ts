@@ -1,4 +1,5 @@
 import type { FailureReport, JournalCheck, MeanOf, RunReport, SliceReport } from './model.js';
+import { failedRequests } from './scorecard.js';
 
 /**
  * The report as a list of blocks (headings, text, tables, the place of a slice's charts), so
@@ -138,14 +139,14 @@ function sliceBlocks(slice: SliceReport, t0: number): Block[] {
     blocks.push({ kind: 'text', text: `Weights: ${slice.weights.map((w) => `${w.weight} % at ${offset(w.at, t0)}${w.record !== 'weight-set' ? ` (${w.record})` : w.reason ? ` (${w.reason})` : ''}`).join(' → ')}` });
   }
   if (slice.samples.length > 0) {
-    const sum = (pick: (s: (typeof slice.samples)[number]) => number) => slice.samples.reduce((n, s) => n + pick(s), 0);
+    const served = failedRequests([slice])!;
     const maxOf = (values: Array<number | undefined>) => {
       const known = values.filter((v): v is number => v !== undefined);
       return known.length ? ms(Math.max(...known)) : '-';
     };
     blocks.push({
       kind: 'text',
-      text: `Ramp samples: ${slice.samples.length}; target ${sum((s) => s.target.errors)} errors of ${sum((s) => s.target.requests)} requests, highest p99 ${maxOf(slice.samples.map((s) => s.target.p99Ms))}; source ${sum((s) => s.source.errors)} errors of ${sum((s) => s.source.requests)} requests, highest p99 ${maxOf(slice.samples.map((s) => s.source.p99Ms))}.`,
+      text: `Ramp samples: ${slice.samples.length}; target ${served.target} errors of ${served.requests.target} requests, highest p99 ${maxOf(slice.samples.map((s) => s.target.p99Ms))}; source ${served.source} errors of ${served.requests.source} requests, highest p99 ${maxOf(slice.samples.map((s) => s.source.p99Ms))}.`,
     });
   }
   if (slice.lag.length > 0) {

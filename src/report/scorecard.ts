@@ -48,6 +48,8 @@ function timeWeightedShare(weights: ReadonlyArray<{ at: number; weight: number }
 
 export function targetShare(slices: SliceReport[], finished: boolean, lastRecordAt: number | undefined): TargetShare | null {
   const rows: TargetShare['slices'] = [];
+  let targetRequests = 0;
+  let allRequests = 0;
   for (const slice of slices) {
     const first = slice.weights[0];
     if (!slice.planned.traffic || !first || slice.planned.steps.length === 0) continue;
@@ -60,12 +62,15 @@ export function targetShare(slices: SliceReport[], finished: boolean, lastRecord
     const plan = slice.planned.steps.map((weight, i) => ({ at: windowStart + i * slice.planned.stepWindowMs, weight }));
     const inWindow = slice.samples.filter((s) => s.to > windowStart && s.to <= until);
     const requests = inWindow.reduce((n, s) => n + s.target.requests + s.source.requests, 0);
+    const onTarget = inWindow.reduce((n, s) => n + s.target.requests, 0);
+    targetRequests += onTarget;
+    allRequests += requests;
     const fullAt = slice.weights.find((w) => w.weight >= 100)?.at;
     rows.push({
       slice: slice.name, windowStart, windowEnd, plannedMs, complete,
       plannedShare: timeWeightedShare(plan, windowStart, until),
       weightShare: timeWeightedShare(slice.weights, windowStart, until),
-      ...(requests > 0 ? { requestShare: inWindow.reduce((n, s) => n + s.target.requests, 0) / requests } : {}),
+      ...(requests > 0 ? { requestShare: onTarget / requests } : {}),
       weightAtWindowEnd: weightAt(slice.weights, until),
       ...(fullAt !== undefined ? { fullAt } : {}),
       fullInWindow: fullAt !== undefined && fullAt <= windowEnd,
@@ -73,16 +78,6 @@ export function targetShare(slices: SliceReport[], finished: boolean, lastRecord
   }
   if (rows.length === 0) return null;
   const totalMs = rows.reduce((n, r) => n + r.plannedMs, 0) || 1;
-  const bySlice = new Map(slices.map((s) => [s.name, s]));
-  let targetRequests = 0;
-  let allRequests = 0;
-  for (const row of rows) {
-    for (const s of bySlice.get(row.slice)!.samples) {
-      if (s.to <= row.windowStart || s.to > row.windowEnd) continue;
-      targetRequests += s.target.requests;
-      allRequests += s.target.requests + s.source.requests;
-    }
-  }
   return {
     slices: rows,
     overall: {

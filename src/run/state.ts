@@ -27,7 +27,7 @@ export function deriveRunState(id: string, plan: MigrationPlan, records: readonl
     const slice = typeof data.slice === 'string' ? slices.get(data.slice) : undefined;
     switch (record.type) {
       case 'run-started': state.startedAt = record.at; state.status = 'running'; break;
-      case 'run-resumed': state.status = 'running'; break;
+      case 'run-resumed': state.status = 'running'; delete state.endedAt; break;
       case 'run-paused': state.status = 'paused'; break;
       case 'run-completed': state.status = 'completed'; state.endedAt = record.at; break;
       case 'run-failed': state.status = 'failed'; state.endedAt = record.at; break;

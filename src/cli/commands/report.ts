@@ -1,6 +1,5 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { recordsAsWritten } from '../../journal/journal.js';
 import { buildRunReport } from '../../report/build.js';
 import { renderReportHtml } from '../../report/html.js';
 import { renderReportMarkdown } from '../../report/markdown.js';
@@ -9,7 +8,7 @@ import { FerryError } from '../../util/errors.js';
 import { toJson } from '../../util/output.js';
 import { addTargetContextOption, parseOutputFormat } from '../context.js';
 import { addJournalTrustOptions } from '../journal-options.js';
-import { journalWarning, verifyCommandJournal } from '../journal-verdict.js';
+import { journalWarning, recordsToShow, verifyCommandJournal } from '../journal-verdict.js';
 
 /**
  * `ferry report [run]`: the run's scorecard and timelines, from its journal and plan, for any
@@ -28,9 +27,10 @@ export function register(program: Command): void {
     .action(async (id: string | undefined, options: { stateDir?: string; output: string; out?: string }, command: Command) => {
       const format = parseOutputFormat(options.output, ['md', 'html', 'json'] as const);
       const { files, plan } = openRun(stateDir(options.stateDir), id);
-      const { records, verify } = await verifyCommandJournal(command, files, plan);
+      const checked = await verifyCommandJournal(command, files, plan);
+      const { verify } = checked;
       // A journal that does not verify is reported as what it claims, under its verification failure.
-      const report = buildRunReport({ runId: files.id, plan, records: verify.ok ? records : recordsAsWritten(files.journal), verify });
+      const report = buildRunReport({ runId: files.id, plan, records: recordsToShow(files.journal, checked), verify });
       const text = format === 'json' ? toJson(report) : format === 'html' ? renderReportHtml(report) : renderReportMarkdown(report);
       const warning = journalWarning(files.journal, verify);
       if (warning) process.stderr.write(warning);

@@ -10,7 +10,7 @@ import { FerryError } from '../../util/errors.js';
 import { renderTable } from '../../util/output.js';
 import { addTargetContextOption, parseOutputFormat, printResult } from '../context.js';
 import { addJournalTrustOptions } from '../journal-options.js';
-import { journalSummary, journalWarning, journalWord, verifyCommandJournal } from '../journal-verdict.js';
+import { journalSummary, journalWarning, journalWord, recordsToShow, verifyCommandJournal } from '../journal-verdict.js';
 
 /** Commands that read a run or leave it a request: status, pause, approve, abort, audit verify. */
 export function register(program: Command): void {
@@ -36,9 +36,10 @@ export function register(program: Command): void {
         return;
       }
       const { files, plan } = openRun(root, id);
-      const { records, verify } = await verifyCommandJournal(command, files, plan);
+      const checked = await verifyCommandJournal(command, files, plan);
+      const { verify } = checked;
       // A journal that does not verify is still shown, as what it claims, under a warning.
-      const state = deriveRunState(files.id, plan, verify.ok ? records : recordsAsWritten(files.journal));
+      const state = deriveRunState(files.id, plan, recordsToShow(files.journal, checked));
       const warning = journalWarning(files.journal, verify);
       if (format === 'json' && warning) process.stderr.write(warning);
       printResult(format, { ...state, journal: journalSummary(verify) }, () => warning + renderState(state));

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePlan } from '../../../src/plan/load.js';
 import { buildRunReport } from '../../../src/report/build.js';
+import { deriveRunState } from '../../../src/run/state.js';
 import { renderReportMarkdown } from '../../../src/report/markdown.js';
 import { renderReportHtml } from '../../../src/report/html.js';
 import type { JournalRecord } from '../../../src/journal/record.js';
@@ -165,6 +166,36 @@ test('an unfinished run: the running stage has no end, the share covers up to th
   assert.equal(share.weightShare, 0.5);
   assert.equal(report.waves[0]!.slices[0]!.samples[0]!.replicationLagMs, 40);
   assert.deepEqual(report.waves[0]!.slices[0]!.lag, [{ at: T0 + 2000, lagMs: 40, during: 'ramp' }]);
+});
+
+test('a failed run resumed: no end until it ends again, its time and timelines run on past the first failure', () => {
+  const entries: Array<[number, string, Record<string, unknown>]> = [
+    [0, 'run-started', { plan: 'shop', run: 'r5' }],
+    [100, 'stage-started', { slice: 'web', stage: 'ramp' }],
+    [200, 'weight-set', { slice: 'web', weight: 50 }],
+    [1000, 'stage-failed', { slice: 'web', stage: 'ramp', error: 'router unreachable' }],
+    [1100, 'run-failed', { run: 'r5', error: 'router unreachable' }],
+    [5000, 'run-resumed', { plan: 'shop', run: 'r5' }],
+    [5100, 'stage-started', { slice: 'web', stage: 'ramp' }],
+    [5200, 'weight-set', { slice: 'web', weight: 50 }],
+    [6200, 'ramp-sample', sample('web', 5200, 6200, 50, [10, 0, 5], [10, 0, 5])],
+  ];
+  const resumed = buildRunReport({ runId: 'r5', plan, records: journal(entries) });
+  assert.equal(deriveRunState('r5', plan, journal(entries)).endedAt, undefined, 'the resume clears the failed end');
+  assert.equal(resumed.run.status, 'running');
+  assert.equal(resumed.run.finished, false);
+  assert.equal(resumed.run.endedAt, undefined, 'the charts end at the last record, not at the first failure');
+  assert.equal(resumed.run.lastRecordAt, T0 + 6200);
+  assert.equal(resumed.run.durationMs, 6200);
+  assert.equal(resumed.run.error, undefined);
+  assert.equal(resumed.waves[0]!.slices[0]!.samples.length, 1);
+
+  const failedAgain = buildRunReport({ runId: 'r5', plan, records: journal([...entries, [7000, 'run-failed', { run: 'r5', error: 'router unreachable again' }]]) });
+  assert.equal(failedAgain.run.status, 'failed');
+  assert.equal(failedAgain.run.finished, true);
+  assert.equal(failedAgain.run.endedAt, T0 + 7000);
+  assert.equal(failedAgain.run.durationMs, 7000);
+  assert.equal(failedAgain.run.error, 'router unreachable again');
 });
 
 test('several failures: gate rollbacks averaged, an automatic one after a failed stage has no MTTD, ferry rollback listed but not averaged', () => {
