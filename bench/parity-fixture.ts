@@ -194,7 +194,3 @@ export function differences(total: number, count: number): { apply: string; undo
   const wrap = (list: string[]) => `set session_replication_role = replica; begin; ${list.join(';\n')}; commit`;
   return { apply: count === 0 ? 'select 1' : wrap(apply), undo: count === 0 ? 'select 1' : wrap(undo), expected };
 }
-
-export async function run(url: string, text: string): Promise<void> {
-  await sql(url, text);
-}

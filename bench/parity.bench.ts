@@ -13,27 +13,25 @@
  * cores. FERRY_BENCH_PARITY_SIZES picks the sizes (default "1000000,10000000"), FERRY_BENCH_PARITY_DIFFS
  * the numbers of differing rows (default "0,10,1000").
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { report, section } from './report.js';
-import { differences, FIXTURE, loadFixture, run } from './parity-fixture.js';
+import { differences, FIXTURE, loadFixture } from './parity-fixture.js';
 import { POSTGRES_BIN, startLocalPostgres, type LocalPostgres } from '../src/data/postgres/local-server.js';
 import { PostgresDataProvider } from '../src/data/postgres/provider.js';
 import { withoutPassword } from '../src/data/postgres/schema.js';
 import type { ParityReport } from '../src/data/provider.js';
+import { percentile } from '../src/analysis/stats/percentile.js';
+import { REPO, runAsync, type CliResult } from '../test/helpers/cli.js';
+import { sql } from '../test/helpers/pg.js';
 
 const SIZES = (process.env.FERRY_BENCH_PARITY_SIZES ?? '1000000,10000000').split(',').map(Number).filter((n) => n > 0);
 const DIFFS = (process.env.FERRY_BENCH_PARITY_DIFFS ?? '0,10,1000').split(',').map(Number).filter((n) => n >= 0);
 const REPEATS = Number(process.env.FERRY_BENCH_PARITY_REPEATS ?? 3);
-const REPO = join(import.meta.dirname, '..');
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
+/** A dump of 10 M rows takes minutes, and runAsync's default kills a command after 120 s; an hour bounds a stuck one. */
+const COMMAND_TIMEOUT_MS = 60 * 60_000;
 
 /** The floor: one hashing pass per table, every table on both sides at once; seconds. */
 async function floor(servers: LocalPostgres[]): Promise<number> {
@@ -56,14 +54,11 @@ async function floor(servers: LocalPostgres[]): Promise<number> {
   }
 }
 
-function exec(command: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? -1, stdout }));
-  });
+/** Runs a command with only PATH and `env` set; its stderr is passed on once it ends. */
+async function exec(command: string, args: string[], env: Record<string, string>): Promise<CliResult> {
+  const result = await runAsync(command, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, timeoutMs: COMMAND_TIMEOUT_MS });
+  process.stderr.write(result.stderr);
+  return result;
 }
 
 /** `pg_dump --data-only` of both sides in parallel, then `diff`; seconds and the dumps' bytes. */
@@ -111,7 +106,7 @@ async function sizeCase(total: number): Promise<void> {
     section(`${total.toLocaleString('en')} rows over ${FIXTURE.length} tables (2 schemas; bigint, composite, text and uuid keys; TOASTed documents), loaded in ${((performance.now() - loadStarted) / 1000).toFixed(0)} s`);
     for (const count of DIFFS) {
       const diff = differences(total, count);
-      await run(servers[1]!.connectionString, diff.apply);
+      await sql(servers[1]!.connectionString, diff.apply);
       const floors: number[] = [];
       const inProcess: number[] = [];
       const commands: number[] = [];
@@ -133,10 +128,10 @@ async function sizeCase(total: number): Promise<void> {
         dumpBytes = dump.bytes;
         dumpDiffers = dump.differ;
       }
-      const f = median(floors);
-      const p = median(inProcess);
-      const c = median(commands);
-      const d = median(dumps);
+      const f = percentile(floors, 50);
+      const p = percentile(inProcess, 50);
+      const c = percentile(commands, 50);
+      const d = percentile(dumps, 50);
       const exact = exactKeys(last!, diff.expected) && exactKeys(command!, diff.expected);
       process.stdout.write(`\n  ${count} differing rows (${new Set(diff.expected.map((e) => e.table)).size} tables): Ferry named ${last!.differences.length}, ${exact ? 'exactly the differing keys' : 'NOT exactly the differing keys'}; diff of the dumps ${dumpDiffers ? 'differs' : 'is empty'}\n`);
       report({ name: `parity in the process (${last!.queries} queries)`, value: p, unit: 's', compare: { kind: 'reference', label: 'floor', value: f, lowerIsBetter: true } });
@@ -148,7 +143,7 @@ async function sizeCase(total: number): Promise<void> {
       report({ name: 'locate queries (after the scan)', value: last!.locateQueries, unit: 'queries' });
       if (count > 0) report({ name: 'locate queries per differing row', value: last!.locateQueriesPerDifference ?? 0, unit: 'queries/row' });
       report({ name: 'exactly the differing keys named (1 = yes)', value: exact ? 1 : 0, unit: '' });
-      await run(servers[1]!.connectionString, diff.undo);
+      await sql(servers[1]!.connectionString, diff.undo);
     }
   } finally {
     await data.close();

@@ -1,7 +1,13 @@
 /**
- * Pure parity logic: key ranges, chunk comparison, row-level diff and the bisection that
- * narrows a mismatched range down to exact primary keys. No I/O: the database is behind a
- * `RangeOracle`, so tests can drive the same algorithm over in-memory tables.
+ * Pure parity logic shared by the scan: key ranges, comparison of range summaries and the
+ * row-level diff (missing/extra/changed). No I/O.
+ *
+ * It also holds a locate by bisection (`locateDifferences`, `splitRange`): a mismatched range
+ * is split at keys read from the database until ranges are small enough to diff row by row,
+ * the database behind a `RangeOracle` (range summaries, split keys, rows), so tests drive it
+ * over in-memory tables. PostgreSQL parity no longer uses it — it locates by key-hash
+ * sub-buckets summarised in the server (chunks.ts) — and no other provider does yet; it is
+ * kept, with its tests, for a database that can summarise key ranges but not group by a key hash.
  *
  * Keys are tuples of text values (how PostgreSQL prints the key columns); ordering is the
  * database's business (collations), so nothing here compares keys — only equality.

@@ -440,8 +440,11 @@ async function classify(
   }
 }
 
-/** rowsByKeys for several tables in one statement (keys as text arrays, one branch per table). */
-async function rowsByKeysOfTables(conn: PgConn, tables: Array<{ sql: TableSql; keys: string[][] }>): Promise<RowHash[][]> {
+/**
+ * The rows (key, row hash) of the given keys of several tables in one statement (keys as text
+ * arrays, one branch per table); `locking` (e.g. `for share of t`) is appended to each branch's read.
+ */
+async function rowsByKeysOfTables(conn: PgConn | PgSide, tables: Array<{ sql: TableSql; keys: string[][] }>, locking = ''): Promise<RowHash[][]> {
   const params: unknown[] = [];
   const branches = tables.map(({ sql, keys }, i) => {
     const arrays = sql.keyTypes.map((type, c) => {
@@ -450,7 +453,7 @@ async function rowsByKeysOfTables(conn: PgConn, tables: Array<{ sql: TableSql; k
     });
     const names = sql.keyTypes.map((_, c) => `c${c}`);
     return `select ${i} as i, array[${sql.table.key.map((_, c) => `x.k${c}`).join(', ')}] as k, x.h from (select ${sql.keyText}, ${sql.hash}::text as h from ${sql.from}
-      where ${sql.keyTuple} in (select ${names.map((n) => `u.${n}`).join(', ')} from unnest(${arrays.join(', ')}) as u(${names.join(', ')}))) x`;
+      where ${sql.keyTuple} in (select ${names.map((n) => `u.${n}`).join(', ')} from unnest(${arrays.join(', ')}) as u(${names.join(', ')})) ${locking}) x`;
   });
   const rows = await conn.q<{ i: number; k: string[]; h: string }>(branches.join('\nunion all\n'), params);
   const out: RowHash[][] = tables.map(() => []);
@@ -484,7 +487,7 @@ async function confirmLive(
     await lock.q('begin isolation level read committed');
     await lock.q(`set local lock_timeout = '2s'`);
     for (const [table, keys] of byTable) {
-      senderRows.set(table, await rowsByKeys(lock, sqls.get(table)!, keys, 'for share of t'));
+      senderRows.set(table, (await rowsByKeysOfTables(lock, [{ sql: sqls.get(table)!, keys }], 'for share of t'))[0]!);
       count();
     }
     const beat = await heartbeat(sender, receiver, direction, 30_000);
@@ -492,7 +495,7 @@ async function confirmLive(
       throw new FerryError('parity', `the ${receiver.side} did not replay a heartbeat within 30 s`, { fix: 'check replication lag with `ferry data status`' });
     }
     for (const [table, keys] of byTable) {
-      receiverRows.set(table, await rowsByKeys(receiver, sqls.get(table)!, keys));
+      receiverRows.set(table, (await rowsByKeysOfTables(receiver, [{ sql: sqls.get(table)!, keys }]))[0]!);
       count();
     }
     await lock.q('commit');
@@ -623,10 +626,6 @@ const TYPE_HASH: Record<string, string> = {
 const TYPED_HASH_SAFE =
   /^(smallint|integer|bigint|boolean|text|oid|uuid|bytea|date|inet|cidr|macaddr|time(\(\d\))? without time zone|character varying(\(\d+\))?|character(\(\d+\))?|numeric\(\d+,\d+\)|timestamp(\(\d\))? with(out)? time zone)$/;
 
-export function rowHashKind(table: TableInfo, requested: 'text' | 'record'): 'text' | 'record' {
-  return requested === 'record' && table.columns.every((c) => TYPED_HASH_SAFE.test(c.type)) ? 'record' : 'text';
-}
-
 /** The row hash expression over alias `t`: typed where safe, text otherwise (or text throughout when asked). */
 export function rowHashSql(table: TableInfo, requested: 'text' | 'record'): string {
   const cols = table.columns.map((c) => `t.${ident(c.name)}`);
@@ -739,13 +738,8 @@ function overChunks(sql: TableSql, items: ChunkItem[], body: (where: string, col
   return { text: branches.join('\nunion all\n'), params };
 }
 
-/** Runs a chunk statement (key ranges: index range scans). */
-async function chunkQuery<R extends Record<string, unknown>>(conn: PgConn, _sql: TableSql, statement: { text: string; params: unknown[] }): Promise<R[]> {
-  return conn.q<R>(statement.text, statement.params);
-}
-
 /** A page range [from, to) of a scattered table's heap; `to` null: to the end (pages added since the catalog's count). */
-export interface PageSpan {
+interface PageSpan {
   from: number;
   to: number | null;
 }
@@ -786,7 +780,7 @@ async function bucketRows(conn: PgConn, sql: TableSql, span: PageSpan, buckets: 
 
 async function summarizeChunks(conn: PgConn, sql: TableSql, items: ChunkItem[]): Promise<Map<number, RangeSummary>> {
   const statement = overChunks(sql, items, (where) => `select count(*)::text as n, coalesce(bit_xor(${sql.hash}), 0)::text as h from ${sql.from} where ${where}`);
-  const rows = await chunkQuery<{ id: number; n: string; h: string }>(conn, sql, statement);
+  const rows = await conn.q<{ id: number; n: string; h: string }>(statement.text, statement.params);
   return new Map(rows.map((row) => [row.id, { count: Number(row.n), hash: row.h }]));
 }
 
@@ -796,7 +790,7 @@ async function subSummaries(conn: PgConn, sql: TableSql, items: ChunkItem[]): Pr
     items,
     (where, c) => `select (${sql.keyHash} & (${c.subs()} - 1))::int as sub, count(*)::text as n, bit_xor(${sql.hash})::text as h from ${sql.from} where ${where} group by 1`,
   );
-  const rows = await chunkQuery<{ id: number; sub: number; n: string; h: string }>(conn, sql, statement);
+  const rows = await conn.q<{ id: number; sub: number; n: string; h: string }>(statement.text, statement.params);
   return rows.map((row) => ({ chunk: row.id, sub: row.sub, count: Number(row.n), hash: row.h }));
 }
 
@@ -811,7 +805,7 @@ async function leafRowsOf(conn: PgConn, sql: TableSql, items: ChunkItem[]): Prom
       return `select ${sql.keyText}, ${sql.hash}::text as h from ${sql.from} where ${where} and (${pick} is null or (${sql.keyHash} & (${c.subs()} - 1))::int = any(${pick}))`;
     },
   );
-  const rows = await chunkQuery<Record<string, string>>(conn, sql, statement);
+  const rows = await conn.q<Record<string, string>>(statement.text, statement.params);
   return rows.map((row) => ({ key: keys.map((k) => row[k]!), hash: row.h! }));
 }
 
@@ -912,7 +906,7 @@ async function planChunks(
 }
 
 /** A scattered table's plan: its heap pages (from the catalog) and the key-hash buckets it is summarised by. */
-export interface ScatteredPlan {
+interface ScatteredPlan {
   pages: number;
   buckets: number;
 }
@@ -920,15 +914,3 @@ export interface ScatteredPlan {
 /** Heap pages one scan unit of a scattered table covers (segments are runs of units). */
 const PAGES_PER_UNIT = 32;
 
-
-async function rowsByKeys(conn: PgConn | PgSide, sql: TableSql, keys: string[][], locking = ''): Promise<RowHash[]> {
-  const params = sql.keyTypes.map((_, i) => keys.map((key) => key[i]!));
-  const unnest = sql.keyTypes.map((type, i) => `$${i + 1}::text[]::${type}[]`).join(', ');
-  const cols = sql.table.key.map((_, i) => `u.c${i}`).join(', ');
-  const result = await conn.q<Record<string, string>>(
-    `select ${sql.keyText}, ${sql.hash}::text as h from ${sql.from}
-      where ${sql.keyTuple} in (select ${cols} from unnest(${unnest}) as u(${sql.keyTypes.map((_, i) => `c${i}`).join(', ')})) ${locking}`,
-    params,
-  );
-  return result.map((row) => ({ key: sql.table.key.map((_, i) => row[`k${i}`]!), hash: row.h! }));
-}
