@@ -15,55 +15,28 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { addLabUser } from '../../../src/lab/lab-users.js';
 import { notificationOf } from '../../../src/notify/index.js';
 import { RunMetrics } from '../../../src/server/metrics.js';
 import { ferryAsync } from '../../helpers/cli.js';
+import { startWebhookReceiver, stopWebhookReceivers, verifySignature, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
 import { freePort, startPrometheus, type PrometheusProcess } from '../analysis/helpers.js';
 import { startRunStage, type RunStage } from '../run/stage.js';
 
 const HOOK_KEY = 'test-hook-key-0123456789';
 const FLUSH_BOUND_MS = 5000;
 
-interface Received {
-  headers: IncomingMessage['headers'];
-  body: string;
-  arrivedAt: number;
-}
-
-const servers: Server[] = [];
-async function receiver(answer: (index: number, response: ServerResponse) => void): Promise<{ url: string; received: Received[] }> {
-  const received: Received[] = [];
-  const server = createServer((request, response) => {
-    let body = '';
-    request.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => {
-      received.push({ headers: request.headers, body, arrivedAt: Date.now() });
-      answer(received.length - 1, response);
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/services/T0/B0/xoxsecretpath`, received };
-}
-
-function verified(request: Received): boolean {
-  const timestamp = String(request.headers['x-ferry-timestamp']);
-  const expected = `sha256=${createHmac('sha256', HOOK_KEY).update(`${timestamp}.${request.body}`).digest('hex')}`;
-  const given = String(request.headers['x-ferry-signature'] ?? '');
-  return given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected)) && Math.abs(Date.now() / 1000 - Number(timestamp)) < 300;
-}
+/** Receivers sit at a Slack-like path whose last part is the secret the tests look for in the output and journal. */
+const AT_SECRET_PATH = { path: '/services/T0/B0/xoxsecretpath' };
 
 let stage: RunStage;
 let prometheus: PrometheusProcess;
-let hook: Awaited<ReturnType<typeof receiver>>;
-let flaky: Awaited<ReturnType<typeof receiver>>;
-let hangs: Awaited<ReturnType<typeof receiver>>;
-let slack: Awaited<ReturnType<typeof receiver>>;
+let hook: WebhookReceiver;
+let flaky: WebhookReceiver;
+let hangs: WebhookReceiver;
+let slack: WebhookReceiver;
 let stateDir: string;
 let run: string;
 let exitCode: number | null;
@@ -78,10 +51,10 @@ before(async () => {
   stage = await startRunStage(['target']);
   metricsPort = await freePort();
   prometheus = await startPrometheus([{ job: 'ferry', targets: [`127.0.0.1:${metricsPort}`] }], 500);
-  hook = await receiver((_index, response) => response.writeHead(204).end());
-  flaky = await receiver((index, response) => (index === 0 ? response.writeHead(503).end('busy') : response.writeHead(200).end()));
-  hangs = await receiver(() => undefined);
-  slack = await receiver((_index, response) => response.writeHead(200).end('ok'));
+  hook = await startWebhookReceiver((_request, _index, response) => response.writeHead(204).end(), AT_SECRET_PATH);
+  flaky = await startWebhookReceiver((_request, index, response) => (index === 0 ? response.writeHead(503).end('busy') : response.writeHead(200).end()), AT_SECRET_PATH);
+  hangs = await startWebhookReceiver(() => undefined, AT_SECRET_PATH);
+  slack = await startWebhookReceiver((_request, _index, response) => response.writeHead(200).end('ok'), AT_SECRET_PATH);
   const down = `http://127.0.0.1:${await freePort()}/down`;
   stateDir = join(stage.lab.dir, 'state');
 
@@ -128,8 +101,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const server of servers) server.closeAllConnections();
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  await stopWebhookReceivers();
   await prometheus?.stop();
   await stage?.stop();
 });
@@ -145,7 +117,28 @@ test('the webhook gets each notification once, in order, signed, within moments 
   assert.deepEqual(bodies.map((body) => body.seq), expected.map((n: any) => n.seq), 'each notification once, in journal order');
   assert.deepEqual(bodies.map((body) => body.event), expected.map((n: any) => n.event));
   for (const event of ['run-started', 'stage-changed', 'approval-needed', 'approved', 'weight-changed', 'run-completed']) assert.ok(bodies.some((body) => body.event === event), `told ${event}`);
-  assert.ok(hook.received.every(verified), 'every signature verifies');
+  // Written out, not derived from notificationOf, so a dropped, added or reordered event fails here. A step is
+  // always held once: at 60 req/s a 2 s window (and its one extension) cannot prove the 0.5 % error-rate gate,
+  // so the judge advances it undecided. Data-sync, parity, shadow and data-cutover are skipped: not told.
+  assert.deepEqual(bodies.map((body) => [body.event, body.summary.replaceAll(run, 'RUN').replace(/; open gates: .*$/, '')]), [
+    ['run-started', 'run RUN of plan notify started'],
+    ['stage-changed', 'slice adservice: apply started'],
+    ['stage-changed', 'slice adservice: apply done'],
+    ['approval-needed', 'slice adservice waits for alice: `ferry approve RUN adservice`'],
+    ['approved', 'slice adservice approved'],
+    ['stage-changed', 'slice adservice: ramp started'],
+    ['weight-changed', 'slice adservice: 50 % of users on the target'],
+    ['ramp-held', 'slice adservice: the judge could not decide step 1 (advance)'],
+    ['weight-changed', 'slice adservice: 100 % of users on the target'],
+    ['ramp-held', 'slice adservice: the judge could not decide step 2 (advance)'],
+    ['stage-changed', 'slice adservice: ramp done'],
+    ['stage-changed', 'slice adservice: soak started'],
+    ['stage-changed', 'slice adservice: soak done'],
+    ['stage-changed', 'slice adservice: decommission started'],
+    ['stage-changed', 'slice adservice: decommission done'],
+    ['run-completed', 'run RUN completed'],
+  ], 'the whole sequence a run of this plan tells');
+  assert.ok(hook.received.every((request) => verifySignature(HOOK_KEY, request)), 'every signature verifies');
   assert.deepEqual(hook.received.map((request) => request.headers['x-ferry-delivery']), bodies.map((body) => `${run}.${body.seq}`));
   const late = hook.received.map((request, i) => request.arrivedAt - Date.parse(bodies[i].at)).filter((ms) => ms > 2000);
   assert.deepEqual(late, [], 'no notification reached the healthy receiver more than 2 s after its record');

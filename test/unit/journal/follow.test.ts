@@ -1,18 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Journal } from '../../../src/journal/journal.js';
+import { appendFileSync } from 'node:fs';
 import { followJournal } from '../../../src/journal/follow.js';
-import { FileAnchor } from '../../../src/journal/anchors/file.js';
-import { FileKeyStore } from '../../../src/journal/keys/file.js';
 import type { JournalRecord } from '../../../src/journal/record.js';
-
-function openJournal(): Journal {
-  const dir = mkdtempSync(join(tmpdir(), 'ferry-follow-'));
-  return Journal.open(join(dir, 'runs', 'r-1', 'journal.jsonl'), { keys: new FileKeyStore(join(dir, 'config', 'journal.key')), anchor: new FileAnchor(join(dir, 'config', 'anchors')) });
-}
+import { openTestJournal } from '../../helpers/journal.js';
 
 async function until(check: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -23,7 +14,7 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
 }
 
 test('a follower sees every record another writer appends, in order, whole, and only once', async () => {
-  const journal = openJournal();
+  const journal = openTestJournal('ferry-follow-');
   journal.append('run-started', { run: 'r-1' });
   const seen: JournalRecord[] = [];
   const stop = new AbortController();
@@ -40,7 +31,7 @@ test('a follower sees every record another writer appends, in order, whole, and 
 });
 
 test('half a line is held back until its newline arrives; fromSeq skips what was seen', async () => {
-  const journal = openJournal();
+  const journal = openTestJournal('ferry-follow-');
   journal.append('run-started', { run: 'r-1' });
   journal.append('stage-started', { slice: 'a' });
   await journal.close();
@@ -61,7 +52,7 @@ test('half a line is held back until its newline arrives; fromSeq skips what was
 });
 
 test('subscribers hear each durable append once; one that throws does not stop the run or the others', async () => {
-  const journal = openJournal();
+  const journal = openTestJournal('ferry-follow-');
   const heard: string[] = [];
   journal.subscribe(() => {
     throw new Error('a broken watcher');

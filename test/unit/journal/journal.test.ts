@@ -1,18 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
-import { Journal, readJournal, type JournalStores } from '../../../src/journal/journal.js';
-import { FileAnchor } from '../../../src/journal/anchors/file.js';
+import { Journal, readJournal } from '../../../src/journal/journal.js';
 import { FileKeyStore } from '../../../src/journal/keys/file.js';
 import { GENESIS, hashRecord, type JournalRecord } from '../../../src/journal/record.js';
+import { testJournalFiles, type TestJournalFiles } from '../../helpers/journal.js';
 
 /** A journal in a run directory of its own, with its own key file and anchors (never the user's). */
-function fresh(run = 'shop-20261130-041900'): { path: string; stores: JournalStores & { keys: FileKeyStore; anchor: FileAnchor }; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'ferry-journal-'));
-  return { dir, path: join(dir, 'runs', run, 'journal.jsonl'), stores: { keys: new FileKeyStore(join(dir, 'config', 'journal.key')), anchor: new FileAnchor(join(dir, 'config', 'anchors')) } };
+function fresh(run = 'shop-20261130-041900'): TestJournalFiles {
+  return testJournalFiles('ferry-journal-', run);
 }
 
 function lines(path: string): string[] {

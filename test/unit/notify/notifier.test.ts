@@ -5,8 +5,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JournalRecord } from '../../../src/journal/record.js';
 import { Notifier, type ResolvedReceiver } from '../../../src/notify/index.js';
@@ -14,33 +13,9 @@ import { notificationsSchema } from '../../../src/notify/schema.js';
 import { parsePlan } from '../../../src/plan/load.js';
 import { validatePlanMeaning } from '../../../src/plan/validate.js';
 import { toYamlText } from '../../../src/util/output.js';
+import { startWebhookReceiver, stopWebhookReceivers, verifySignature } from '../../helpers/webhook-receiver.js';
 
-interface Received {
-  headers: IncomingMessage['headers'];
-  body: string;
-  at: number;
-}
-
-const servers: Server[] = [];
-after(() => {
-  for (const server of servers) server.closeAllConnections();
-  return Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-});
-
-async function receiver(answer: (request: Received, index: number, response: ServerResponse) => void): Promise<{ url: string; received: Received[] }> {
-  const received: Received[] = [];
-  const server = createServer((request, response) => {
-    let body = '';
-    request.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => {
-      const got = { headers: request.headers, body, at: Date.now() };
-      received.push(got);
-      answer(got, received.length - 1, response);
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/T000/B000/secret-part`, received };
-}
+after(stopWebhookReceivers);
 
 const closedPort = async (): Promise<string> => {
   const server = createServer();
@@ -57,17 +32,8 @@ function receiverOf(name: string, url: string, extra: Partial<ResolvedReceiver> 
 let seq = 0;
 const record = (type: string, data: Record<string, unknown>): JournalRecord => ({ seq: ++seq, at: new Date().toISOString(), type, actor: 'ferry', data, prev: '', hash: '' });
 
-/** What a receiver does (docs/notifications.md): recompute the HMAC of "<timestamp>.<body>" and compare in constant time. */
-function verify(secret: string, request: Received, toleranceSeconds = 300): boolean {
-  const timestamp = String(request.headers['x-ferry-timestamp']);
-  const signature = String(request.headers['x-ferry-signature']);
-  if (Math.abs(Date.now() / 1000 - Number(timestamp)) > toleranceSeconds) return false;
-  const expected = `sha256=${createHmac('sha256', secret).update(`${timestamp}.${request.body}`).digest('hex')}`;
-  return signature.length === expected.length && timingSafeEqual(Buffer.from(signature), Buffer.from(expected));
-}
-
 test('a webhook gets each notification once, in order, signed so the receiver can verify it; skipped stages and samples are not told', async () => {
-  const hook = await receiver((_request, _index, response) => response.writeHead(204).end());
+  const hook = await startWebhookReceiver((_request, _index, response) => response.writeHead(204).end());
   const notifier = new Notifier([receiverOf('ops', hook.url, { secret: 'k3y' })], { run: 'r1', plan: 'shop', log: () => undefined });
   notifier.notify(record('run-started', { plan: 'shop', run: 'r1' }));
   notifier.notify(record('stage-skipped', { slice: 'ads', stage: 'data-sync' }));
@@ -83,15 +49,15 @@ test('a webhook gets each notification once, in order, signed so the receiver ca
   assert.equal(bodies[2].summary, 'slice ads waits for alice or bob: `ferry approve r1 ads`');
   assert.deepEqual({ run: bodies[1].run, plan: bodies[1].plan, slice: bodies[1].slice, stage: bodies[1].stage }, { run: 'r1', plan: 'shop', slice: 'ads', stage: 'ramp' });
   for (const request of hook.received) {
-    assert.ok(verify('k3y', request), 'the signature verifies');
-    assert.equal(verify('other', request), false);
-    assert.equal(verify('k3y', { ...request, body: request.body.replace('r1', 'r2') }), false, 'a changed body does not verify');
+    assert.ok(verifySignature('k3y', request), 'the signature verifies');
+    assert.equal(verifySignature('other', request), false);
+    assert.equal(verifySignature('k3y', { ...request, body: request.body.replace('r1', 'r2') }), false, 'a changed body does not verify');
   }
   assert.deepEqual(hook.received.map((request) => request.headers['x-ferry-delivery']), ['r1.1', 'r1.3', 'r1.5', 'r1.6']);
 });
 
 test('a receiver answering 503 (Retry-After: 1) gets the notification on a later attempt, and the next one only after it', async () => {
-  const hook = await receiver((_request, index, response) => {
+  const hook = await startWebhookReceiver((_request, index, response) => {
     if (index === 0) response.writeHead(503, { 'retry-after': '1' }).end();
     else response.writeHead(200).end('ok');
   });
@@ -100,13 +66,13 @@ test('a receiver answering 503 (Retry-After: 1) gets the notification on a later
   notifier.notify(record('run-completed', { run: 'r2' }));
   assert.deepEqual(await notifier.flush(10_000), [{ name: 'flaky', delivered: 2, undelivered: 0 }]);
   assert.deepEqual(hook.received.map((request) => JSON.parse(request.body).event), ['run-started', 'run-started', 'run-completed']);
-  assert.ok(hook.received[1]!.at - hook.received[0]!.at >= 950, 'Retry-After is honoured');
+  assert.ok(hook.received[1]!.arrivedAt - hook.received[0]!.arrivedAt >= 950, 'Retry-After is honoured');
   assert.equal(hook.received[0]!.headers['x-ferry-delivery'], hook.received[1]!.headers['x-ferry-delivery'], 'a retry keeps its delivery id');
 });
 
 test('a receiver that is down or hangs costs notify nothing; the flush is bounded and says what was not delivered, without the URL', async () => {
-  const hangs = await receiver(() => undefined);
-  const fine = await receiver((_request, _index, response) => response.writeHead(200).end());
+  const hangs = await startWebhookReceiver(() => undefined);
+  const fine = await startWebhookReceiver((_request, _index, response) => response.writeHead(200).end());
   const lines: string[] = [];
   const notifier = new Notifier([receiverOf('down', await closedPort(), { retries: 1 }), receiverOf('hangs', hangs.url), receiverOf('fine', fine.url)], { run: 'r3', plan: 'shop', log: (line) => lines.push(line) });
   const started = performance.now();
@@ -126,7 +92,7 @@ test('a receiver that is down or hangs costs notify nothing; the flush is bounde
 });
 
 test('Slack receivers get incoming-webhook messages (text and blocks, mrkdwn escaped)', async () => {
-  const slack = await receiver((_request, _index, response) => response.writeHead(200).end('ok'));
+  const slack = await startWebhookReceiver((_request, _index, response) => response.writeHead(200).end('ok'));
   const notifier = new Notifier([{ name: 'chat', resolved: Promise.resolve({ name: 'chat', type: 'slack', url: slack.url, timeoutMs: 2000, retries: 1, giveUpAfterMs: 5000 }) }], { run: 'r4', plan: 'shop', log: () => undefined });
   notifier.notify(record('rolled-back', { slice: 'ads', weightBefore: 30, detectionMs: 1200, recoveryMs: 250 }));
   notifier.notify(record('run-failed', { run: 'r4', error: 'gates <failed> & stopped' }));

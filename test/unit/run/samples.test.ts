@@ -1,23 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Journal } from '../../../src/journal/journal.js';
-import { FileAnchor } from '../../../src/journal/anchors/file.js';
-import { FileKeyStore } from '../../../src/journal/keys/file.js';
 import type { Bucket } from '../../../src/analysis/metrics-provider.js';
 import { RampSampler, type RampSample } from '../../../src/run/samples.js';
-
-function openJournal(): Journal {
-  const dir = mkdtempSync(join(tmpdir(), 'ferry-samples-'));
-  return Journal.open(join(dir, 'runs', 'r-1', 'journal.jsonl'), { keys: new FileKeyStore(join(dir, 'config', 'journal.key')), anchor: new FileAnchor(join(dir, 'config', 'anchors')) });
-}
+import { openTestJournal } from '../../helpers/journal.js';
 
 const bucket = (start: number, requests: number, errors: number, latency: number): Bucket => ({ start, requests, errors, latenciesMs: Array.from({ length: requests }, () => latency) });
 
 test('samples cover each whole bucket the judge saw exactly once, at most one a second, per side', async () => {
-  const journal = openJournal();
+  const journal = openTestJournal('ferry-samples-');
   const sampler = new RampSampler('cart', journal);
   sampler.stepStarted(25);
   const t0 = 1_000_000;
@@ -49,7 +39,7 @@ test('samples cover each whole bucket the judge saw exactly once, at most one a 
 });
 
 test('a look whose metrics failed leaves no sample (never zero traffic)', async () => {
-  const journal = openJournal();
+  const journal = openTestJournal('ferry-samples-');
   const sampler = new RampSampler('cart', journal);
   sampler.look({ now: 5000, target: [], source: [], metricsError: { message: 'down', consecutive: 1, since: 4000 } }, 500);
   assert.equal(journal.records.length, 0);
