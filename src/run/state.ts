@@ -7,24 +7,36 @@ import { STAGES, type RunState, type SliceState, type StageName } from './model.
  * state every time, which is what lets `ferry resume` continue where a crash stopped.
  */
 export function deriveRunState(id: string, plan: MigrationPlan, records: readonly JournalRecord[]): RunState {
-  const slices = new Map<string, SliceState>();
-  plan.spec.waves.forEach((wave, w) => {
-    for (const slice of wave.slices) {
-      slices.set(slice.name, {
-        name: slice.name,
-        wave: w + 1,
-        stages: Object.fromEntries(STAGES.map((stage) => [stage, 'pending'])) as Record<StageName, SliceState['stages'][StageName]>,
-        weight: 0,
-        passedSteps: 0,
-        dataCutOver: false,
-        rolledBack: false,
-      });
-    }
-  });
-  const state: RunState = { id, plan: plan.metadata.name, status: 'running', slices: [...slices.values()], awaitingApproval: [], approvals: [], records: records.length };
-  for (const record of records) {
+  const builder = new RunStateBuilder(id, plan.metadata.name, plan.spec.waves.flatMap((wave, w) => wave.slices.map((slice) => ({ name: slice.name, wave: w + 1 }))));
+  for (const record of records) builder.apply(record);
+  return builder.state;
+}
+
+function pendingStages(): SliceState['stages'] {
+  return Object.fromEntries(STAGES.map((stage) => [stage, 'pending'])) as Record<StageName, SliceState['stages'][StageName]>;
+}
+
+/**
+ * The run state one record at a time: `deriveRunState` replays a journal through it, and
+ * watchers that see records as they come (Ferry's metrics) keep one, so every view of a run
+ * says the same status. Without the plan's slices (`slices` absent), a slice is known from
+ * the first record naming it.
+ */
+export class RunStateBuilder {
+  readonly state: RunState;
+  private readonly slices = new Map<string, SliceState>();
+
+  constructor(id: string, plan: string, private readonly planSlices?: Array<{ name: string; wave: number }>) {
+    for (const { name, wave } of planSlices ?? []) this.slices.set(name, newSlice(name, wave));
+    this.state = { id, plan, status: 'running', slices: [...this.slices.values()], awaitingApproval: [], approvals: [], records: 0 };
+  }
+
+  /** Takes the next record; returns the slice it is about, if any. */
+  apply(record: JournalRecord): SliceState | undefined {
+    const { state } = this;
+    state.records++;
     const data = record.data as Record<string, any>;
-    const slice = typeof data.slice === 'string' ? slices.get(data.slice) : undefined;
+    const slice = typeof data.slice === 'string' ? this.sliceNamed(data.slice) : undefined;
     switch (record.type) {
       case 'run-started': state.startedAt = record.at; state.status = 'running'; break;
       case 'run-resumed': state.status = 'running'; delete state.endedAt; break;
@@ -77,13 +89,26 @@ export function deriveRunState(id: string, plan: MigrationPlan, records: readonl
           slice.passedSteps = 0;
           if (data.reason === 'automatic') {
             // Rolled back after a failed stage: once the cause is fixed, `ferry resume` moves it again from the start.
-            slice.stages = Object.fromEntries(STAGES.map((stage) => [stage, 'pending'])) as SliceState['stages'];
+            slice.stages = pendingStages();
             slice.automaticRollbacks = (slice.automaticRollbacks ?? 0) + 1;
           } else slice.rolledBack = true;
         }
         break;
     }
     if (record.type === 'stage-completed' && data.stage === 'data-cutover' && slice) slice.dataCutOver = true;
+    return slice;
   }
-  return state;
+
+  private sliceNamed(name: string): SliceState | undefined {
+    const known = this.slices.get(name);
+    if (known || this.planSlices) return known;
+    const added = newSlice(name, 0);
+    this.slices.set(name, added);
+    this.state.slices.push(added);
+    return added;
+  }
+}
+
+function newSlice(name: string, wave: number): SliceState {
+  return { name, wave, stages: pendingStages(), weight: 0, passedSteps: 0, dataCutOver: false, rolledBack: false };
 }

@@ -5,7 +5,8 @@ import type { Journal } from '../journal/journal.js';
 import type { JournalRecord } from '../journal/record.js';
 import type { RunFiles } from '../run/store.js';
 import { FerryError } from '../util/errors.js';
-import { STAGES, type RunStatus, type StageStatus } from '../run/model.js';
+import type { RunState, RunStatus, SliceState, StageStatus } from '../run/model.js';
+import { RunStateBuilder } from '../run/state.js';
 
 /**
  * Ferry's own Prometheus metrics, derived from journal records alone: the same object serves
@@ -28,11 +29,11 @@ type Data = Record<string, unknown>;
 
 interface RunView {
   lastSeq: number;
-  status: RunStatus;
-  /** Slices waiting for an approver. */
-  awaiting: Set<string>;
-  /** Stage states per slice, as far as the records told (a stage never mentioned has no series). */
-  stages: Map<string, Map<string, StageStatus>>;
+  /** The run's status, stages and approvals exactly as `ferry status` derives them (src/run/state.ts). */
+  state: RunStateBuilder;
+  /** What the status and stage gauges show now, so only changes are set. */
+  shownStatus?: RunStatus;
+  shownStages: Map<string, Partial<Record<string, StageStatus>>>;
   /** When each running stage started (epoch ms of its record), for its duration. */
   started: Map<string, number>;
   /** Gates currently open per slice: `gate\u0000verdict`. */
@@ -131,47 +132,29 @@ export class RunMetrics {
     this.records.inc({ run, type: record.type });
     if (Number.isFinite(at)) this.lastRecord.set({ run }, at / 1000);
 
+    const touched = view.state.apply(record);
+    this.showState(run, view, touched);
     switch (record.type) {
       case 'run-started':
-        if (Number.isFinite(at)) this.runStarted.set({ run }, at / 1000);
-        this.setStatus(run, view, 'running');
-        if (typeof data.plan === 'string') this.runInfo.set({ run, plan: data.plan }, 1);
-        break;
       case 'run-resumed':
         if (typeof data.plan === 'string') this.runInfo.set({ run, plan: data.plan }, 1);
-        this.setStatus(run, view, view.awaiting.size > 0 ? 'waiting-approval' : 'running');
-        break;
-      case 'rollback-started': this.setStatus(run, view, 'running'); break;
-      case 'run-paused': this.setStatus(run, view, 'paused'); break;
-      case 'run-completed': this.end(run, view, 'completed', at); break;
-      case 'run-failed': this.end(run, view, 'failed', at); break;
-      case 'run-aborted': this.end(run, view, 'aborted', at); break;
-      case 'rollback-completed':
-        if (data.partial) {
-          if (view.status === 'running') this.setStatus(run, view, 'paused');
-        } else this.end(run, view, 'rolled-back', at);
         break;
       case 'stage-started':
-        if (slice) {
-          this.setStage(run, view, slice, String(data.stage), 'running');
-          view.started.set(`${slice}\u0000${String(data.stage)}`, at);
-        }
+        if (slice) view.started.set(`${slice}\u0000${String(data.stage)}`, at);
         break;
       case 'stage-completed':
         if (slice) {
-          this.stageEnded(run, view, slice, String(data.stage), 'done', at);
+          this.stageEnded(run, view, slice, String(data.stage), at);
           this.stageResult(run, slice, String(data.stage), data);
         }
         break;
       case 'stage-failed':
         if (slice) {
-          this.stageEnded(run, view, slice, String(data.stage), 'failed', at);
+          this.stageEnded(run, view, slice, String(data.stage), at);
           // A failed parity check (the stage's, or the cutover's final one) journals its count as data.
           if (typeof data.differences === 'number') this.parityDifferences.set({ run, slice }, data.differences);
         }
         break;
-      case 'stage-skipped': if (slice) this.setStage(run, view, slice, String(data.stage), 'skipped'); break;
-      case 'stage-interrupted': if (slice) this.setStage(run, view, slice, String(data.stage), 'pending'); break;
       case 'weight-set': if (slice) this.weight.set({ run, slice }, Number(data.weight) / 100); break;
       case 'ramp-step-passed':
         if (slice) {
@@ -219,25 +202,13 @@ export class RunMetrics {
             this.recovery.observe({ run, slice, kind: 'slice' }, data.recoveryMs / 1000);
             this.lastRecovery.set({ run, slice, kind: 'slice' }, data.recoveryMs / 1000);
           }
-          // After an automatic rollback the slice starts again from its first stage on resume.
-          if (data.reason === 'automatic') for (const stage of STAGES) this.setStage(run, view, slice, stage, 'pending');
         }
         break;
       case 'rollback-failed': if (slice) this.rollbackFailures.inc({ run, slice }); break;
       case 'approval-requested':
-        if (slice) {
-          view.awaiting.add(slice);
-          this.approvalWaiting.set({ run, slice }, 1);
-        }
-        this.setStatus(run, view, 'waiting-approval');
-        break;
       case 'approved':
-        if (slice) {
-          view.awaiting.delete(slice);
-          this.approvalWaiting.set({ run, slice }, 0);
-          this.approvals.inc({ run, slice });
-        }
-        if (view.status === 'waiting-approval' && view.awaiting.size === 0) this.setStatus(run, view, 'running');
+        if (slice) this.approvalWaiting.set({ run, slice }, view.state.state.awaitingApproval.includes(slice) ? 1 : 0);
+        if (slice && record.type === 'approved') this.approvals.inc({ run, slice });
         break;
     }
   }
@@ -255,31 +226,34 @@ export class RunMetrics {
   private viewOf(run: string): RunView {
     let view = this.runs.get(run);
     if (!view) {
-      view = { lastSeq: 0, status: 'running', awaiting: new Set(), stages: new Map(), started: new Map(), openGates: new Map() };
+      view = { lastSeq: 0, state: new RunStateBuilder(run, ''), shownStages: new Map(), started: new Map(), openGates: new Map() };
       this.runs.set(run, view);
     }
     return view;
   }
 
-  private setStatus(run: string, view: RunView, status: RunStatus): void {
-    view.status = status;
-    for (const each of RUN_STATUSES) this.runStatus.set({ run, status: each }, each === status ? 1 : 0);
+  /** The status, start and end, and the touched slice's stages, as the run state now says (only what changed is set). */
+  private showState(run: string, view: RunView, slice: SliceState | undefined): void {
+    const state: RunState = view.state.state;
+    if (state.status !== view.shownStatus) {
+      view.shownStatus = state.status;
+      for (const each of RUN_STATUSES) this.runStatus.set({ run, status: each }, each === state.status ? 1 : 0);
+    }
+    if (state.startedAt) this.runStarted.set({ run }, Date.parse(state.startedAt) / 1000);
+    // A resumed run has no end any more.
+    if (state.endedAt) this.runEnded.set({ run }, Date.parse(state.endedAt) / 1000);
+    else this.runEnded.remove({ run });
+    if (!slice) return;
+    const shown = view.shownStages.get(slice.name) ?? {};
+    view.shownStages.set(slice.name, shown);
+    for (const [stage, status] of Object.entries(slice.stages)) {
+      if (shown[stage] === status) continue;
+      shown[stage] = status;
+      for (const each of STAGE_STATES) this.stageState.set({ run, slice: slice.name, stage, state: each }, each === status ? 1 : 0);
+    }
   }
 
-  private end(run: string, view: RunView, status: RunStatus, at: number): void {
-    this.setStatus(run, view, status);
-    if (Number.isFinite(at)) this.runEnded.set({ run }, at / 1000);
-  }
-
-  private setStage(run: string, view: RunView, slice: string, stage: string, state: StageStatus): void {
-    let stages = view.stages.get(slice);
-    if (!stages) view.stages.set(slice, (stages = new Map()));
-    stages.set(stage, state);
-    for (const each of STAGE_STATES) this.stageState.set({ run, slice, stage, state: each }, each === state ? 1 : 0);
-  }
-
-  private stageEnded(run: string, view: RunView, slice: string, stage: string, state: StageStatus, at: number): void {
-    this.setStage(run, view, slice, stage, state);
+  private stageEnded(run: string, view: RunView, slice: string, stage: string, at: number): void {
     const key = `${slice}\u0000${stage}`;
     const started = view.started.get(key);
     if (started !== undefined && Number.isFinite(at) && Number.isFinite(started)) this.stageDuration.set({ run, slice, stage }, Math.max(0, at - started) / 1000);
