@@ -9,16 +9,21 @@ import type { Journal } from '../journal/journal.js';
 import { recordsAsWritten } from '../journal/journal.js';
 import { followJournal } from '../journal/follow.js';
 import type { JournalRecord } from '../journal/record.js';
-import type { RunState } from '../run/model.js';
+import type { RunState, RunStatus } from '../run/model.js';
 import type { MigrationPlan } from '../plan/schema.js';
 import { deriveRunState } from '../run/state.js';
-import { listRuns, openRun, type RunFiles } from '../run/store.js';
-import { lockHolder, runView, viewRecord, type RunView, type ViewRecord } from './runs.js';
+import { listRuns, openRun, runFiles, type RunFiles } from '../run/store.js';
+import { journalStamp, lockHolder, runView, viewRecord, type RunView, type ViewRecord } from './runs.js';
 
 /** What the UI server feeds each record to besides the browsers: Ferry's own metrics (`RunMetrics`, src/server/metrics.ts). */
 export interface RecordObserver {
   observe(runId: string, record: JournalRecord): void;
+  /** A whole journal at once (a finished run replayed). */
+  observeAll(runId: string, records: Iterable<JournalRecord>): void;
 }
+
+/** A run in one of these, with no process holding its lock, writes nothing more until someone resumes or rolls it back. */
+const FINISHED: ReadonlySet<RunStatus> = new Set<RunStatus>(['completed', 'rolled-back', 'aborted', 'failed']);
 
 export interface FeedUpdate {
   records: ViewRecord[];
@@ -38,6 +43,7 @@ export class RunFeed {
   private unsubscribe: (() => void) | undefined;
   private drivenBy: number | undefined;
   private readonly driverCheck: NodeJS.Timeout;
+  private derived: { count: number; state: RunState } | undefined;
 
   constructor(readonly files: RunFiles, readonly plan: MigrationPlan, private readonly observer?: RecordObserver, initial: readonly JournalRecord[] = recordsAsWritten(files.journal)) {
     for (const record of initial) this.take(record);
@@ -90,6 +96,17 @@ export class RunFeed {
     this.schedule();
   }
 
+  /** The run's state after the records read so far (derived again only when records came). */
+  state(): RunState {
+    if (this.derived?.count !== this.records.length) this.derived = { count: this.records.length, state: deriveRunState(this.files.id, this.plan, this.records) };
+    return this.derived.state;
+  }
+
+  /** No browser listens and this process does not write the journal: nothing needs the feed but its records. */
+  idle(): boolean {
+    return this.listeners.size === 0 && !this.unsubscribe;
+  }
+
   view(): RunView {
     return runView(this.files, this.plan, this.records);
   }
@@ -124,15 +141,22 @@ export class RunFeed {
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const update: FeedUpdate = { records: this.pending.map(viewRecord), state: deriveRunState(this.files.id, this.plan, this.records), ...(this.drivenBy ? { drivenBy: this.drivenBy } : {}) };
+    const update: FeedUpdate = { records: this.pending.map(viewRecord), state: this.state(), ...(this.drivenBy ? { drivenBy: this.drivenBy } : {}) };
     this.pending = [];
     for (const listener of this.listeners) listener(update);
   }
 }
 
-/** The feeds of one state directory, made on first use; with an observer, every run's (new runs found by a rescan). */
+/**
+ * The feeds of one state directory, made on first use. With an observer (the metrics), every
+ * run's records reach it: a finished run's journal is read once and replayed, and neither
+ * followed nor kept; a run still going is followed by a feed. A rescan looks at each journal's
+ * size and mtime, so a run resumed later (its journal grows) is read again, and followed.
+ */
 export class RunFeeds {
   private readonly feeds = new Map<string, RunFeed>();
+  /** Finished runs already replayed into the observer: their journal's stamp then. */
+  private readonly replayed = new Map<string, string>();
   private rescan: NodeJS.Timeout | undefined;
 
   constructor(private readonly root: string, private readonly observer?: RecordObserver) {}
@@ -141,11 +165,14 @@ export class RunFeeds {
     let feed = this.feeds.get(id);
     if (!feed) {
       const { files, plan } = openRun(this.root, id);
-      feed = new RunFeed(files, plan, this.observer);
-      this.feeds.set(id, feed);
-      feed.follow();
+      feed = this.start(files, plan);
     }
     return feed;
+  }
+
+  /** The feed of a run when one is open (it holds the run's records as they come). */
+  existing(id: string): RunFeed | undefined {
+    return this.feeds.get(id);
   }
 
   /** A run this process drives: its records come from the journal itself. Returns the detach. */
@@ -158,12 +185,17 @@ export class RunFeeds {
     return feed.attach(journal);
   }
 
-  /** Follows every run of the state directory, and the ones started later (for metrics over all runs). */
+  /** Feeds the observer every run of the state directory, and the ones started or resumed later (for metrics over all runs). */
   watchAll(everyMs = 2_000): void {
     const scan = () => {
-      for (const id of listRuns(this.root)) {
+      this.retireFinished();
+      const ids = listRuns(this.root);
+      const listed = new Set(ids);
+      for (const id of this.replayed.keys()) if (!listed.has(id)) this.replayed.delete(id);
+      for (const id of ids) {
+        if (this.feeds.has(id)) continue;
         try {
-          this.feed(id);
+          this.look(id);
         } catch {
           // a run directory half-written or removed: the next scan looks again
         }
@@ -177,5 +209,42 @@ export class RunFeeds {
     if (this.rescan) clearInterval(this.rescan);
     for (const feed of this.feeds.values()) feed.close();
     this.feeds.clear();
+  }
+
+  private start(files: RunFiles, plan: MigrationPlan, initial?: readonly JournalRecord[]): RunFeed {
+    const feed = new RunFeed(files, plan, this.observer, initial);
+    this.feeds.set(files.id, feed);
+    this.replayed.delete(files.id);
+    feed.follow();
+    return feed;
+  }
+
+  /** A run no feed holds: replayed if its journal changed since last time; followed if it is still going. */
+  private look(id: string): void {
+    const files = runFiles(this.root, id);
+    // Stamped before reading: a record appended in between makes the next scan read again (observing is idempotent by seq).
+    const stamp = journalStamp(files);
+    if (!stamp || this.replayed.get(id) === stamp) return;
+    const { plan } = openRun(this.root, id);
+    const records = recordsAsWritten(files.journal);
+    if (FINISHED.has(deriveRunState(id, plan, records).status) && !lockHolder(files)) {
+      this.observer?.observeAll(id, records);
+      this.replayed.set(id, stamp);
+    } else {
+      this.start(files, plan, records);
+    }
+  }
+
+  /**
+   * Closes the feeds of runs that finished and that nobody looks at (no browser streams them,
+   * this process does not drive them); the scan that follows reads each once more, so a record
+   * the follower had not reached yet still reaches the observer.
+   */
+  private retireFinished(): void {
+    for (const [id, feed] of this.feeds) {
+      if (!feed.idle() || !FINISHED.has(feed.state().status) || lockHolder(feed.files)) continue;
+      feed.close();
+      this.feeds.delete(id);
+    }
   }
 }

@@ -26,7 +26,7 @@ import { FerryError, toFerryError } from '../util/errors.js';
 import { approve, drive, requestStop, type ActionContext, type ActionResult } from './actions.js';
 import { presentedToken, sessionCookie, TokenBook, type TokenIdentity } from './auth.js';
 import { RunFeeds, type RecordObserver } from './live.js';
-import { summarizeRuns } from './runs.js';
+import { RunSummaries } from './runs.js';
 
 /** What `/metrics` serves: a prom-client registry fed every record (`RunMetrics`, src/server/metrics.ts). */
 export interface MetricsSource extends RecordObserver {
@@ -80,7 +80,9 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   const host = options.host ?? '127.0.0.1';
   const { book, token } = TokenBook.create(options.tokensFile);
   const feeds = new RunFeeds(options.stateDir, options.metrics);
+  // With metrics: finished runs are replayed into them once, runs still going are followed.
   if (options.metrics) feeds.watchAll();
+  const summaries = new RunSummaries(options.stateDir, (id) => feeds.existing(id)?.state());
   const log = options.log ?? (() => undefined);
   const streams = new Set<ServerResponse>();
   const driving = new Set<string>();
@@ -152,7 +154,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     if (request.method !== 'GET') return sendJson(response, 405, { error: `${path} is read with GET` }, { allow: 'GET' });
     switch (route.action) {
       case 'session': return sendJson(response, 200, { identity: identity.kind === 'named' ? identity.name : 'the credentials of whoever started this dashboard', kind: identity.kind, stateDir: options.stateDir, metrics: Boolean(options.metrics) });
-      case 'runs': return sendJson(response, 200, summarizeRuns(options.stateDir));
+      case 'runs': return sendJson(response, 200, summaries.list());
       case 'run': return sendJson(response, 200, feeds.feed(route.run!).view());
       case 'events': return stream(request, response, route.run!);
     }

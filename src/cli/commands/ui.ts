@@ -35,7 +35,8 @@ export function register(program: Command): void {
           journal: journalTrustConfig(command),
           onProgress: ({ slice, stage, detail }) => process.stderr.write(`${color().dim(new Date().toISOString())} ${slice}: ${stage}${detail ? ` ${detail}` : ''}\n`),
         },
-        // Ferry's own metrics over every run of the state directory, at /metrics (bearer token).
+        // Ferry's own metrics over every run of the state directory, at /metrics (bearer token): finished runs
+        // are replayed once, only runs still going are followed.
         metrics: new RunMetrics(),
         log: (line) => process.stderr.write(`${color().dim(new Date().toISOString())} ${line}\n`),
       });
