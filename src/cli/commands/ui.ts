@@ -4,8 +4,7 @@ import { stateDir } from '../../run/store.js';
 import { RunMetrics } from '../../server/metrics.js';
 import { startUiServer } from '../../server/server.js';
 import { color } from '../../util/color.js';
-import { FerryError } from '../../util/errors.js';
-import { globalOptions, parseOutputFormat, printResult } from '../context.js';
+import { globalOptions, parseOutputFormat, parsePort, printResult, printStageProgress, stderrLine } from '../context.js';
 import { addJournalTrustOptions, journalTrustConfig } from '../journal-options.js';
 
 /** `ferry ui`: the dashboard over every run of a state directory, until interrupted. */
@@ -27,18 +26,18 @@ export function register(program: Command): void {
       const server = await startUiServer({
         stateDir: stateDir(options.stateDir),
         host: options.host,
-        port: parsePort(options.port),
+        port: parsePort(options.port, '--port'),
         ...(kubeconfig ? { kubeconfig } : {}),
         ...(options.context ? { context: options.context } : {}),
         ...(options.tokens ? { tokensFile: options.tokens } : {}),
         driveOptions: {
           journal: journalTrustConfig(command),
-          onProgress: ({ slice, stage, detail }) => process.stderr.write(`${color().dim(new Date().toISOString())} ${slice}: ${stage}${detail ? ` ${detail}` : ''}\n`),
+          onProgress: printStageProgress,
         },
         // Ferry's own metrics over every run of the state directory, at /metrics (bearer token): finished runs
         // are replayed once, only runs still going are followed.
         metrics: new RunMetrics(),
-        log: (line) => process.stderr.write(`${color().dim(new Date().toISOString())} ${line}\n`),
+        log: stderrLine,
       });
       printResult(format, { url: server.url, host: server.host, port: server.port }, () => `dashboard: ${color().bold(server.url)}\n(the token in the URL is the key to approve and roll back: share it only with people who may)\n`);
       if (options.open) openBrowser(server.url);
@@ -55,12 +54,6 @@ export function register(program: Command): void {
       });
       await server.close();
     });
-}
-
-export function parsePort(text: string, flag = '--port'): number {
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new FerryError('usage', `must be a port number from 0 to 65535, got "${text}"`, { location: { field: flag }, fix: `${flag} 8080 (or 0 for any free port)` });
-  return port;
 }
 
 function openBrowser(url: string): void {
