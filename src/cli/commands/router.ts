@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseOutputFormat, printResult } from '../context.js';
-import { loadRouterConfig } from '../../traffic/proxy/config.js';
+import type { RouterCluster } from '../../traffic/proxy/cluster-primary.js';
+import { loadRouterConfig, type RouterConfig } from '../../traffic/proxy/config.js';
 import { availableParallelism } from 'node:os';
 import { FerryError } from '../../util/errors.js';
 import { resolveAdminToken } from '../../traffic/proxy/token.js';
@@ -20,9 +21,9 @@ export function register(program: Command): void {
       const adminToken = resolveAdminToken(config);
       // One process keeps the library router as is; more run it in node:cluster workers behind one admin API.
       // Each loads only what it runs: a primary serves no requests, so it never loads the proxy's modules (faster worker start).
-      const router = workers === 1 ? await (await import('../../traffic/proxy/server.js')).startRouter(config, { adminToken }) : await (await import('../../traffic/proxy/cluster-primary.js')).startRouterCluster(config, { workers, ...(adminToken ? { adminToken } : {}) });
-      const routes = 'control' in router ? await router.control.routes() : router.routes();
-      const certificate = 'control' in router ? await router.control.certificate() : router.certificate();
+      const router = workers === 1 ? await startInOneProcess(config, adminToken) : await (await import('../../traffic/proxy/cluster-primary.js')).startRouterCluster(config, { workers, ...(adminToken ? { adminToken } : {}) });
+      const routes = await router.control.routes();
+      const certificate = await router.control.certificate();
       printResult(format, { url: router.url, ...(router.tlsUrl ? { tlsUrl: router.tlsUrl, certificate: certificate ?? null } : {}), adminUrl: router.adminUrl, adminWritable: adminToken !== undefined, workers, routes }, () => ({
         headers: ['ROUTE', 'HOST', 'PATH', 'SOURCE', 'TARGET', 'WEIGHT', 'STICKY', 'MIRROR'],
         rows: routes.map((route) => [
@@ -44,4 +45,11 @@ export function register(program: Command): void {
       });
       await router.close();
     });
+}
+
+/** The library router in this process, driven through the same control as a cluster's. */
+async function startInOneProcess(config: RouterConfig, adminToken: string | undefined): Promise<RouterCluster> {
+  const [{ startRouter }, { localControl }] = await Promise.all([import('../../traffic/proxy/server.js'), import('../../traffic/proxy/control.js')]);
+  const router = await startRouter(config, { adminToken });
+  return { url: router.url, tlsUrl: router.tlsUrl, adminUrl: router.adminUrl!, control: localControl(router), close: () => router.close() };
 }

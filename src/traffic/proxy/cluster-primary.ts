@@ -46,8 +46,6 @@ export interface RouterCluster {
   tlsUrl: string | undefined;
   adminUrl: string;
   control: RouterControl;
-  /** Process ids of the workers now running. */
-  workerPids(): number[];
   close(): Promise<void>;
 }
 
@@ -59,6 +57,8 @@ const START_TIMEOUT_MS = 30_000;
 const CRASH_BACKOFF_MS = 1_000;
 
 type Call = ControlCall extends infer C ? (C extends ControlCall ? Omit<C, 'id' | 'kind'> : never) : never;
+/** A change of one route's settings: its first argument is the route's name. */
+type RouteChange = Extract<Call, { op: 'setWeight' | 'setMirror' | 'setStickiness' }>;
 
 interface Member {
   worker: Worker;
@@ -211,9 +211,9 @@ export async function startRouterCluster(config: RouterConfig, options: RouterCl
     if (!view) throw new FerryError('not-found', `no route named "${name}"`, { fix: `use one of: ${views.map((route) => route.name).join(', ')}` });
     return view;
   };
-  const change = (request: Call & { route: string }): Promise<RouteView> =>
+  const change = (request: RouteChange): Promise<RouteView> =>
     exclusive(async () => {
-      routeOrThrow(request.route);
+      routeOrThrow(request.args[0]);
       const view = (await broadcast(request)) as RouteView;
       views = views.map((each) => (each.name === view.name ? view : each));
       return view;
@@ -223,28 +223,28 @@ export async function startRouterCluster(config: RouterConfig, options: RouterCl
       return urls.tlsUrl;
     },
     metricsText: async () => {
-      const perWorker = await gather<Array<MetricObjectWithValues<MetricValue<string>>>>({ op: 'metricsJson' });
+      const perWorker = await gather<Array<MetricObjectWithValues<MetricValue<string>>>>({ op: 'metricsJson', args: [] });
       const registry = AggregatorRegistry.aggregate(perWorker);
       return { text: await registry.metrics(), contentType: registry.contentType };
     },
-    metricsSnapshot: async () => mergeSnapshots(await gather<BackendSnapshot[]>({ op: 'metricsSnapshot' })),
+    metricsSnapshot: async () => mergeSnapshots(await gather<BackendSnapshot[]>({ op: 'metricsSnapshot', args: [] })),
     routes: async () => views,
     mirrorStats: async (route) => {
       routeOrThrow(route);
-      const perWorker = await gather<MirrorStats>({ op: 'mirrorStats', route });
+      const perWorker = await gather<MirrorStats>({ op: 'mirrorStats', args: [route] });
       const sampleSize = config.routes.find((each) => each.name === route)?.mirror.compare.sampleSize ?? 0;
       if (perWorker.length === 0) throw new FerryError('router-worker', 'no router worker is running', { fix: 'the workers are being restarted; retry the call' });
       return mergeMirrorStats(perWorker, sampleSize);
     },
     certificate: async () => certificate,
-    setWeight: (route, percent) => change({ op: 'setWeight', route, percent }),
-    setMirror: (route, setting) => change({ op: 'setMirror', route, setting }),
-    setStickiness: (route, setting) => change({ op: 'setStickiness', route, setting }),
+    setWeight: (route, percent) => change({ op: 'setWeight', args: [route, percent] }),
+    setMirror: (route, setting) => change({ op: 'setMirror', args: [route, setting] }),
+    setStickiness: (route, setting) => change({ op: 'setStickiness', args: [route, setting] }),
     setCertificate: (material, source) =>
       exclusive(async () => {
         if (!urls.tlsUrl) throw new FerryError('usage', 'the router has no TLS listener', { location: { field: 'tls' }, fix: 'add tls: { listen: 127.0.0.1:8443 } to router.yaml' });
         secureContextOptions(material, source);
-        const view = (await broadcast({ op: 'setCertificate', material, source })) as CertificateView;
+        const view = (await broadcast({ op: 'setCertificate', args: [material, source] })) as CertificateView;
         tls = { material, source };
         certificate = view;
         return view;
@@ -264,7 +264,6 @@ export async function startRouterCluster(config: RouterConfig, options: RouterCl
     tlsUrl: urls.tlsUrl,
     adminUrl: admin.url,
     control,
-    workerPids: () => [...members.values()].map((member) => member.worker.process.pid!).filter(Boolean),
     close: async () => {
       closing = true;
       await admin.close();

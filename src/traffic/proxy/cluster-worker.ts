@@ -6,7 +6,7 @@
  * ignores SIGINT/SIGTERM (a Ctrl-C reaches the whole process group; the primary decides when
  * workers stop) and stops when told to or when the primary is gone.
  */
-import { serializeError, type ControlCall, type ControlReply, type ControlRequest, type RouteSettings } from './control.js';
+import { localControl, serializeError, type ControlCall, type ControlReply, type ControlRequest, type RouteSettings, type RouterControl } from './control.js';
 import type { Router } from './server.js';
 import type { TlsMaterial } from './tls.js';
 
@@ -18,6 +18,8 @@ server.catch(() => undefined); // a failed import is reported as start-failed on
 type InitRequest = Extract<ControlRequest, { kind: 'init' }>;
 
 let router: Router | undefined;
+/** What the primary's calls are performed on, once the router has started. */
+let control: RouterControl | undefined;
 let stopping = false;
 /** Calls that arrived while the router was starting, applied in order once it has. */
 const queued: ControlCall[] = [];
@@ -36,6 +38,7 @@ async function start(init: InitRequest): Promise<void> {
     send({ kind: 'start-failed', error: serializeError(error) });
     process.exit(1);
   }
+  control = localControl(router);
   // Not awaited: each change is applied synchronously, in the order the primary sent it.
   for (const call of queued.splice(0)) void answer(call);
   send({ kind: 'ready', url: router.url, tlsUrl: router.tlsUrl, routes: router.routes(), certificate: router.certificate() ?? null });
@@ -43,32 +46,20 @@ async function start(init: InitRequest): Promise<void> {
 
 async function answer(call: ControlCall): Promise<void> {
   try {
-    send({ kind: 'reply', id: call.id, ok: true, value: await perform(router!, call) });
+    send({ kind: 'reply', id: call.id, ok: true, value: await perform(call) });
   } catch (error) {
     send({ kind: 'reply', id: call.id, ok: false, error: serializeError(error) });
   }
 }
 
-async function perform(target: Router, call: ControlCall): Promise<unknown> {
-  switch (call.op) {
-    case 'setWeight':
-      return target.setWeight(call.route, call.percent);
-    case 'setMirror':
-      return target.setMirror(call.route, call.setting);
-    case 'setStickiness':
-      return target.setStickiness(call.route, call.setting);
-    case 'setCertificate':
-      return target.setCertificate(call.material, call.source);
-    case 'metricsJson':
-      // Only the data: the objects also hold functions, which do not cross IPC.
-      return (await target.metrics.registry.getMetricsAsJSON()).map(({ name, help, type, aggregator, values }) => ({ name, help, type, aggregator, values }));
-    case 'metricsSnapshot':
-      return target.metrics.snapshot();
-    case 'mirrorStats':
-      return target.mirrorStats(call.route);
-    case 'routes':
-      return { routes: target.routes(), certificate: target.certificate() ?? null };
+/** Runs one call; a change is applied before this returns its promise, so changes apply in the order they came. */
+async function perform(call: ControlCall): Promise<unknown> {
+  if (call.op === 'metricsJson') {
+    // Only the data: the objects also hold functions, which do not cross IPC.
+    return (await router!.metrics.registry.getMetricsAsJSON()).map(({ name, help, type, aggregator, values }) => ({ name, help, type, aggregator, values }));
   }
+  // ControlCall pairs each method with its arguments' types; TypeScript cannot follow that pairing through a union here.
+  return Reflect.apply(control![call.op], control, call.args) as Promise<unknown>;
 }
 
 async function stop(): Promise<void> {
@@ -85,7 +76,7 @@ process.on('message', (message: ControlRequest) => {
   if (message.kind === 'init') void start(message);
   else if (message.kind === 'shutdown') void stop();
   else if (message.kind === 'call') {
-    if (router) void answer(message);
+    if (control) void answer(message);
     else queued.push(message);
   }
 });

@@ -1,7 +1,7 @@
 import { FerryError, type ErrorLocation } from '../../util/errors.js';
 import type { RouterConfig } from './config.js';
 import { quantileFromBuckets, type BackendSnapshot } from './metrics.js';
-import type { MirrorStats } from './mirror.js';
+import { mismatchRate, type MirrorStats } from './mirror.js';
 import type { MirrorSetting, RouteView, StickinessSetting } from './routes.js';
 import type { Router } from './server.js';
 import type { CertificateView, TlsMaterial } from './tls.js';
@@ -53,18 +53,22 @@ export function settingsOf(view: RouteView): RouteSettings {
   return { name: view.name, weight: view.weights.target, mirror: { ...view.mirror, ignorePaths: [...view.mirror.ignorePaths] }, stickiness: { ...view.stickiness } };
 }
 
+/** The RouterControl methods a worker performs for the primary, by name and arguments. */
+type WorkerMethod = 'setWeight' | 'setMirror' | 'setStickiness' | 'setCertificate' | 'metricsSnapshot' | 'mirrorStats';
+
+/**
+ * One call to a worker: a method of its `localControl`, or `metricsJson` (the worker's metrics
+ * as data, which the primary aggregates into one `/metrics` text).
+ */
+export type ControlCall =
+  | { [M in WorkerMethod]: { kind: 'call'; id: number; op: M; args: Parameters<RouterControl[M]> } }[WorkerMethod]
+  | { kind: 'call'; id: number; op: 'metricsJson'; args: [] };
+
 /** Primary → worker over the cluster IPC channel. */
 export type ControlRequest =
   | { kind: 'init'; config: RouterConfig; settings: RouteSettings[]; tls?: { material: TlsMaterial; source: string } }
-  | { kind: 'call'; id: number; op: 'setWeight'; route: string; percent: number }
-  | { kind: 'call'; id: number; op: 'setMirror'; route: string; setting: MirrorSetting }
-  | { kind: 'call'; id: number; op: 'setStickiness'; route: string; setting: StickinessSetting }
-  | { kind: 'call'; id: number; op: 'setCertificate'; material: TlsMaterial; source: string }
-  | { kind: 'call'; id: number; op: 'metricsJson' | 'metricsSnapshot' | 'routes' }
-  | { kind: 'call'; id: number; op: 'mirrorStats'; route: string }
+  | ControlCall
   | { kind: 'shutdown' };
-
-export type ControlCall = Extract<ControlRequest, { kind: 'call' }>;
 
 /** Worker → primary. */
 export type ControlReply =
@@ -147,8 +151,5 @@ export function mergeMirrorStats(perWorker: MirrorStats[], sampleSize: number): 
     for (const stats of perWorker) if (i < stats.samples.length && merged.samples.length < sampleSize) merged.samples.push(stats.samples[i]!);
   }
   merged.samples.sort((a, b) => a.at - b.at);
-  const rate = merged.compared === 0 ? 0 : merged.mismatched / merged.compared;
-  merged.mismatchRate = rate;
-  merged.mismatchRateError95 = merged.compared === 0 ? 0 : 1.96 * Math.sqrt((rate * (1 - rate)) / merged.compared);
-  return merged;
+  return { ...merged, ...mismatchRate(merged.mismatched, merged.compared) };
 }

@@ -36,12 +36,20 @@ export function isRetryable(error: Error, idempotent: boolean): boolean {
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer', 'proxy-authenticate']);
+/**
+ * Request headers dropped besides hop-by-hop ones: content-length is recomputed by undici
+ * from the buffered body; expect is answered by Node; proxy-authorization is for a proxy.
+ */
+const REQUEST_DROPPED = new Set(['content-length', 'expect', 'proxy-authorization']);
 
-/** Whether a header name may be hop-by-hop: a length check first, so most names are never lower-cased. */
-function maybeHopByHop(name: string): boolean {
-  const n = name.length;
-  return n === 2 || n === 7 || n === 10 || n === 16 || n === 17 || n === 18;
-}
+/**
+ * The lengths of the header names handled on each side. A name of another length cannot be
+ * one of them, so it is passed on without being lower-cased (Host, Authorization… never are).
+ * Derived from the lists, so a name added to them is handled.
+ */
+const lengthsOf = (...lists: Iterable<string>[]): Set<number> => new Set(lists.flatMap((list) => [...list].map((name) => name.length)));
+const RESPONSE_HANDLED_LENGTHS = lengthsOf(HOP_BY_HOP, ['content-length']);
+const REQUEST_HANDLED_LENGTHS = lengthsOf(HOP_BY_HOP, REQUEST_DROPPED, ['x-forwarded-for']);
 
 /**
  * Streams a backend's response to the client, with back-pressure, optionally keeping a copy
@@ -97,7 +105,7 @@ export abstract class PrimaryHandler implements Dispatcher.DispatchHandler {
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!.toString('latin1');
       const value = rawHeaders[i + 1]!.toString('latin1');
-      if (keep || name.length === 14 || maybeHopByHop(name)) {
+      if (keep || RESPONSE_HANDLED_LENGTHS.has(name.length)) {
         const lower = name.toLowerCase();
         if (HOP_BY_HOP.has(lower)) continue;
         if (lower === 'content-length') this.remaining = Number(value);
@@ -193,17 +201,6 @@ export class ShadowHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-/**
- * Whether a request header name is as long as one that outboundHeaders drops or rewrites:
- * te 2, expect 6, upgrade/trailer 7, connection/keep-alive 10, content-length 14,
- * x-forwarded-for 15, proxy-connection 16, transfer-encoding 17, proxy-authenticate 18,
- * proxy-authorization 19.
- */
-function mayNeedHandling(name: string): boolean {
-  const n = name.length;
-  return n === 2 || n === 6 || n === 7 || n === 10 || (n >= 14 && n <= 19);
-}
-
 /** Request headers for the backend: the client's, minus hop-by-hop ones, plus X-Forwarded-*. */
 export function outboundHeaders(rawHeaders: string[], remoteAddress: string | undefined): string[] {
   let headers: string[] = [];
@@ -212,8 +209,7 @@ export function outboundHeaders(rawHeaders: string[], remoteAddress: string | un
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
-    // Only names as long as one handled below are lower-cased (Host, Authorization… never are).
-    if (!mayNeedHandling(name)) {
+    if (!REQUEST_HANDLED_LENGTHS.has(name.length)) {
       headers.push(name, value);
       continue;
     }
@@ -226,8 +222,7 @@ export function outboundHeaders(rawHeaders: string[], remoteAddress: string | un
       }
       continue;
     }
-    // content-length is recomputed by undici from the buffered body; expect is answered by Node.
-    if (HOP_BY_HOP.has(lower) || lower === 'content-length' || lower === 'expect' || lower === 'proxy-authorization') continue;
+    if (HOP_BY_HOP.has(lower) || REQUEST_DROPPED.has(lower)) continue;
     if (lower === 'x-forwarded-for') {
       forwardedFor = forwardedFor ? `${forwardedFor}, ${value}` : value;
       continue;

@@ -39,6 +39,13 @@ export interface MirrorStats {
   samples: MirrorPair[];
 }
 
+/** The share of compared pairs that differed, with its 95% normal-approximation half-width; 0 and 0 before any comparison. */
+export function mismatchRate(mismatched: number, compared: number): Pick<MirrorStats, 'mismatchRate' | 'mismatchRateError95'> {
+  if (compared === 0) return { mismatchRate: 0, mismatchRateError95: 0 };
+  const rate = mismatched / compared;
+  return { mismatchRate: rate, mismatchRateError95: 1.96 * Math.sqrt((rate * (1 - rate)) / compared) };
+}
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 export function isIdempotent(method: string): boolean {
@@ -91,8 +98,6 @@ export class MirrorLedger {
   }
 
   stats(enabled: boolean, percent: number): MirrorStats {
-    const rate = this.compared === 0 ? 0 : this.mismatched / this.compared;
-    const error = this.compared === 0 ? 0 : 1.96 * Math.sqrt((rate * (1 - rate)) / this.compared);
     return {
       route: this.route,
       enabled,
@@ -100,8 +105,7 @@ export class MirrorLedger {
       mirrored: this.mirrored,
       compared: this.compared,
       mismatched: this.mismatched,
-      mismatchRate: rate,
-      mismatchRateError95: error,
+      ...mismatchRate(this.mismatched, this.compared),
       byReason: { ...this.byReason },
       shadowErrors: this.shadowErrors,
       skippedNonIdempotent: this.skippedNonIdempotent,
